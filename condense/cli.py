@@ -1,0 +1,88 @@
+"""``condense <stage> ...``: one subcommand per pipeline stage.
+
+Each stage module defines ``add_arguments(parser)`` and ``run(args)``; stages
+are imported lazily so ``condense --help`` stays fast. ``python -m condense.<stage>``
+runs the same code through :func:`stage_main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Sequence
+
+from .errors import CondenseError
+from .runtime import set_progress, setup_logging
+
+# command name -> module; add a stage by adding a line here.
+STAGES = {
+    "download": "condense.download",
+    "fixture": "condense.fixtures",
+    "full-baseline": "condense.full_baseline",
+    "coreset": "condense.coreset",
+    "evaluate": "condense.evaluate",
+    "table": "condense.table",
+}
+
+# glibc's allocator maps and unmaps every large tensor, and page faults then eat
+# ~1/3 of the CPU time (DESIGN.md §5). They must be set before the process starts,
+# so the Snakefile exports them to every job; README shows them for runs by hand.
+ALLOCATOR_ENV = {
+    "MALLOC_MMAP_THRESHOLD_": "4294967296",
+    "MALLOC_TRIM_THRESHOLD_": "4294967296",
+    "MALLOC_TOP_PAD_": "1073741824",
+}
+
+
+def _describe(module) -> str:
+    return (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else ""
+
+
+def _run(module, parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    args = parser.parse_args(argv)
+    setup_logging(getattr(args, "log", None))
+    set_progress(not getattr(args, "quiet", False))
+    try:
+        module.run(args)
+    except CondenseError as exc:
+        logging.getLogger("condense").error(str(exc))
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="condense", description=__doc__.strip().splitlines()[0])
+    sub = parser.add_subparsers(dest="stage", metavar="STAGE")
+    sub.required = True
+    for name, module_name in STAGES.items():
+        module = importlib.import_module(module_name)
+        stage_parser = sub.add_parser(name, help=_describe(module), description=module.__doc__)
+        module.add_arguments(stage_parser)
+        stage_parser.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in STAGES:
+        module = importlib.import_module(STAGES[argv[0]])
+        parser = argparse.ArgumentParser(prog=f"condense {argv[0]}", description=module.__doc__)
+        module.add_arguments(parser)
+        return _run(module, parser, argv[1:])
+    build_parser().parse_args(argv)  # prints help or the unknown-stage error
+    return 2
+
+
+def stage_main(module_name: str, argv: Sequence[str] | None = None) -> int:
+    """Entry point for ``python -m condense.<stage>``."""
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"python -m {module_name}", description=module.__doc__)
+    module.add_arguments(parser)
+    return _run(module, parser, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Atomic file writes and checked reads: a killed stage never leaves a half-written artifact."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+from .errors import CondenseError
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def save_torch(obj: Any, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def load_torch(path: str | os.PathLike, what: str = "artifact", map_location: Any = "cpu") -> Any:
+    """Load a torch file, turning a missing or corrupted file into a one-line CondenseError."""
+    path = Path(path)
+    if not path.is_file():
+        raise CondenseError(f"{what} file {str(path)!r} does not exist; run the stage that makes it first")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises many types for truncated or foreign files
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CondenseError(
+            f"{what} file {str(path)!r} is corrupted or not a torch file ({first_line}); delete it and rerun the stage that makes it"
+        ) from None
+
+
+def write_json(obj: Any, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path: str | os.PathLike, what: str = "JSON") -> Any:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CondenseError(f"{what} file {str(path)!r} does not exist") from None
+    except json.JSONDecodeError as exc:
+        raise CondenseError(f"{what} file {str(path)!r} is not valid JSON ({exc}); delete it and rerun its stage") from None
