@@ -13,6 +13,8 @@ import logging
 import sys
 from typing import Sequence
 
+import torch
+
 from .errors import CondenseError
 from .runtime import set_progress, setup_logging
 
@@ -44,6 +46,8 @@ def _run(module, parser: argparse.ArgumentParser, argv: Sequence[str] | None) ->
     args = parser.parse_args(argv)
     setup_logging(getattr(args, "log", None))
     set_progress(not getattr(args, "quiet", False))
+    if getattr(args, "threads", None):
+        torch.set_num_threads(args.threads)
     try:
         module.run(args)
     except CondenseError as exc:

@@ -56,6 +56,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, seed: bool = True, dev
         parser.add_argument("--seed", type=int, default=0, help="run seed; same seed + same device = same output")
     if device:
         parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--log", type=Path, default=None, help="also write log lines to this file")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 

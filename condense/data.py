@@ -1,0 +1,103 @@
+"""Load a stored dataset (uint8, written by ``condense download``) as normalised float tensors.
+
+Every later stage reads data through :func:`load_data`, so normalisation and the
+per-class index lists are computed in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .errors import CondenseError
+from .fileio import load_torch
+
+REQUIRED_KEYS = ("name", "classes", "mean", "std", "train_images", "train_labels", "test_images", "test_labels")
+
+
+def normalize(images_uint8: torch.Tensor, mean, std) -> torch.Tensor:
+    """uint8 N×C×H×W → float32, scaled to [0, 1] then standardised per channel (torchvision's ToTensor+Normalize)."""
+    mean_t = torch.as_tensor(mean, dtype=torch.float32, device=images_uint8.device).reshape(1, -1, 1, 1)
+    std_t = torch.as_tensor(std, dtype=torch.float32, device=images_uint8.device).reshape(1, -1, 1, 1)
+    return (images_uint8.float().div_(255.0) - mean_t) / std_t
+
+
+def denormalize(images: torch.Tensor, mean, std) -> torch.Tensor:
+    """Inverse of :func:`normalize`, clamped to [0, 1] for display."""
+    mean_t = torch.as_tensor(mean, dtype=images.dtype, device=images.device).reshape(1, -1, 1, 1)
+    std_t = torch.as_tensor(std, dtype=images.dtype, device=images.device).reshape(1, -1, 1, 1)
+    return (images * std_t + mean_t).clamp(0.0, 1.0)
+
+
+@dataclass
+class RealData:
+    """A dataset in memory: normalised images on ``device`` and the indices of each class."""
+
+    name: str
+    classes: list[str]
+    mean: list[float]
+    std: list[float]
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+    class_indices: list[torch.Tensor]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def channel(self) -> int:
+        return int(self.train_images.shape[1])
+
+    @property
+    def im_size(self) -> tuple[int, int]:
+        return (int(self.train_images.shape[2]), int(self.train_images.shape[3]))
+
+    def class_size(self, c: int) -> int:
+        return int(self.class_indices[c].numel())
+
+    def sample_class(self, c: int, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` random images of class ``c`` without replacement (all of them if the class is smaller)."""
+        idx = self.class_indices[c]
+        perm = torch.randperm(idx.numel(), generator=generator, device=generator.device)[:n]
+        return self.train_images[idx[perm.to(idx.device)]]
+
+
+def _check_stored(stored: dict, path: Path) -> None:
+    if not isinstance(stored, dict) or any(k not in stored for k in REQUIRED_KEYS):
+        missing = [k for k in REQUIRED_KEYS if not isinstance(stored, dict) or k not in stored]
+        raise CondenseError(
+            f"dataset file {str(path)!r} lacks {', '.join(missing)}; it was not written by `condense download`, rerun that stage"
+        )
+    for split in ("train", "test"):
+        images, labels = stored[f"{split}_images"], stored[f"{split}_labels"]
+        if images.dtype != torch.uint8 or images.dim() != 4 or labels.shape != (images.shape[0],):
+            raise CondenseError(
+                f"dataset file {str(path)!r} has malformed {split} tensors (images {tuple(images.shape)} {images.dtype}, "
+                f"labels {tuple(labels.shape)}); rerun `condense download`"
+            )
+
+
+def load_data(path: str | Path, device: torch.device | str = "cpu") -> RealData:
+    path = Path(path)
+    stored = load_torch(path, what="dataset")
+    _check_stored(stored, path)
+    mean, std = list(stored["mean"]), list(stored["std"])
+    train_labels = stored["train_labels"].long().to(device)
+    num_classes = len(stored["classes"])
+    class_indices = [torch.nonzero(train_labels == c).flatten() for c in range(num_classes)]
+    return RealData(
+        name=stored["name"],
+        classes=list(stored["classes"]),
+        mean=mean,
+        std=std,
+        train_images=normalize(stored["train_images"].to(device), mean, std),
+        train_labels=train_labels,
+        test_images=normalize(stored["test_images"].to(device), mean, std),
+        test_labels=stored["test_labels"].long().to(device),
+        class_indices=class_indices,
+    )

@@ -1,0 +1,98 @@
+"""Whole-dataset baseline: train one network on all real training images, save it and its accuracy.
+
+The trained network is also the embedding model for herding, so the workflow
+reuses this artifact instead of training a second network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from .data import load_data
+from .fileio import load_torch, save_torch, write_json
+from .errors import CondenseError
+from .networks import build_model
+from .runtime import add_common_arguments, make_generator, resolve_device
+from .train import TrainSettings, accuracy, train_network
+
+log = logging.getLogger("condense.full_baseline")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, required=True, help="dataset file from `condense download`")
+    parser.add_argument("--model", default="convnet", help="network name (see condense.networks.MODELS)")
+    parser.add_argument("--epochs", type=int, default=300, help="training epochs (reference protocol: 300)")
+    parser.add_argument("--per-class", type=int, default=0, help="train on this many images per class (0 = all); for quick profiles")
+    parser.add_argument("--augment", default="none", help="DSA strategy for training, or none")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--out-model", type=Path, required=True, help="trained network (.pt)")
+    parser.add_argument("--out", type=Path, required=True, help="accuracy JSON")
+    add_common_arguments(parser)
+
+
+def save_trained(path: Path, net: nn.Module, name: str, channel: int, num_classes: int, im_size, meta: dict) -> None:
+    state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    save_torch(
+        {"model": name, "channel": channel, "num_classes": num_classes, "im_size": list(im_size), "state_dict": state, "meta": meta},
+        path,
+    )
+
+
+def load_trained(path: str | Path, device: torch.device | str = "cpu") -> nn.Module:
+    stored = load_torch(path, what="trained network")
+    if not isinstance(stored, dict) or "state_dict" not in stored:
+        raise CondenseError(f"trained network file {str(path)!r} has no state_dict; rerun `condense full-baseline`")
+    net = build_model(stored["model"], stored["channel"], stored["num_classes"], tuple(stored["im_size"]))
+    net.load_state_dict(stored["state_dict"])
+    return net.to(device).eval()
+
+
+def subset_per_class(labels: torch.Tensor, per_class: int, num_classes: int, generator: torch.Generator) -> torch.Tensor:
+    """Indices of ``per_class`` random images of every class (all images when per_class is 0)."""
+    if per_class <= 0:
+        return torch.arange(labels.shape[0], device=labels.device)
+    picks = []
+    for c in range(num_classes):
+        idx = torch.nonzero(labels == c).flatten()
+        if per_class > idx.numel():
+            raise CondenseError(f"--per-class {per_class} exceeds the {idx.numel()} images of class {c}; lower it or use 0 for all")
+        perm = torch.randperm(idx.numel(), generator=generator, device=generator.device).to(idx.device)
+        picks.append(idx[perm[:per_class]])
+    return torch.cat(picks)
+
+
+def run(args: argparse.Namespace) -> None:
+    device = resolve_device(args.device)
+    data = load_data(args.data, device)
+    settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, augment=args.augment)
+    gen = make_generator(args.seed, device)
+    idx = subset_per_class(data.train_labels, args.per_class, data.num_classes, gen)
+    torch.manual_seed(args.seed)
+    net = build_model(args.model, data.channel, data.num_classes, data.im_size).to(device)
+    log.info("training %s on %d images of %s for %d epochs", args.model, idx.numel(), data.name, args.epochs)
+    stats = train_network(net, data.train_images[idx], data.train_labels[idx], settings, gen, desc=f"full {args.model}")
+    test_acc = accuracy(net, data.test_images, data.test_labels)
+    log.info("test accuracy %.4f (train accuracy %.4f, %.0f s)", test_acc, stats["train_acc"], stats["train_seconds"])
+    meta = {"dataset": data.name, "model": args.model, "seed": args.seed, "per_class": args.per_class, "settings": settings.to_dict()}
+    save_trained(args.out_model, net, args.model, data.channel, data.num_classes, data.im_size, meta)
+    write_json(
+        {
+            **meta,
+            "method": "full",
+            "ipc": args.per_class or None,
+            "runs": [{"net": 0, "seed": args.seed, "test_acc": test_acc, **stats}],
+        },
+        args.out,
+    )
+
+
+if __name__ == "__main__":
+    from .cli import stage_main
+
+    sys.exit(stage_main(__name__))

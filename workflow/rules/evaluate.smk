@@ -1,0 +1,25 @@
+# Evaluation: fresh random networks trained on an image set, tested on the real test set.
+
+
+rule evaluate:
+    input:
+        data=DATA,
+        set=SET,
+    output:
+        EVAL,
+    log:
+        LOGS + "/eval/{method}_ipc{ipc}_seed{seed}/{model}.log",
+    benchmark:
+        BENCH + "/eval/{method}_ipc{ipc}_seed{seed}/{model}.tsv"
+    threads: res("evaluate", "threads")
+    resources:
+        **rule_resources("evaluate"),
+    params:
+        epochs=lambda wildcards: eval_epochs(wildcards.method),
+        augment=lambda wildcards: eval_augment(wildcards.method),
+        ev=config["eval"],
+    shell:
+        "{CONDENSE} evaluate --data {input.data} --set {input.set} --model {wildcards.model}"
+        " --num-nets {params.ev[num_nets]} --epochs {params.epochs} --augment {params.augment}"
+        " --lr {params.ev[lr]} --batch-size {params.ev[batch_size]} --seed {params.ev[seed]}"
+        " --device {config[device]} --threads {threads} --out {output} --log {log} --quiet"
