@@ -65,7 +65,7 @@ def to_markdown(table: pd.DataFrame, title: str, caption: str) -> str:
     shown = table[["dataset", "model", "method", "ipc", "ours", "published", "source", "delta"]].rename(
         columns={"ours": "ours: mean ± std (n)", "published": "published (labelled)", "delta": "Δ ours − published"}
     )
-    lines = [f"## {title}", ""] + ([caption, ""] if caption else []) + [shown.to_markdown(index=False), ""]
+    lines = [f"## {title}", ""] + ([caption, ""] if caption else []) + [shown.to_markdown(index=False, disable_numparse=True), ""]
     return "\n".join(lines)
 
 

@@ -1,0 +1,61 @@
+import copy
+
+import pytest
+import yaml
+
+from condense.config import validate_config
+from condense.errors import CondenseError
+
+
+@pytest.fixture
+def paper_config(repo_root):
+    return yaml.safe_load((repo_root / "config.yaml").read_text())
+
+
+@pytest.mark.parametrize("profile", ["config.yaml", "config/smoke.yaml"])
+def test_shipped_configs_validate(repo_root, profile):
+    config = yaml.safe_load((repo_root / profile).read_text())
+    validate_config(config)
+
+
+def test_paper_defaults_match_reference_protocol(paper_config):
+    config = validate_config(paper_config)
+    assert config["datasets"] == ["cifar10"]
+    assert config["ipcs"] == [1, 10, 50]
+    ev = config["eval"]
+    assert (ev["epochs"], ev["epochs_augmented"], ev["lr"], ev["batch_size"]) == (300, 1000, 0.01, 256)
+    assert "alexnet" in ev["models"] and "convnet" in ev["models"]
+
+
+def test_defaults_are_filled(paper_config):
+    del paper_config["eval"]["lr"]
+    assert validate_config(paper_config)["eval"]["lr"] == 0.01
+
+
+def test_unknown_key_names_the_key(paper_config):
+    paper_config["eval"]["epoch"] = 3
+    with pytest.raises(CondenseError) as err:
+        validate_config(paper_config)
+    message = str(err.value)
+    assert "'epoch'" in message and "epochs" in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "path, value, needle",
+    [
+        (("eval", "epochs"), "many", "eval.epochs = 'many'"),
+        (("eval", "num_nets"), 0, "eval.num_nets = 0"),
+        (("ipcs",), [1, -3], "ipcs.1 = -3"),
+        (("datasets",), ["imagenet"], "datasets.0 = 'imagenet'"),
+        (("device",), "tpu", "device = 'tpu'"),
+    ],
+)
+def test_bad_values_name_key_and_value(paper_config, path, value, needle):
+    config = copy.deepcopy(paper_config)
+    node = config
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(CondenseError) as err:
+        validate_config(config)
+    assert needle in str(err.value)
