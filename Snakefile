@@ -10,7 +10,7 @@ from condense.cli import ALLOCATOR_ENV
 from condense.config import validate_config
 
 
-configfile: "config.yaml"
+configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
 validate_config(config, source="config")

@@ -83,7 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def stage_main(module_name: str, argv: Sequence[str] | None = None) -> int:
     """Entry point for ``python -m condense.<stage>``."""
     module = importlib.import_module(module_name)
-    parser = argparse.ArgumentParser(prog=f"python -m {module_name}", description=module.__doc__)
+    name = module.__spec__.name if module.__spec__ else module_name  # "__main__" under python -m
+    parser = argparse.ArgumentParser(prog=f"python -m {name}", description=module.__doc__)
     module.add_arguments(parser)
     return _run(module, parser, argv)
 

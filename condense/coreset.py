@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> None:
     smallest = min(data.class_size(c) for c in range(data.num_classes))
     if not 1 <= args.ipc <= smallest:
         raise CondenseError(f"--ipc {args.ipc} is outside 1..{smallest} (the smallest class of {data.name}); lower it")
-    picks = select(data, args.ipc, make_generator(args.seed, device), args)
+    picks = select(data, args.ipc, make_generator(args.seed), args)
     idx = torch.cat(picks)
     meta = {"dataset": data.name, "method": args.method, "ipc": args.ipc, "seed": args.seed, "indices": idx.cpu().tolist()}
     save_set(args.out, data.train_images[idx], data.train_labels[idx], meta)

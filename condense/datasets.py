@@ -31,12 +31,12 @@ here, so a test can monkeypatch them. On top of that:
 from __future__ import annotations
 
 import gzip
+import hashlib
 import importlib.util
 import os
 import re
 import shutil
 import tempfile
-import urllib.error
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -334,8 +334,6 @@ def read_md5_file(path: str | os.PathLike) -> dict[str, str]:
 
 def _gunzip_md5(path: Path) -> str | None:
     """MD5 of a gzip file's decompressed content, or None when it cannot be decompressed."""
-    import hashlib
-
     digest = hashlib.md5(usedforsecurity=False)
     try:
         with gzip.open(path, "rb") as fh:
@@ -402,20 +400,16 @@ def _instantiate(spec: DatasetSpec, cls: type, root: Path, train: bool, download
         return cls(str(root), download=download, **spec.layout.split_kwargs(train))
     except CondenseError:
         raise
-    except (urllib.error.URLError, OSError) as exc:
-        if not download:
-            raise CondenseError(f"torchvision could not read {spec.name} ({split}) from {root} ({_short(exc)}); delete {root} and rerun") from None
-        raise CondenseError(
-            f"could not download {spec.name} into {root} (no network? {_short(exc)}); {_no_network_hint(spec, md5s)}"
-        ) from None
-    except Exception as exc:  # torchvision raises RuntimeError for failed downloads/checksums, others for bad files
+    except Exception as exc:  # URLError/OSError without network; torchvision's RuntimeError for bad downloads or files
         if download:
+            hint = "no network? " if isinstance(exc, OSError) or "urlopen error" in str(exc) else ""
             raise CondenseError(
-                f"torchvision could not download or verify {spec.name} ({split}) into {root} ({_short(exc)}); "
+                f"could not download {spec.name} ({split}) into {root} ({hint}{_short(exc)}); "
                 f"without network, {_no_network_hint(spec, md5s)}"
             ) from None
         raise CondenseError(
-            f"torchvision could not load {spec.name} ({split}) from {root} ({_short(exc)}); check the mirror files and rerun"
+            f"torchvision could not load {spec.name} ({split}) from {root} ({_short(exc)}); "
+            f"check the mirror files and rerun"
         ) from None
 
 

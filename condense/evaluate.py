@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> None:
         started = time.perf_counter()
         torch.manual_seed(net_seed)  # network initialisation
         net = build_model(args.model, data.channel, data.num_classes, data.im_size).to(device)
-        stats = train_network(net, images, labels, settings, make_generator(net_seed, device), desc=f"net {i + 1}/{args.num_nets}")
+        stats = train_network(net, images, labels, settings, make_generator(net_seed), desc=f"net {i + 1}/{args.num_nets}")
         test_acc = accuracy(net, data.test_images, data.test_labels)
         runs.append({"net": i, "seed": net_seed, "test_acc": test_acc, **stats, "seconds": time.perf_counter() - started})
         log.info("net %d/%d: test acc %.4f, train acc %.4f, %.1f s", i + 1, args.num_nets, test_acc, stats["train_acc"], runs[-1]["seconds"])

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .datasets import DatasetSpec, get_spec
+from .datasets import DATASETS, DatasetSpec, get_spec
 from .errors import CondenseError
 from .fileio import atomic_path, write_json
 from .runtime import add_common_arguments, log
@@ -206,6 +206,7 @@ def _md5(data: bytes) -> str:
 def _write(out: Path, name: str, data: bytes) -> None:
     with atomic_path(out / name) as tmp:
         tmp.write_bytes(data)
+        tmp.chmod(0o644)  # like a downloaded file, not mkstemp's 0600
 
 
 def _cifar_rows(images: torch.Tensor) -> np.ndarray:
@@ -326,8 +327,6 @@ def write_fixture(name: str, out: str | Path, per_class: int = 10, test_per_clas
 
 
 def add_arguments(parser) -> None:
-    from .datasets import DATASETS
-
     parser.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS.names())}")
     parser.add_argument("--out", required=True, type=Path, help="directory for the published-format files and md5.json")
     parser.add_argument("--per-class", type=int, default=10, help="training images per class (default 10)")

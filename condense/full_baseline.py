@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> None:
     device = resolve_device(args.device)
     data = load_data(args.data, device)
     settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, augment=args.augment)
-    gen = make_generator(args.seed, device)
+    gen = make_generator(args.seed)
     idx = subset_per_class(data.train_labels, args.per_class, data.num_classes, gen)
     torch.manual_seed(args.seed)
     net = build_model(args.model, data.channel, data.num_classes, data.im_size).to(device)

@@ -37,6 +37,8 @@ def seed_everything(seed: int) -> None:
 
 
 def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """Stages draw shuffles and augmentation parameters on the CPU (a few numbers per step, copied to the
+    device without a sync), so the same seed gives the same draws on CPU and CUDA."""
     gen = torch.Generator(device=device)
     gen.manual_seed(seed)
     return gen
