@@ -24,6 +24,7 @@ STAGES = {
     "fixture": "condense.fixtures",
     "full-baseline": "condense.full_baseline",
     "coreset": "condense.coreset",
+    "distill": "condense.distill",
     "evaluate": "condense.evaluate",
     "table": "condense.table",
 }

@@ -7,7 +7,7 @@ import logging
 import random
 import sys
 from pathlib import Path
-from typing import Iterable, Iterator, TypeVar
+from typing import Iterable, TypeVar
 
 import torch
 
@@ -87,8 +87,10 @@ def set_progress(enabled: bool) -> None:
     _PROGRESS_ENABLED = enabled
 
 
-def progress(items: Iterable[T], desc: str, total: int | None = None, unit: str = "it") -> Iterator[T]:
-    """A tqdm bar on stderr (the terminal); log files get the stage's own periodic log lines instead."""
+def progress(items: Iterable[T], desc: str, total: int | None = None, unit: str = "it"):
+    """A tqdm bar on stderr (the terminal); log files get the stage's own periodic log lines instead.
+
+    Returns the tqdm object: iterate it, and call ``set_postfix`` for live values (a no-op when disabled)."""
     from tqdm.auto import tqdm
 
-    return iter(tqdm(items, desc=desc, total=total, unit=unit, disable=not _PROGRESS_ENABLED, leave=False, dynamic_ncols=True))
+    return tqdm(items, desc=desc, total=total, unit=unit, disable=not _PROGRESS_ENABLED, leave=False, dynamic_ncols=True)

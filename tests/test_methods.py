@@ -1,0 +1,137 @@
+import argparse
+
+import pytest
+import torch
+
+from condense.cli import main
+from condense.data import load_data
+from condense.distill import add_arguments, resolve_settings
+from condense.errors import CondenseError
+from condense.methods import METHODS, DistillSettings, Problem, freeze_batchnorm, loops_for
+from condense.synset import load_set
+
+
+def make_problem(data_file, method, ipc=2, model="convnet_w32", strategy="none", lr_img=0.1, **kw):
+    data = load_data(data_file)
+    gen = torch.Generator().manual_seed(0)
+    images = torch.cat([data.sample_class(c, ipc, gen) for c in range(data.num_classes)]).clone().requires_grad_(True)
+    labels = torch.arange(data.num_classes).repeat_interleave(ipc)
+    settings = DistillSettings(method=method, ipc=ipc, model=model, batch_real=8, strategy=strategy, lr_img=lr_img, **kw)
+    opt = torch.optim.SGD([images], lr=lr_img, momentum=0.5)
+    return Problem(data, images, labels, opt, settings)
+
+
+def seeded_step(problem, seed=1):
+    torch.manual_seed(seed)
+    return float(METHODS.get(problem.settings.method)(problem, torch.Generator().manual_seed(seed)))
+
+
+def test_reference_loop_table_and_rule_outside_it():
+    assert [loops_for(k) for k in (1, 10, 20, 30, 40, 50)] == [(1, 1), (10, 50), (20, 25), (30, 20), (40, 15), (50, 10)]
+    assert loops_for(5) == (10, 50) and loops_for(11) == (20, 25) and loops_for(100) == (50, 10)
+    with pytest.raises(CondenseError):
+        loops_for(0)
+
+
+@pytest.mark.parametrize(
+    "method, strategy, lr",
+    [("dc", "none", 0.1), ("dsa", "color_crop_cutout_flip_scale_rotate", 0.1), ("dm", "color_crop_cutout_flip_scale_rotate", 1.0)],
+)
+def test_one_step_decreases_the_matching_loss(data_file, method, strategy, lr):
+    # Same network and same real batch/augmentation (same seeds) before and after one image update.
+    problem = make_problem(data_file, method, strategy=strategy, lr_img=lr)
+    before = problem.images.detach().clone()
+    first = seeded_step(problem)
+    assert not torch.equal(before, problem.images.detach())
+    second = seeded_step(problem)
+    assert second < first
+
+
+def test_siamese_draw_is_shared_by_real_and_synthetic_batches(data_file):
+    problem = make_problem(data_file, "dsa", strategy="crop_scale_rotate")
+    image = problem.data.train_images[:1]
+    real, syn = problem.siamese(image.repeat(5, 1, 1, 1), image, torch.Generator().manual_seed(3))
+    assert not torch.equal(syn, image)
+    assert torch.allclose(real, syn.expand_as(real), atol=1e-6)
+
+
+def test_batchnorm_statistics_come_from_real_data_and_stay_frozen(data_file):
+    problem = make_problem(data_file, "dc", model="convnet_bn")
+    torch.manual_seed(0)
+    net = problem.new_network()
+    freeze_batchnorm(net, problem, torch.Generator().manual_seed(0))
+    bn = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert bn and all(not m.training for m in bn)
+    stats = [m.running_mean.clone() for m in bn]
+    assert any(not torch.equal(s, torch.zeros_like(s)) for s in stats)
+    net(problem.images)  # a forward in the frozen state must not move the statistics
+    assert all(torch.equal(s, m.running_mean) for s, m in zip(stats, bn))
+
+
+def test_gradient_matching_with_batchnorm_runs(data_file):
+    problem = make_problem(data_file, "dc", model="convnet_bn", outer_loop=2, inner_loop=1)
+    assert seeded_step(problem) > 0
+
+
+def distill(data_file, out, *extra):
+    return main(["distill", "--data", str(data_file), "--model", "convnet_w32", "--batch-real", "8",
+                 "--device", "cpu", "--out", str(out), "--quiet", *extra] + ([] if "--ipc" in extra else ["--ipc", "2"]))
+
+
+@pytest.mark.parametrize("method", ["dc", "dsa", "dm"])
+def test_resume_after_a_kill_equals_an_uninterrupted_run(data_file, tmp_path, method):
+    # Killed during iteration 2, after the checkpoint at the end of iteration 1: the rerun
+    # repeats iteration 2 from the checkpoint and must land on the same tensors.
+    common = ["--method", method, "--iterations", "3", "--seed", "4", "--outer-loop", "2", "--inner-loop", "1", "--ipc", "1"]
+    straight = tmp_path / "straight.pt"
+    assert distill(data_file, straight, *common) == 0
+    resumed, ckpt = tmp_path / "resumed.pt", tmp_path / "run.ckpt"
+    assert distill(data_file, resumed, *common, "--checkpoint", str(ckpt), "--checkpoint-every", "2", "--stop-after", "2") == 0
+    assert ckpt.exists() and not resumed.exists()
+    assert torch.load(ckpt, weights_only=True)["next_iteration"] == 2
+    assert distill(data_file, resumed, *common, "--checkpoint", str(ckpt), "--checkpoint-every", "2") == 0
+    a, la, ma = load_set(straight)
+    b, lb, mb = load_set(resumed)
+    assert torch.equal(a, b) and torch.equal(la, lb)
+    assert ma["losses"] == mb["losses"] and len(ma["losses"]) == 4
+    assert not ckpt.exists()  # removed once the run is complete
+
+
+def test_distill_output_grid_and_determinism(data_file, tmp_path):
+    outs = []
+    for name in ("a", "b"):
+        out, grid = tmp_path / f"{name}.pt", tmp_path / f"{name}.png"
+        assert distill(data_file, out, "--method", "dm", "--iterations", "2", "--seed", "1", "--grid", str(grid)) == 0
+        outs.append(load_set(out))
+        assert grid.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (a, labels, meta), (b, _, _) = outs
+    assert torch.equal(a, b)
+    assert a.shape == (6, 1, 28, 28) and labels.tolist() == [0, 0, 1, 1, 2, 2]
+    assert meta["settings"]["lr_img"] == 1.0 and meta["settings"]["init"] == "real"
+    assert meta["settings"]["strategy"] == "color_crop_cutout_flip_scale_rotate"
+
+
+def resolved(data_file, *argv):
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--data", str(data_file), "--out", "x.pt", *argv])
+    return resolve_settings(args, load_data(data_file)).to_dict()
+
+
+def test_reference_defaults_per_method(data_file):
+    dc = resolved(data_file, "--method", "dc", "--ipc", "2")
+    assert (dc["iterations"], dc["lr_img"], dc["lr_net"], dc["init"], dc["strategy"], dc["dis_metric"]) == (1000, 0.1, 0.01, "noise", "none", "ours")
+    assert (dc["batch_real"], dc["batch_train"]) == (256, 256)
+    assert (dc["outer_loop"], dc["inner_loop"]) == (10, 50)  # ipc 2 takes the IPC-10 entry
+    dsa = resolved(data_file, "--method", "dsa", "--ipc", "1")
+    assert (dsa["init"], dsa["strategy"], dsa["outer_loop"], dsa["inner_loop"]) == ("real", "color_crop_cutout_flip_scale_rotate", 1, 1)
+    dm = resolved(data_file, "--method", "dm", "--ipc", "8")
+    assert (dm["iterations"], dm["lr_img"], dm["init"]) == (20000, 1.0, "real")
+    assert resolved(data_file, "--method", "dc", "--ipc", "1", "--augment", "none", "--lr-img", "0.5")["lr_img"] == 0.5
+
+
+def test_bad_method_and_ipc(data_file, tmp_path, capsys):
+    assert distill(data_file, tmp_path / "x.pt", "--method", "kip") == 2
+    assert "unknown condensation method 'kip'" in capsys.readouterr().err
+    code = main(["distill", "--method", "dsa", "--data", str(data_file), "--ipc", "50", "--device", "cpu", "--out", str(tmp_path / "y.pt")])
+    assert code == 2 and "--ipc 50" in capsys.readouterr().err
