@@ -12,7 +12,7 @@ def paper_config(repo_root):
     return yaml.safe_load((repo_root / "config.yaml").read_text())
 
 
-@pytest.mark.parametrize("profile", ["config.yaml", "config/smoke.yaml"])
+@pytest.mark.parametrize("profile", ["config.yaml", "config/smoke.yaml", "config/quick.yaml"])
 def test_shipped_configs_validate(repo_root, profile):
     config = yaml.safe_load((repo_root / profile).read_text())
     validate_config(config)

@@ -27,9 +27,10 @@ def job_counts(output: str) -> dict:
 def test_paper_config_dry_run_lists_the_full_grid(tmp_path):
     proc = snakemake("-n", "--cores", "8", "all", cwd=tmp_path)
     counts = job_counts(proc.stdout + proc.stderr)
-    # 2 coreset methods × IPC {1, 10, 50} × 1 seed, each evaluated on AlexNet and ConvNet.
+    # 2 coreset + 3 condensation methods × IPC {1, 10, 50} × 1 seed, each evaluated on AlexNet and ConvNet.
     assert counts["coreset"] == 6
-    assert counts["evaluate"] == 12
+    assert counts["distill"] == 9
+    assert counts["evaluate"] == 30
     assert counts["full_baseline"] == 2
     assert counts["download"] == 1 and counts["table"] == 1
     assert "results/cifar10/eval/herding_ipc50_seed0/alexnet.json" in proc.stdout + proc.stderr
@@ -49,9 +50,11 @@ def test_smoke_profile_end_to_end(tmp_path):
     snakemake("--cores", "2", "all", "--configfile", smoke, cwd=tmp_path)
     results = tmp_path / "results" / "smoke" / "cifar10"
     table = (results / "tables" / "summary.md").read_text()
-    for method in ("random", "herding", "full"):
+    for method in ("random", "herding", "dc", "dsa", "dm", "full"):
         assert f"| {method} " in table
     assert (results / "eval" / "herding_ipc3_seed0" / "convnet.json").exists()
+    assert (results / "sets" / "dsa_ipc3_seed0.png").stat().st_size > 0
+    assert not list((results / "checkpoints").glob("*.ckpt"))  # removed after each finished run
     assert (results / "logs" / "download.log").stat().st_size > 0
     # Everything is up to date: a second run does nothing.
     again = snakemake("--cores", "2", "all", "--configfile", smoke, cwd=tmp_path)

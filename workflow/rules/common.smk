@@ -38,20 +38,25 @@ def eval_epochs(method):
     return config["eval"]["epochs_augmented" if augmented else "epochs"]
 
 
-def set_methods():
-    """Every image-set method the config asks for (coresets now; condensation methods join here)."""
-    return list(config["coreset"]["methods"])
+def method_ipcs(method):
+    """IPCs for a method: its own `ipcs` list in config['distill'][method] if given, else the top-level list."""
+    return config["distill"].get(method, {}).get("ipcs", config["ipcs"])
 
 
 def eval_targets(dataset):
-    return expand(
-        EVAL,
-        dataset=dataset,
-        method=set_methods(),
-        ipc=config["ipcs"],
-        seed=config["seeds"],
-        model=config["eval"]["models"],
-    )
+    methods = list(config["coreset"]["methods"]) + list(config["distill"]["methods"])
+    return [
+        path
+        for method in methods
+        for path in expand(
+            EVAL,
+            dataset=dataset,
+            method=method,
+            ipc=method_ipcs(method),
+            seed=config["seeds"],
+            model=config["eval"]["models"],
+        )
+    ]
 
 
 def full_targets(dataset):
