@@ -46,6 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--augment", default=None, help=f"none, dsa (the dataset's DSA strategy) or a strategy ({ref})")
     parser.add_argument("--outer-loop", type=int, default=None, help="default: reference table by IPC")
     parser.add_argument("--inner-loop", type=int, default=None, help="default: reference table by IPC")
+    parser.add_argument("--mask", type=Path, default=None, help="mask selection from `condense mask`: real batches come from the masked data")
+    parser.add_argument("--maps", type=Path, default=None, help="attention maps for --mask (default: the file named in the mask)")
     parser.add_argument("--checkpoint", type=Path, default=None, help="resume from / save to this file")
     parser.add_argument("--checkpoint-every", type=int, default=50, help="iterations between checkpoints")
     parser.add_argument("--log-every", type=int, default=10, help="iterations between log lines")
@@ -94,12 +96,13 @@ def initial_images(data: RealData, settings: DistillSettings, seed: int) -> tupl
     return images.clone(), labels
 
 
-def load_checkpoint(path: Path | None, settings: DistillSettings, seed: int) -> dict | None:
+def load_checkpoint(path: Path | None, identity: dict) -> dict | None:
+    """The checkpoint at ``path`` if it belongs to this run (same format, settings, seed and mask), else None."""
     if path is None or not path.exists():
         return None
     state = load_torch(path, what="checkpoint")
-    if state.get("format") != CHECKPOINT_FORMAT or state.get("settings") != settings.to_dict() or state.get("seed") != seed:
-        log.warning("checkpoint %s was made with other settings or seed; starting from scratch", path)
+    if state.get("format") != CHECKPOINT_FORMAT or state.get("identity") != identity:
+        log.warning("checkpoint %s was made with other settings, seed or mask; starting from scratch", path)
         return None
     return state
 
@@ -116,18 +119,31 @@ def run(args: argparse.Namespace) -> None:
     data = load_data(args.data, device)
     settings = resolve_settings(args, data)
     step = METHODS.get(settings.method)
+    # `init real` draws raw images (as the authors' code does); matching draws from the masked data.
     images, labels = initial_images(data, settings, args.seed)
+    real, mask_ratio = data, 0.0
+    if args.mask is not None:
+        from .mask import apply_masks, load_mask
+
+        mask = load_mask(args.mask)
+        maps = args.maps if args.maps is not None else mask.get("maps")
+        if not maps:
+            raise CondenseError(f"mask {str(args.mask)!r} names no maps file; pass --maps")
+        real, mask_ratio = apply_masks(data, mask, maps), float(mask["ratio"])
+        log.info("matching against %s: ratio %.2f, %d of %d images masked", args.mask, mask_ratio,
+                 int(mask["selected"].sum()), data.train_images.shape[0])
     images.requires_grad_(True)
     optimizer = torch.optim.SGD([images], lr=settings.lr_img, momentum=0.5)
     start, losses, seconds = 0, [], 0.0
-    state = load_checkpoint(args.checkpoint, settings, args.seed)
+    identity = {"settings": settings.to_dict(), "seed": args.seed, "mask": str(args.mask) if args.mask else None}
+    state = load_checkpoint(args.checkpoint, identity)
     if state is not None:
         with torch.no_grad():
             images.copy_(state["images"].to(device))
         optimizer.load_state_dict(state["optimizer"])
         start, losses, seconds = state["next_iteration"], list(state["losses"]), state["seconds"]
         log.info("resumed from %s at iteration %d", args.checkpoint, start)
-    problem = Problem(data, images, labels, optimizer, settings)
+    problem = Problem(real, images, labels, optimizer, settings)
     log.info("%s: %s", settings.method, settings.to_dict())
     per_iteration = real_images_per_iteration(settings, data.num_classes)
     last = settings.iterations if args.stop_after is None else min(settings.iterations, args.stop_after)
@@ -144,14 +160,14 @@ def run(args: argparse.Namespace) -> None:
             log.info("iter %d/%d loss %.4f (%.2f s/iter, %.0f real images/s)", it, settings.iterations, loss, took, per_iteration / took)
         if args.checkpoint is not None and (it + 1) % args.checkpoint_every == 0 and it < settings.iterations:
             save_torch(
-                {"format": CHECKPOINT_FORMAT, "settings": settings.to_dict(), "seed": args.seed, "next_iteration": it + 1,
+                {"format": CHECKPOINT_FORMAT, "identity": identity, "next_iteration": it + 1,
                  "images": images.detach().cpu(), "optimizer": optimizer.state_dict(), "losses": losses, "seconds": seconds},
                 args.checkpoint,
             )
     if last < settings.iterations:
         log.info("stopped after iteration %d as asked; the checkpoint holds the state", last)
         return
-    meta = {"dataset": data.name, "method": settings.method, "ipc": settings.ipc, "seed": args.seed,
+    meta = {"dataset": data.name, "method": settings.method, "mask_ratio": mask_ratio, "ipc": settings.ipc, "seed": args.seed,
             "settings": settings.to_dict(), "losses": losses, "seconds": seconds, "device": str(device)}
     save_set(args.out, images, labels, meta)
     if args.grid is not None:

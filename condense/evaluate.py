@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> None:
         {
             "dataset": data.name,
             "method": meta.get("method"),
+            "mask_ratio": meta.get("mask_ratio", 0.0),
             "ipc": meta.get("ipc"),
             "set_seed": meta.get("seed"),
             "set": str(args.set),

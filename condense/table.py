@@ -38,9 +38,19 @@ def load_rows(paths: list[Path]) -> pd.DataFrame:
         result = read_json(path, what="evaluation result")
         method = result.get("method") or "?"
         ipc = None if method == "full" else result.get("ipc")
+        ratio = float(result.get("mask_ratio") or 0.0)
         for run in result["runs"]:
-            rows.append({"dataset": result["dataset"], "model": result["model"], "method": method, "ipc": ipc, "acc": 100 * run["test_acc"]})
-    return pd.DataFrame(rows, columns=["dataset", "model", "method", "ipc", "acc"])
+            rows.append({"dataset": result["dataset"], "model": result["model"], "method": method, "mask_ratio": ratio,
+                         "ipc": ipc, "acc": 100 * run["test_acc"]})
+    return pd.DataFrame(rows, columns=["dataset", "model", "method", "mask_ratio", "ipc", "acc"])
+
+
+def published_for(dataset: str, model: str, method: str, ratio: float, ipc):
+    """The published value for a row: masked rows are compared with the paper's "+ mask" numbers
+    only at ratio 1 (the paper's tables mask every real image)."""
+    if ratio == 0:
+        return lookup(dataset, model, method, ipc)
+    return lookup(dataset, model, f"{method}+mask", ipc) if ratio == 1.0 else None
 
 
 def fmt_cell(mean: float, std: float, n: int) -> str:
@@ -48,11 +58,13 @@ def fmt_cell(mean: float, std: float, n: int) -> str:
 
 
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
-    """Mean, population std (as the reference code) and count per (dataset, model, method, ipc), with published values."""
+    """Mean, population std (as the reference code) and count per (dataset, model, method, mask ratio, ipc), with published values."""
     runs = runs.assign(ipc=runs["ipc"].astype("Int64"))
-    grouped = runs.groupby(["dataset", "model", "method", "ipc"], dropna=False)["acc"]
+    grouped = runs.groupby(["dataset", "model", "method", "mask_ratio", "ipc"], dropna=False)["acc"]
     table = grouped.agg(mean="mean", std=lambda a: a.std(ddof=0), n="count").reset_index()
-    published = [lookup(r.dataset, r.model, r.method, None if pd.isna(r.ipc) else int(r.ipc)) for r in table.itertuples()]
+    published = [
+        published_for(r.dataset, r.model, r.method, r.mask_ratio, None if pd.isna(r.ipc) else int(r.ipc)) for r in table.itertuples()
+    ]
     table["ours"] = [fmt_cell(r.mean, r.std, r.n) for r in table.itertuples()]
     table["published"] = [p.cell() if p else MISSING for p in published]
     table["source"] = [p.source if p else MISSING for p in published]
@@ -62,7 +74,7 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_markdown(table: pd.DataFrame, title: str, caption: str) -> str:
-    shown = table[["dataset", "model", "method", "ipc", "ours", "published", "source", "delta"]].rename(
+    shown = table[["dataset", "model", "method", "mask_ratio", "ipc", "ours", "published", "source", "delta"]].rename(
         columns={"ours": "ours: mean ± std (n)", "published": "published (labelled)", "delta": "Δ ours − published"}
     )
     lines = [f"## {title}", ""] + ([caption, ""] if caption else []) + [shown.to_markdown(index=False, disable_numparse=True), ""]

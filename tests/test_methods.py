@@ -135,3 +135,31 @@ def test_bad_method_and_ipc(data_file, tmp_path, capsys):
     assert "unknown condensation method 'kip'" in capsys.readouterr().err
     code = main(["distill", "--method", "dsa", "--data", str(data_file), "--ipc", "50", "--device", "cpu", "--out", str(tmp_path / "y.pt")])
     assert code == 2 and "--ipc 50" in capsys.readouterr().err
+
+
+def write_maps_and_mask(data_file, tmp_path, ratio):
+    from condense.fileio import save_torch
+
+    data = load_data(data_file)
+    maps = tmp_path / "maps.pt"
+    gen = torch.Generator().manual_seed(0)
+    save_torch({"maps": torch.randint(0, 256, (data.train_images.shape[0], *data.im_size), generator=gen, dtype=torch.uint8),
+                "dataset": data.name, "format": 1}, maps)
+    mask = tmp_path / f"mask{ratio}.pt"
+    assert main(["mask", "--data", str(data_file), "--maps", str(maps), "--ratio", str(ratio), "--seed", "0", "--out", str(mask), "--quiet"]) == 0
+    return mask, maps
+
+
+def test_masked_matching_ratio_zero_is_the_unmasked_run_and_ratio_one_differs(data_file, tmp_path):
+    common = ["--method", "dm", "--iterations", "1", "--seed", "2"]
+    plain = tmp_path / "plain.pt"
+    assert distill(data_file, plain, *common) == 0
+    results = {}
+    for ratio in (0.0, 1.0):
+        mask, maps = write_maps_and_mask(data_file, tmp_path, ratio)
+        out = tmp_path / f"r{ratio}.pt"
+        assert distill(data_file, out, *common, "--mask", str(mask), "--maps", str(maps)) == 0
+        results[ratio] = load_set(out)
+    assert torch.equal(results[0.0][0], load_set(plain)[0])
+    assert not torch.equal(results[1.0][0], load_set(plain)[0])
+    assert results[1.0][2]["mask_ratio"] == 1.0 and results[0.0][2]["mask_ratio"] == 0.0

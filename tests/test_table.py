@@ -39,3 +39,16 @@ def test_stage_writes_csv_and_markdown(tmp_path):
     assert "59.0 ± 1.0 (2)" in text and "58.5 ± 0.6" in text and "Kim & Bae 2022" in text and "+0.5" in text
     frame = pd.read_csv(csv)
     assert frame.loc[0, "mean"] == 59.0 and frame.loc[0, "n"] == 2
+
+
+def test_masked_rows_compare_with_the_papers_mask_column_only_at_ratio_one(tmp_path):
+    paths = []
+    for i, ratio in enumerate((1.0, 0.5)):
+        path = write_eval(tmp_path / f"m{i}.json", "cifar10", "alexnet", "dsa", 10, [0.45])
+        result = json.loads(path.read_text())
+        result["mask_ratio"] = ratio
+        path.write_text(json.dumps(result))
+        paths.append(path)
+    table = summarize(load_rows(paths)).set_index("mask_ratio")
+    assert table.loc[1.0, "published"] == "44.9 ± 1.0" and table.loc[1.0, "delta"] == "+0.1"
+    assert table.loc[0.5, "published"] == MISSING
