@@ -27,10 +27,12 @@ def job_counts(output: str) -> dict:
 def test_paper_config_dry_run_lists_the_full_grid(tmp_path):
     proc = snakemake("-n", "--cores", "8", "all", cwd=tmp_path)
     counts = job_counts(proc.stdout + proc.stderr)
-    # 2 coreset + 3 condensation methods × IPC {1, 10, 50} × 1 seed, each evaluated on AlexNet and ConvNet.
+    # 2 coreset + 3 condensation methods + (DC, DSA) × 4 mask ratios, × IPC {1, 10, 50} × 1 seed,
+    # each evaluated on AlexNet and ConvNet.
     assert counts["coreset"] == 6
-    assert counts["distill"] == 9
-    assert counts["evaluate"] == 30
+    assert counts["distill"] == 9 + 2 * 4 * 3
+    assert counts["evaluate"] == (5 + 8) * 3 * 2
+    assert counts["train_attention"] == 1 and counts["attention_maps"] == 1 and counts["mask"] == 4
     assert counts["full_baseline"] == 2
     assert counts["download"] == 1 and counts["table"] == 1
     assert "results/cifar10/eval/herding_ipc50_seed0/alexnet.json" in proc.stdout + proc.stderr
@@ -54,6 +56,9 @@ def test_smoke_profile_end_to_end(tmp_path):
         assert f"| {method} " in table
     assert (results / "eval" / "herding_ipc3_seed0" / "convnet.json").exists()
     assert (results / "sets" / "dsa_ipc3_seed0.png").stat().st_size > 0
+    assert (results / "sets" / "dsa-mask1.0_ipc3_seed0.pt").exists()
+    assert (results / "attention" / "maps.png").stat().st_size > 0
+    assert "| dsa      |          1   |" in table or "1.0" in table
     assert not list((results / "checkpoints").glob("*.ckpt"))  # removed after each finished run
     assert (results / "logs" / "download.log").stat().st_size > 0
     # Everything is up to date: a second run does nothing.

@@ -17,6 +17,7 @@ wildcard_constraints:
     method="[a-z0-9_+.-]+",
     ipc="[0-9]+",
     seed="[0-9]+",
+    ratio="[0-9]+(\\.[0-9]+)?",
 
 
 def res(rule_name, key):
@@ -30,7 +31,8 @@ def rule_resources(rule_name):
 
 
 def eval_augment(method):
-    return config["eval"]["augment"].get(method, "none")
+    """Evaluation augmentation of a set: by its base method, so 'dsa-mask0.5' is evaluated like 'dsa'."""
+    return config["eval"]["augment"].get(method.partition("-mask")[0], "none")
 
 
 def eval_epochs(method):
@@ -40,11 +42,18 @@ def eval_epochs(method):
 
 def method_ipcs(method):
     """IPCs for a method: its own `ipcs` list in config['distill'][method] if given, else the top-level list."""
-    return config["distill"].get(method, {}).get("ipcs", config["ipcs"])
+    base = method.partition("-mask")[0]
+    return config["distill"].get(base, {}).get("ipcs", config["ipcs"])
+
+
+def masked_methods():
+    """Masked variants, e.g. 'dsa-mask0.5', for every method in attention.methods and ratio in attention.ratios."""
+    att = config["attention"]
+    return [f"{m}-mask{r}" for m in att["methods"] for r in att["ratios"] if float(r) > 0]
 
 
 def eval_targets(dataset):
-    methods = list(config["coreset"]["methods"]) + list(config["distill"]["methods"])
+    methods = list(config["coreset"]["methods"]) + list(config["distill"]["methods"]) + masked_methods()
     return [
         path
         for method in methods

@@ -1,20 +1,39 @@
 # Condensation: one synthetic set per (method, IPC, seed), resumable from its checkpoint.
 
 
+def split_method(method):
+    """'dsa' -> ('dsa', None); 'dsa-mask0.5' -> ('dsa', '0.5'): a masked variant names its mask ratio."""
+    base, _, ratio = method.partition("-mask")
+    return base, (ratio or None)
+
+
 def distill_flags(wildcards):
     """The method's settings from config['distill'][method] as command-line flags."""
-    settings = config["distill"][wildcards.method]
+    settings = config["distill"][split_method(wildcards.method)[0]]
     return " ".join(f"--{key.replace('_', '-')} {value}" for key, value in settings.items() if key != "ipcs")
+
+
+def mask_input(wildcards):
+    ratio = split_method(wildcards.method)[1]
+    if ratio is None:
+        return {}
+    att = ATT.format(dataset=wildcards.dataset)
+    return {"mask": f"{att}/mask_r{ratio}_seed{config['attention']['mask_seed']}.pt", "maps": f"{att}/maps.pt"}
+
+
+def mask_flags(wildcards, input):
+    return f"--mask {input.mask} --maps {input.maps}" if "mask" in input.keys() else ""
 
 
 rule distill:
     input:
-        DATA,
+        unpack(mask_input),
+        data=DATA,
     output:
         set=SET,
         grid=R + "/{dataset}/sets/{method}_ipc{ipc}_seed{seed}.png",
     wildcard_constraints:
-        method="dc|dsa|dm",
+        method="(dc|dsa|dm)(-mask[0-9.]+)?",
     log:
         LOGS + "/sets/{method}_ipc{ipc}_seed{seed}.log",
     benchmark:
@@ -24,12 +43,14 @@ rule distill:
         **rule_resources("distill"),
     params:
         flags=distill_flags,
+        mask=mask_flags,
+        base=lambda wildcards: split_method(wildcards.method)[0],
         model=config["distill"]["model"],
         every=config["distill"]["checkpoint_every"],
         log_every=config["distill"]["log_every"],
         checkpoint=R + "/{dataset}/checkpoints/{method}_ipc{ipc}_seed{seed}.ckpt",
     shell:
-        "{CONDENSE} distill --method {wildcards.method} --data {input} --ipc {wildcards.ipc} --model {params.model}"
+        "{CONDENSE} distill --method {params.base} --data {input.data} {params.mask} --ipc {wildcards.ipc} --model {params.model}"
         " {params.flags} --seed {wildcards.seed} --checkpoint {params.checkpoint} --checkpoint-every {params.every}"
         " --log-every {params.log_every} --device {config[device]} --threads {threads}"
         " --out {output.set} --grid {output.grid} --log {log} --quiet"
