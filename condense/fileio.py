@@ -34,8 +34,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def save_torch(obj: Any, path: str | os.PathLike) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    # Through a file handle: torch.save(obj, path) names the zip entries after the (random)
+    # temporary file name, so equal objects would give different bytes.
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        torch.save(obj, handle)
 
 
 def load_torch(path: str | os.PathLike, what: str = "artifact", map_location: Any = "cpu") -> Any:

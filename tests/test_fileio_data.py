@@ -70,3 +70,9 @@ def test_image_set_round_trip(tmp_path):
     got_images, got_labels, meta = load_set(tmp_path / "s.pt")
     assert torch.equal(got_images, images) and torch.equal(got_labels, labels)
     assert meta == {"method": "random", "ipc": 2}
+
+
+def test_equal_objects_give_byte_identical_files(tmp_path):
+    save_torch({"x": torch.arange(10)}, tmp_path / "a.pt")
+    save_torch({"x": torch.arange(10)}, tmp_path / "b.pt")
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
