@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import random
 import sys
 from pathlib import Path
 from typing import Iterable, TypeVar
@@ -28,12 +27,6 @@ def resolve_device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise CondenseError(f"device {name!r} asked for but no CUDA device is available; use --device cpu or auto")
     return torch.device(name)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python and torch for code we do not control; our own sampling uses explicit generators."""
-    random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
