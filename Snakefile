@@ -6,7 +6,7 @@
 import os
 import sys
 
-from condense.cli import ALLOCATOR_ENV
+from condense.allocator import ALLOCATOR_ENV
 from condense.config import validate_config
 
 

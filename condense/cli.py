@@ -32,16 +32,6 @@ STAGES = {
     "table": "condense.table",
 }
 
-# glibc's allocator maps and unmaps every large tensor, and page faults then eat
-# ~1/3 of the CPU time (DESIGN.md §5). They must be set before the process starts,
-# so the Snakefile exports them to every job; README shows them for runs by hand.
-ALLOCATOR_ENV = {
-    "MALLOC_MMAP_THRESHOLD_": "4294967296",
-    "MALLOC_TRIM_THRESHOLD_": "4294967296",
-    "MALLOC_TOP_PAD_": "1073741824",
-}
-
-
 def _describe(module) -> str:
     return (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else ""
 

@@ -16,7 +16,7 @@ case "${INSTALL_SLURM:-auto}" in
     0) want_slurm=0 ;;
     *) want_slurm=$([ "$(id -u)" = 0 ] && echo 1 || echo 0) ;;
 esac
-have_slurm() { for tool in slurmctld slurmd sbatch munged; do command -v "$tool" >/dev/null || return 1; done; }
+have_slurm() { for tool in slurmctld slurmd sbatch munged; do command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || return 1; done; }
 if [ "$want_slurm" = 1 ] && ! have_slurm; then
     SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
     $SUDO apt-get update -qq

@@ -4,6 +4,7 @@
 # pid files. Idempotent: with nothing running it only says so.
 #   bash workflow/cluster/slurm-down.sh
 set -euo pipefail
+export PATH="$PATH:/usr/sbin:/sbin"  # the daemons live in /usr/sbin
 
 DIR=${CONDENSE_SLURM_DIR:-/tmp/condense-slurm}
 

@@ -15,6 +15,7 @@
 # SLURM_CONF before its inner srun. An existing slurm.conf not written by this script is
 # never overwritten.
 set -euo pipefail
+export PATH="$PATH:/usr/sbin:/sbin"  # the daemons live in /usr/sbin
 
 DIR=${CONDENSE_SLURM_DIR:-/tmp/condense-slurm}
 CONF=/etc/slurm/slurm.conf
@@ -31,6 +32,10 @@ for tool in munged munge unmunge slurmctld slurmd sinfo scontrol; do
 done
 id munge >/dev/null 2>&1 || die "no 'munge' user; reinstall the munge package"
 [ -s /etc/munge/munge.key ] || die "/etc/munge/munge.key is missing; the munge package creates it (or: mungekey --create)"
+
+if [ -e "$CONF" ] && ! grep -qF "$MARK" "$CONF"; then
+    die "$CONF exists and was not written by this script; refusing to overwrite a real cluster's configuration"
+fi
 
 # alive PIDFILE NAME: the pid file names a running NAME process.
 alive() { [ -s "$1" ] && [ "$(cat "/proc/$(cat "$1")/comm" 2>/dev/null)" = "$2" ]; }
@@ -54,9 +59,6 @@ else
 fi
 
 # --- configuration -------------------------------------------------------------------
-if [ -e "$CONF" ] && ! grep -qF "$MARK" "$CONF"; then
-    die "$CONF exists and was not written by this script; refusing to overwrite a real cluster's configuration"
-fi
 install -d -m 0755 "$DIR" "$DIR/state" "$DIR/spool" "$DIR/log" /etc/slurm
 CPUS=$(nproc)
 # RealMemory must not exceed what slurmd detects, or the node is drained as invalid.
