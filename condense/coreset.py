@@ -16,7 +16,7 @@ from typing import Callable
 
 import torch
 
-from .data import RealData, load_data
+from .data import RealData, load_data, subset_per_class
 from .errors import CondenseError
 from .registry import Registry
 from .runtime import add_common_arguments, make_generator, resolve_device
@@ -46,11 +46,7 @@ def herding_order(features: torch.Tensor, k: int) -> torch.Tensor:
 
 @SELECTORS.register("random")
 def select_random(data: RealData, ipc: int, generator: torch.Generator, args) -> list[torch.Tensor]:
-    picks = []
-    for idx in data.class_indices:
-        perm = torch.randperm(idx.numel(), generator=generator, device=generator.device).to(idx.device)
-        picks.append(idx[perm[:ipc]])
-    return picks
+    return list(subset_per_class(data.train_labels, ipc, data.num_classes, generator).split(ipc))
 
 
 @SELECTORS.register("herding")

@@ -67,6 +67,20 @@ class RealData:
         return self.train_images[idx[perm.to(idx.device)]]
 
 
+def subset_per_class(labels: torch.Tensor, per_class: int, num_classes: int, generator: torch.Generator) -> torch.Tensor:
+    """Indices of ``per_class`` random images of every class (all images when per_class is 0)."""
+    if per_class <= 0:
+        return torch.arange(labels.shape[0], device=labels.device)
+    picks = []
+    for c in range(num_classes):
+        idx = torch.nonzero(labels == c).flatten()
+        if per_class > idx.numel():
+            raise CondenseError(f"--per-class {per_class} exceeds the {idx.numel()} images of class {c}; lower it or use 0 for all")
+        perm = torch.randperm(idx.numel(), generator=generator, device=generator.device).to(idx.device)
+        picks.append(idx[perm[:per_class]])
+    return torch.cat(picks)
+
+
 def _check_stored(stored: dict, path: Path) -> None:
     if not isinstance(stored, dict) or any(k not in stored for k in REQUIRED_KEYS):
         missing = [k for k in REQUIRED_KEYS if not isinstance(stored, dict) or k not in stored]

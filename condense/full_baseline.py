@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from .data import load_data
+from .data import load_data, subset_per_class
 from .fileio import load_torch, save_torch, write_json
 from .errors import CondenseError
 from .networks import build_model
@@ -51,20 +51,6 @@ def load_trained(path: str | Path, device: torch.device | str = "cpu") -> nn.Mod
     net = build_model(stored["model"], stored["channel"], stored["num_classes"], tuple(stored["im_size"]))
     net.load_state_dict(stored["state_dict"])
     return net.to(device).eval()
-
-
-def subset_per_class(labels: torch.Tensor, per_class: int, num_classes: int, generator: torch.Generator) -> torch.Tensor:
-    """Indices of ``per_class`` random images of every class (all images when per_class is 0)."""
-    if per_class <= 0:
-        return torch.arange(labels.shape[0], device=labels.device)
-    picks = []
-    for c in range(num_classes):
-        idx = torch.nonzero(labels == c).flatten()
-        if per_class > idx.numel():
-            raise CondenseError(f"--per-class {per_class} exceeds the {idx.numel()} images of class {c}; lower it or use 0 for all")
-        perm = torch.randperm(idx.numel(), generator=generator, device=generator.device).to(idx.device)
-        picks.append(idx[perm[:per_class]])
-    return torch.cat(picks)
 
 
 def run(args: argparse.Namespace) -> None:

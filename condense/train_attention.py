@@ -22,11 +22,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .augment import DIGIT_DATASETS, AugmentParams, apply, parse_strategy, sample
-from .data import load_data
+from .data import load_data, subset_per_class
 from .errors import CondenseError
 from .fcn import FCNS, POOLINGS, build_fcn, pool_logits, save_fcn
 from .fileio import write_json
-from .full_baseline import subset_per_class
 from .runtime import add_common_arguments, make_generator, progress, resolve_device
 
 log = logging.getLogger("condense.train_attention")

@@ -76,3 +76,15 @@ def test_equal_objects_give_byte_identical_files(tmp_path):
     save_torch({"x": torch.arange(10)}, tmp_path / "a.pt")
     save_torch({"x": torch.arange(10)}, tmp_path / "b.pt")
     assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
+
+
+def test_subset_per_class_counts_and_all():
+    from condense.data import subset_per_class
+
+    labels = torch.tensor([0, 1, 0, 1, 0, 2, 2])
+    gen = torch.Generator().manual_seed(0)
+    idx = subset_per_class(labels, 2, 3, gen)
+    assert labels[idx].tolist() == [0, 0, 1, 1, 2, 2]
+    assert torch.equal(subset_per_class(labels, 0, 3, gen), torch.arange(7))
+    with pytest.raises(CondenseError, match="--per-class 3"):
+        subset_per_class(labels, 3, 3, gen)
