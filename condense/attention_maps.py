@@ -18,7 +18,7 @@ import torch
 from .data import RealData, denormalize, load_data
 from .errors import CondenseError
 from .fcn import attention_map, load_fcn
-from .fileio import atomic_path, load_torch, save_torch
+from .fileio import load_torch, save_figure, save_torch
 from .runtime import add_common_arguments, progress, resolve_device
 
 log = logging.getLogger("condense.attention_maps")
@@ -118,9 +118,7 @@ def draw_figure(path: Path, data: RealData, maps: torch.Tensor, per_class: int) 
     if mappable is not None:
         cax = fig.add_axes((0.92, 0.1, 0.012, 0.75))
         fig.colorbar(mappable, cax=cax, label="attention A")
-    for target, fmt in ((path, "png"), (path.with_suffix(".pdf"), "pdf")):
-        with atomic_path(target) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=150)
+    save_figure(fig, path)
     plt.close(fig)
 
 

@@ -30,6 +30,7 @@ STAGES = {
     "distill": "condense.distill",
     "evaluate": "condense.evaluate",
     "table": "condense.table",
+    "figures": "condense.figures",
 }
 
 def _describe(module) -> str:

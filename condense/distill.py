@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from .accel import add_speed_argument, speed_from_args
 from .augment import strategy_for
 from .data import RealData, denormalize, load_data
 from .errors import CondenseError
@@ -54,6 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stop-after", type=int, default=None, help=argparse.SUPPRESS)  # tests: simulate a kill
     parser.add_argument("--out", type=Path, required=True, help="synthetic image set (.pt)")
     parser.add_argument("--grid", type=Path, default=None, help="PNG grid of the synthetic images")
+    add_speed_argument(parser)
     add_common_arguments(parser)
 
 
@@ -143,7 +145,7 @@ def run(args: argparse.Namespace) -> None:
         optimizer.load_state_dict(state["optimizer"])
         start, losses, seconds = state["next_iteration"], list(state["losses"]), state["seconds"]
         log.info("resumed from %s at iteration %d", args.checkpoint, start)
-    problem = Problem(real, images, labels, optimizer, settings)
+    problem = Problem(real, images, labels, optimizer, settings, speed_from_args(args))
     log.info("%s: %s", settings.method, settings.to_dict())
     per_iteration = real_images_per_iteration(settings, data.num_classes)
     last = settings.iterations if args.stop_after is None else min(settings.iterations, args.stop_after)

@@ -33,6 +33,16 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 150) -> tuple[Path, Path]:
+    """Write a matplotlib figure as PNG at ``path`` and as PDF beside it (same stem), each atomically."""
+    png = Path(path)
+    pdf = png.with_suffix(".pdf")
+    for target, fmt in ((png, "png"), (pdf, "pdf")):
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=dpi)
+    return png, pdf
+
+
 def save_torch(obj: Any, path: str | os.PathLike) -> None:
     # Through a file handle: torch.save(obj, path) names the zip entries after the (random)
     # temporary file name, so equal objects would give different bytes.

@@ -17,6 +17,7 @@ import torch.nn as nn
 from .data import load_data, subset_per_class
 from .fileio import load_torch, save_torch, write_json
 from .errors import CondenseError
+from .accel import FastNet, add_speed_argument, speed_from_args
 from .networks import build_model
 from .runtime import add_common_arguments, make_generator, resolve_device
 from .train import TrainSettings, accuracy, train_network
@@ -33,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--out-model", type=Path, required=True, help="trained network (.pt)")
     parser.add_argument("--out", type=Path, required=True, help="accuracy JSON")
+    add_speed_argument(parser)
     add_common_arguments(parser)
 
 
@@ -60,10 +62,12 @@ def run(args: argparse.Namespace) -> None:
     gen = make_generator(args.seed)
     idx = subset_per_class(data.train_labels, args.per_class, data.num_classes, gen)
     torch.manual_seed(args.seed)
-    net = build_model(args.model, data.channel, data.num_classes, data.im_size).to(device)
+    speed = speed_from_args(args)
+    fast = FastNet(build_model(args.model, data.channel, data.num_classes, data.im_size).to(device), speed)
+    net = fast.eager
     log.info("training %s on %d images of %s for %d epochs", args.model, idx.numel(), data.name, args.epochs)
-    stats = train_network(net, data.train_images[idx], data.train_labels[idx], settings, gen, desc=f"full {args.model}")
-    test_acc = accuracy(net, data.test_images, data.test_labels)
+    stats = train_network(fast.forward, data.train_images[idx], data.train_labels[idx], settings, gen, desc=f"full {args.model}", speed=speed)
+    test_acc = accuracy(fast.forward, data.test_images, data.test_labels, speed=speed)
     log.info("test accuracy %.4f (train accuracy %.4f, %.0f s)", test_acc, stats["train_acc"], stats["train_seconds"])
     meta = {"dataset": data.name, "model": args.model, "seed": args.seed, "per_class": args.per_class, "settings": settings.to_dict()}
     save_trained(args.out_model, net, args.model, data.channel, data.num_classes, data.im_size, meta)

@@ -9,7 +9,7 @@ strategy; the difference lives in the settings, not in a second code path.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import torch
@@ -17,6 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from .accel import EAGER, FastNet, Speed
 from .augment import apply, sample
 from .data import RealData
 from .errors import CondenseError
@@ -80,6 +81,8 @@ class Problem:
     labels: Tensor
     optimizer: torch.optim.Optimizer
     settings: DistillSettings
+    speed: Speed = EAGER
+    _net: FastNet | None = field(default=None, init=False, repr=False)
 
     @property
     def num_classes(self) -> int:
@@ -88,9 +91,14 @@ class Problem:
     def class_slice(self, c: int) -> slice:
         return slice(c * self.settings.ipc, (c + 1) * self.settings.ipc)
 
-    def new_network(self) -> nn.Module:
-        net = build_model(self.settings.model, self.data.channel, self.data.num_classes, self.data.im_size)
-        return net.to(self.images.device).train()
+    def new_network(self) -> FastNet:
+        """This iteration's random network (initialised from torch's global RNG), loaded into the
+        one reused instance so compiled graphs survive across iterations."""
+        fresh = build_model(self.settings.model, self.data.channel, self.data.num_classes, self.data.im_size)
+        if self._net is None:
+            self._net = FastNet(fresh.to(self.images.device), self.speed)
+            return self._net
+        return self._net.load_(fresh)
 
     def siamese(self, real: Tensor, syn: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """One augmentation draw shared by the real and the synthetic batch (and all their images)."""
@@ -120,7 +128,7 @@ def freeze_batchnorm(net: nn.Module, problem: Problem, generator: torch.Generato
             module.eval()
 
 
-def class_gradients(net: nn.Module, params: list[Tensor], images: Tensor, label: int, create_graph: bool) -> tuple[Tensor, ...]:
+def class_gradients(net: Callable[[Tensor], Tensor], params: list[Tensor], images: Tensor, label: int, create_graph: bool) -> tuple[Tensor, ...]:
     target = torch.full((images.shape[0],), label, dtype=torch.long, device=images.device)
     loss = F.cross_entropy(net(images), target)
     return torch.autograd.grad(loss, params, create_graph=create_graph)
@@ -130,8 +138,9 @@ def gradient_matching(problem: Problem, generator: torch.Generator) -> Tensor:
     """One DC/DSA iteration: `outer_loop` image updates on a fresh network, `inner_loop` epochs of
     network training on the synthetic set between them (skipped after the last)."""
     s = problem.settings
-    net = problem.new_network()
-    params = list(net.parameters())
+    fast = problem.new_network()
+    net = fast.eager.train()
+    params = fast.parameters()
     net_optimizer = torch.optim.SGD(params, lr=s.lr_net)
     with_bn = has_batchnorm(net)
     total = torch.zeros((), device=problem.images.device)
@@ -142,7 +151,8 @@ def gradient_matching(problem: Problem, generator: torch.Generator) -> Tensor:
         for c in range(problem.num_classes):
             real = problem.data.sample_class(c, s.batch_real, generator)
             real, syn = problem.siamese(real, problem.images[problem.class_slice(c)], generator)
-            gw_real = [g.detach() for g in class_gradients(net, params, real, c, create_graph=False)]
+            # The real side is the bulk of the work and needs no second derivative: the compiled view.
+            gw_real = [g.detach() for g in class_gradients(fast.forward, params, problem.speed.layout(real), c, create_graph=False)]
             gw_syn = class_gradients(net, params, syn, c, create_graph=True)
             loss = loss + match_loss(gw_syn, gw_real, s.dis_metric)
         problem.image_step(loss)
@@ -151,7 +161,7 @@ def gradient_matching(problem: Problem, generator: torch.Generator) -> Tensor:
             break
         images = problem.images.detach()
         for _ in range(s.inner_loop):
-            train_epoch(net, net_optimizer, images, problem.labels, s.batch_train, generator, s.strategy)
+            train_epoch(fast.forward, net_optimizer, images, problem.labels, s.batch_train, generator, s.strategy, problem.speed)
     return total / (problem.num_classes * s.outer_loop)
 
 
@@ -161,7 +171,8 @@ def distribution_matching(problem: Problem, generator: torch.Generator) -> Tenso
     All classes go through the network in one batch; for per-sample norms (instance norm)
     this equals the reference's per-class loop, for BatchNorm it is the reference's BN branch."""
     s = problem.settings
-    net = problem.new_network().requires_grad_(False)
+    fast = problem.new_network()
+    net = fast.eager.train().requires_grad_(False)
     reals, syns = [], []
     for c in range(problem.num_classes):
         real = problem.data.sample_class(c, s.batch_real, generator)
@@ -169,7 +180,7 @@ def distribution_matching(problem: Problem, generator: torch.Generator) -> Tenso
         reals.append(real)
         syns.append(syn)
     with torch.no_grad():
-        emb_real = net.embed(torch.cat(reals))
+        emb_real = fast.embed(problem.speed.layout(torch.cat(reals)))
     emb_syn = net.embed(torch.cat(syns))
     mean_real = torch.stack([e.mean(0) for e in emb_real.split([r.shape[0] for r in reals])])
     mean_syn = emb_syn.reshape(problem.num_classes, s.ipc, -1).mean(1)

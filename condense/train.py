@@ -16,6 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .accel import EAGER, Speed
 from .augment import augment
 
 log = logging.getLogger("condense.train")
@@ -46,6 +47,7 @@ def train_epoch(
     batch_size: int,
     generator: torch.Generator,
     strategy: str = "none",
+    speed: Speed = EAGER,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One shuffled pass; returns (mean loss, accuracy) as device tensors so nothing syncs per batch."""
     net.train()
@@ -58,7 +60,7 @@ def train_epoch(
         x, y = images[idx], labels[idx]
         if strategy != "none":
             x = augment(x, strategy, generator)
-        out = net(x)
+        out = net(speed.layout(x))
         loss = F.cross_entropy(out, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -69,12 +71,13 @@ def train_epoch(
 
 
 @torch.no_grad()
-def accuracy(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1024) -> float:
-    """Test accuracy in large no-grad batches, network in eval mode."""
+def accuracy(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000, speed: Speed = EAGER) -> float:
+    """Test accuracy in large no-grad batches, network in eval mode. The default batch divides the
+    10,000-image test sets, so a compiled network sees one batch shape."""
     net.eval()
     correct = torch.zeros((), device=images.device)
     for start in range(0, images.shape[0], batch_size):
-        out = net(images[start : start + batch_size])
+        out = net(speed.layout(images[start : start + batch_size]))
         correct += (out.argmax(1) == labels[start : start + batch_size]).sum()
     return float(correct) / images.shape[0]
 
@@ -86,6 +89,7 @@ def train_network(
     settings: TrainSettings,
     generator: torch.Generator,
     desc: str = "train",
+    speed: Speed = EAGER,
 ) -> dict:
     """Train ``net`` in place with the reference protocol; returns final train loss/accuracy and seconds."""
     from .runtime import progress
@@ -96,7 +100,7 @@ def train_network(
     started = time.perf_counter()
     loss = acc = torch.zeros(())
     for ep in progress(range(settings.epochs + 1), desc=desc, unit="epoch"):
-        loss, acc = train_epoch(net, optimizer, images, labels, settings.batch_size, generator, settings.augment)
+        loss, acc = train_epoch(net, optimizer, images, labels, settings.batch_size, generator, settings.augment, speed)
         if ep == decay_after:
             lr *= 0.1
             optimizer = _optimizer(net, lr, settings)

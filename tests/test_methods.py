@@ -58,7 +58,7 @@ def test_siamese_draw_is_shared_by_real_and_synthetic_batches(data_file):
 def test_batchnorm_statistics_come_from_real_data_and_stay_frozen(data_file):
     problem = make_problem(data_file, "dc", model="convnet_bn")
     torch.manual_seed(0)
-    net = problem.new_network()
+    net = problem.new_network().eager
     freeze_batchnorm(net, problem, torch.Generator().manual_seed(0))
     bn = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     assert bn and all(not m.training for m in bn)

@@ -1,0 +1,86 @@
+"""Speed options shared by the stages: ``torch.compile`` with a channels-last layout.
+
+Measured on the 2-core CPU (DESIGN.md §5 and ``benchmarks/``): eager PyTorch spends
+much of a ConvNet step in unfused norm / ReLU / pooling passes over large activation
+maps. ``torch.compile`` fuses them, and with channels-last activations oneDNN's
+convolutions run faster; together about 1.1x on a training step and 1.6x on
+inference, for a one-off compile of 5-20 s per graph and process. Channels-last
+without compile is slower, so the two come as one switch.
+
+Compiled graphs are specialised to their module, so the stages reuse ONE network
+instance and load each fresh random initialisation into it in place
+(:meth:`FastNet.load_`): the compile is paid once per process, not per network.
+``torch.compile`` cannot differentiate twice (``create_graph=True``), so gradient
+matching runs the synthetic side on the eager module; both views share parameters.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+log = logging.getLogger("condense.accel")
+
+
+@dataclass(frozen=True)
+class Speed:
+    """How networks run: eager (the straightforward reference) or compiled with channels-last."""
+
+    compile: bool = False
+
+    @property
+    def channels_last(self) -> bool:
+        return self.compile
+
+    def layout(self, images: torch.Tensor) -> torch.Tensor:
+        """Images in the layout the networks expect (a no-op for eager runs)."""
+        if self.channels_last and images.dim() == 4:
+            return images.contiguous(memory_format=torch.channels_last)
+        return images
+
+
+EAGER = Speed()
+
+
+def add_speed_argument(parser) -> None:
+    parser.add_argument(
+        "--compile", action="store_true",
+        help="torch.compile the networks with channels-last activations (same results within float "
+             "tolerance; pays a 5-20 s compile per process, worth it for long stages)",
+    )
+
+
+def speed_from_args(args) -> Speed:
+    return Speed(compile=bool(getattr(args, "compile", False)))
+
+
+class FastNet:
+    """One network instance, its optional compiled view, and in-place re-initialisation.
+
+    ``eager`` is the module itself; ``forward`` and ``embed`` are compiled views of it when
+    ``speed.compile`` is set (else the module's own methods). All share the parameters."""
+
+    def __init__(self, net: nn.Module, speed: Speed = EAGER):
+        self.speed = speed
+        self.eager = net.to(memory_format=torch.channels_last) if speed.channels_last else net
+        if speed.compile:
+            # dynamic=False: batch sizes here are few and fixed; static graphs are faster on CPU.
+            self.forward = torch.compile(self.eager, dynamic=False)
+            self.embed = torch.compile(self.eager.embed, dynamic=False) if hasattr(self.eager, "embed") else None
+        else:
+            self.forward = self.eager
+            self.embed = getattr(self.eager, "embed", None)
+
+    def load_(self, fresh: nn.Module) -> "FastNet":
+        """Copy ``fresh``'s parameters and buffers into the reused module (keeps its layout and graphs)."""
+        target = self.eager.state_dict()
+        with torch.no_grad():
+            for name, value in fresh.state_dict().items():
+                target[name].copy_(value)
+        return self
+
+    def parameters(self) -> list[torch.Tensor]:
+        return list(self.eager.parameters())
