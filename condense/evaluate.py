@@ -19,7 +19,7 @@ import torch
 
 from .accel import FastNet, add_speed_argument, speed_from_args
 from .augment import strategy_for
-from .data import load_data
+from .data import load_data, subset_per_class
 from .errors import CondenseError
 from .fileio import write_json
 from .networks import build_model
@@ -41,6 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument(
+        "--test-per-class", type=int, default=0,
+        help="test on this many images per class, one fixed random subset (0 = the whole test set; for quick profiles)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="result JSON")
     add_speed_argument(parser)
     add_common_arguments(parser)
@@ -71,6 +75,9 @@ def run(args: argparse.Namespace) -> None:
     settings = TrainSettings(
         epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, augment=resolve_strategy(args.augment, data.name)
     )
+    # The same test subset for every set and network (its own fixed seed), so rows stay comparable.
+    test = subset_per_class(data.test_labels, args.test_per_class, data.num_classes, make_generator(0))
+    test_images, test_labels = data.test_images[test], data.test_labels[test]
     speed = speed_from_args(args)
     fast = None  # one network instance, re-initialised per run, so a compiled graph is reused
     runs = []
@@ -81,7 +88,7 @@ def run(args: argparse.Namespace) -> None:
         fresh = build_model(args.model, data.channel, data.num_classes, data.im_size).to(device)
         fast = FastNet(fresh, speed) if fast is None else fast.load_(fresh)
         stats = train_network(fast.forward, images, labels, settings, make_generator(net_seed), desc=f"net {i + 1}/{args.num_nets}", speed=speed)
-        test_acc = accuracy(fast.forward, data.test_images, data.test_labels, speed=speed)
+        test_acc = accuracy(fast.forward, test_images, test_labels, speed=speed)
         runs.append({"net": i, "seed": net_seed, "test_acc": test_acc, **stats, "seconds": time.perf_counter() - started})
         log.info("net %d/%d: test acc %.4f, train acc %.4f, %.1f s", i + 1, args.num_nets, test_acc, stats["train_acc"], runs[-1]["seconds"])
     summary = summarize([r["test_acc"] for r in runs])
@@ -98,6 +105,7 @@ def run(args: argparse.Namespace) -> None:
             "eval_seed": args.seed,
             "device": str(device),
             "settings": settings.to_dict(),
+            "test_images": int(test.numel()),
             "compile": speed.compile,
             **summary,
             "runs": runs,

@@ -77,3 +77,14 @@ def test_unknown_model_is_a_clear_error(data_file, tmp_path, capsys):
     set_file = make_set(data_file, tmp_path)
     code = main(["evaluate", "--data", str(data_file), "--set", str(set_file), "--model", "resnet999", "--device", "cpu", "--out", str(tmp_path / "r.json")])
     assert code == 2 and "unknown model 'resnet999'" in capsys.readouterr().err
+
+
+def test_reduced_test_set_is_a_fixed_per_class_subset(data_file, tmp_path):
+    set_file = make_set(data_file, tmp_path, ipc=2)
+    outs = [tmp_path / f"{i}.json" for i in range(2)]
+    for out, seed in zip(outs, ("0", "1")):  # another evaluation seed, the same test subset
+        assert run_eval(data_file, set_file, out, "--num-nets", "1", "--epochs", "2", "--test-per-class", "2", "--seed", seed) == 0
+    results = [json.loads(out.read_text()) for out in outs]
+    assert [r["test_images"] for r in results] == [6, 6]  # 2 per class × 3 classes
+    for r in results:
+        assert round(r["runs"][0]["test_acc"] * 6) == r["runs"][0]["test_acc"] * 6  # a fraction of 6 images

@@ -36,6 +36,8 @@ def test_paper_config_dry_run_lists_the_full_grid(tmp_path):
     assert counts["train_attention"] == 1 and counts["attention_maps"] == 1 and counts["mask"] == 4
     assert counts["full_baseline"] == 2
     assert counts["download"] == 1 and counts["table"] == 1
+    # Table 1, Table 2 and the ConvNet table; Figure 3 (mask ratio), Figure 4 (images), matching loss.
+    assert counts["paper_table"] == 3 and counts["figures"] == 3
     assert "results/cifar10/eval/herding_ipc50_seed0/alexnet.json" in proc.stdout + proc.stderr
 
 
@@ -47,11 +49,20 @@ def test_bad_config_value_stops_with_a_clear_message(tmp_path):
     assert "eval.num_nets = 0 is invalid" in proc.stdout + proc.stderr
 
 
+SMOKE = str(REPO / "config" / "smoke.yaml")
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """The smoke profile run once for this module: (working directory, results directory)."""
+    workdir = tmp_path_factory.mktemp("smoke")
+    snakemake("--cores", "2", "all", "--configfile", SMOKE, cwd=workdir)
+    return workdir, workdir / "results" / "smoke" / "cifar10"
+
+
 @pytest.mark.slow
-def test_smoke_profile_end_to_end(tmp_path):
-    smoke = str(REPO / "config" / "smoke.yaml")
-    snakemake("--cores", "2", "all", "--configfile", smoke, cwd=tmp_path)
-    results = tmp_path / "results" / "smoke" / "cifar10"
+def test_smoke_profile_end_to_end(smoke_run):
+    workdir, results = smoke_run
     table = (results / "tables" / "summary.md").read_text()
     for method in ("random", "herding", "dc", "dsa", "dm", "full"):
         assert f"| {method} " in table
@@ -61,12 +72,54 @@ def test_smoke_profile_end_to_end(tmp_path):
     assert (results / "attention" / "maps.png").stat().st_size > 0
     rows = pd.read_csv(results / "tables" / "summary.csv")
     assert {("dsa", 0.5), ("dsa", 1.0), ("dsa", 0.0), ("dm", 0.0)} <= set(zip(rows["method"], rows["mask_ratio"]))
+    # Paper-layout tables and figures: smoke runs IPC 1 and 3 on ConvNet only.
+    for layout in ("table1", "table2", "convnet"):
+        for ext in ("md", "csv", "tex", "html"):
+            assert (results / "tables" / f"{layout}.{ext}").stat().st_size > 0
+    convnet = pd.read_csv(results / "tables" / "convnet.csv", dtype=str, keep_default_na=False).set_index("method")
+    assert convnet.loc["DSA + mask", "IPC 1: ours"].endswith("(2)")  # 2 evaluation networks
+    assert convnet.loc["whole dataset", "whole dataset: ours"].endswith("(1)")
+    assert "IPC 3: ours" in convnet.columns and "IPC 10: ours" in convnet.columns  # IPC 10: published only, ours "—"
+    assert convnet.loc["DC", "IPC 10: ours"] == "—"
+    table2 = pd.read_csv(results / "tables" / "table2.csv", dtype=str, keep_default_na=False).set_index("method")
+    assert set(table2["IPC 1: ours"]) <= {"—", ""}  # no AlexNet evaluations in the smoke profile: nothing filled in
+    for figure in ("mask_ratio", "synthetic_images", "matching_loss"):
+        for ext in ("png", "pdf"):
+            assert (results / "figures" / f"{figure}.{ext}").stat().st_size > 1000
     assert not list((results / "checkpoints").glob("*.ckpt"))  # removed after each finished run
     assert (results / "logs" / "download.log").stat().st_size > 0
     # Everything is up to date: a second run does nothing.
-    again = snakemake("--cores", "2", "all", "--configfile", smoke, cwd=tmp_path)
+    again = snakemake("--cores", "2", "all", "--configfile", SMOKE, cwd=workdir)
     assert "Nothing to be done" in again.stdout + again.stderr
     # Rerun one stage: only the table is rebuilt.
-    forced = snakemake("--cores", "2", "all", "--configfile", smoke, "--forcerun", "table", cwd=tmp_path)
+    forced = snakemake("--cores", "2", "all", "--configfile", SMOKE, "--forcerun", "table", cwd=workdir)
     counts = job_counts(forced.stdout + forced.stderr)
     assert counts.get("table") == 1 and "evaluate" not in counts
+
+
+@pytest.mark.slow
+def test_report_of_the_smoke_run(smoke_run):
+    workdir, _ = smoke_run
+    snakemake("--report", "report.html", "--configfile", SMOKE, cwd=workdir)
+    report = (workdir / "report.html").read_text()
+    assert len(report) > 100_000
+    # Every category of the report, and the files in it (named in the report's data).
+    for name in ("Tables", "Figures", "Synthetic images", "Attention maps", "table1.html", "table2.html",
+                 "convnet.html", "summary.html", "mask_ratio.png", "synthetic_images.png", "matching_loss.png",
+                 "maps.png", "dsa-mask1.0_ipc3_seed0.png", "Test accuracy vs mask ratio"):
+        assert name in report, name
+
+
+def test_quick_profile_limits_alexnet_and_sweeps_mask_ratios_for_dm_only(tmp_path):
+    proc = snakemake("-n", "--cores", "2", "all", "--configfile", str(REPO / "config" / "quick.yaml"),
+                     "--config", f"results={tmp_path / 'r'}", cwd=tmp_path)
+    out = proc.stdout + proc.stderr
+    counts = job_counts(out)
+    # DC, DSA, DM × IPC {1, 10}, unmasked and masked (DC, DSA at ratio 1; DM at 0.25, 0.5, 1).
+    assert counts["distill"] == 2 * (3 + 2 + 3)
+    assert counts["mask"] == 3
+    # 10 set kinds × 2 IPCs on ConvNet; AlexNet only for DC/DSA (± mask) at IPC 1.
+    assert counts["evaluate"] == 20 + 4
+    alexnet = set(re.findall(r"eval/([\w.-]+)_seed0/alexnet\.json", out))
+    assert alexnet == {"dc_ipc1", "dsa_ipc1", "dc-mask1.0_ipc1", "dsa-mask1.0_ipc1"}
+    assert "dm-mask0.25_ipc10_seed0.pt" in out and "dsa-mask0.5" not in out

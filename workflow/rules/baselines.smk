@@ -15,13 +15,14 @@ rule full_baseline:
     resources:
         **rule_resources("full_baseline"),
     params:
+        compile=compile_flag("full_baseline"),
         epochs=config["full"]["epochs"],
         per_class=config["full"]["per_class"],
         augment=config["full"]["augment"],
     shell:
         "{CONDENSE} full-baseline --data {input} --model {wildcards.model} --epochs {params.epochs}"
         " --per-class {params.per_class} --augment {params.augment} --seed {wildcards.seed}"
-        " --device {config[device]} --threads {threads} --out-model {output.model} --out {output.json}"
+        " --device {config[device]} {params.compile} --threads {threads} --out-model {output.model} --out {output.json}"
         " --log {log} --quiet"
 
 

@@ -1,5 +1,7 @@
 # Paths, wildcard constraints and small lookups shared by the rules.
 
+from condense.layouts import LAYOUTS  # torch-free: the paper-layout table names
+
 DATA = R + "/{dataset}/data.pt"
 MIRROR = R + "/{dataset}/mirror"
 FULL_MODEL = R + "/{dataset}/full/{model}_seed{seed}.pt"
@@ -7,6 +9,8 @@ FULL_JSON = R + "/{dataset}/full/{model}_seed{seed}.json"
 SET = R + "/{dataset}/sets/{method}_ipc{ipc}_seed{seed}.pt"
 EVAL = R + "/{dataset}/eval/{method}_ipc{ipc}_seed{seed}/{model}.json"
 TABLE = R + "/{dataset}/tables/summary"
+PAPER_TABLE = R + "/{dataset}/tables/{layout}"
+FIGURE = R + "/{dataset}/figures/{figure}"
 LOGS = R + "/{dataset}/logs"
 BENCH = R + "/{dataset}/benchmarks"
 
@@ -47,24 +51,30 @@ def method_ipcs(method):
 
 
 def masked_methods():
-    """Masked variants, e.g. 'dsa-mask0.5', for every method in attention.methods and ratio in attention.ratios."""
+    """Masked variants, e.g. 'dsa-mask0.5', for every method in attention.methods and its ratios
+    (attention.method_ratios[method] if given, else attention.ratios)."""
     att = config["attention"]
-    return [f"{m}-mask{r}" for m in att["methods"] for r in att["ratios"] if float(r) > 0]
+    return [f"{m}-mask{r}" for m in att["methods"] for r in att["method_ratios"].get(m, att["ratios"]) if float(r) > 0]
+
+
+def evaluated(model, method, ipc):
+    """Whether `model` evaluates sets of `method` at `ipc`: all of them unless config['eval']['limit'] names the model."""
+    limit = config["eval"]["limit"].get(model)
+    if limit is None:
+        return True
+    base = method.partition("-mask")[0]
+    return base in limit.get("methods", [base]) and int(ipc) in limit.get("ipcs", [int(ipc)])
 
 
 def eval_targets(dataset):
     methods = list(config["coreset"]["methods"]) + list(config["distill"]["methods"]) + masked_methods()
     return [
-        path
+        EVAL.format(dataset=dataset, method=method, ipc=ipc, seed=seed, model=model)
         for method in methods
-        for path in expand(
-            EVAL,
-            dataset=dataset,
-            method=method,
-            ipc=method_ipcs(method),
-            seed=config["seeds"],
-            model=config["eval"]["models"],
-        )
+        for ipc in method_ipcs(method)
+        for seed in config["seeds"]
+        for model in config["eval"]["models"]
+        if evaluated(model, method, ipc)
     ]
 
 
@@ -72,5 +82,42 @@ def full_targets(dataset):
     return expand(FULL_JSON, dataset=dataset, model=config["full"]["models"], seed=config["full"]["seed"])
 
 
+def distilled_sets(dataset, seeds=None):
+    """Set files of every condensed method (masked variants included), for the figures."""
+    methods = list(config["distill"]["methods"]) + masked_methods()
+    return [
+        path
+        for method in methods
+        for path in expand(SET, dataset=dataset, method=method, ipc=method_ipcs(method), seed=seeds or config["seeds"])
+    ]
+
+
+# figure name (`condense figures NAME`) -> its input files for a dataset.
+FIGURE_INPUTS = {
+    "mask_ratio": eval_targets,  # Figure 3: every evaluation of the dataset
+    "synthetic_images": lambda dataset: distilled_sets(dataset, seeds=config["seeds"][:1]),  # Figure 4: one seed
+    "matching_loss": distilled_sets,
+}
+
+
+def figure_targets(dataset):
+    """Every figure that has inputs in this config (no condensed method: no image grid or loss figure)."""
+    return [
+        path
+        for name, inputs in FIGURE_INPUTS.items()
+        if inputs(dataset)
+        for path in expand(FIGURE + ".{ext}", dataset=dataset, figure=name, ext=("png", "pdf"))
+    ]
+
+
 def all_targets():
-    return expand(TABLE + ".md", dataset=config["datasets"])
+    return [
+        *expand(TABLE + ".md", dataset=config["datasets"]),
+        *expand(PAPER_TABLE + ".{ext}", dataset=config["datasets"], layout=LAYOUTS.names(), ext=("md", "csv", "tex", "html")),
+        *[path for dataset in config["datasets"] for path in figure_targets(dataset)],
+    ]
+
+
+def compile_flag(stage):
+    """--compile for the stages listed in config['compile'] (torch.compile + channels-last)."""
+    return "--compile" if stage in config["compile"] else ""

@@ -31,7 +31,13 @@ rule distill:
         data=DATA,
     output:
         set=SET,
-        grid=R + "/{dataset}/sets/{method}_ipc{ipc}_seed{seed}.png",
+        grid=report(
+            R + "/{dataset}/sets/{method}_ipc{ipc}_seed{seed}.png",
+            caption="../report/distill_grid.rst",
+            category="Synthetic images",
+            subcategory="{dataset}",
+            labels={"method": "{method}", "IPC": "{ipc}", "seed": "{seed}"},
+        ),
     wildcard_constraints:
         method="(dc|dsa|dm)(-mask[0-9.]+)?",
     log:
@@ -42,6 +48,7 @@ rule distill:
     resources:
         **rule_resources("distill"),
     params:
+        compile=compile_flag("distill"),
         flags=distill_flags,
         mask=mask_flags,
         base=lambda wildcards: split_method(wildcards.method)[0],
@@ -52,5 +59,5 @@ rule distill:
     shell:
         "{CONDENSE} distill --method {params.base} --data {input.data} {params.mask} --ipc {wildcards.ipc} --model {params.model}"
         " {params.flags} --seed {wildcards.seed} --checkpoint {params.checkpoint} --checkpoint-every {params.every}"
-        " --log-every {params.log_every} --device {config[device]} --threads {threads}"
+        " --log-every {params.log_every} --device {config[device]} {params.compile} --threads {threads}"
         " --out {output.set} --grid {output.grid} --log {log} --quiet"

@@ -15,6 +15,7 @@ rule evaluate:
     resources:
         **rule_resources("evaluate"),
     params:
+        compile=compile_flag("evaluate"),
         epochs=lambda wildcards: eval_epochs(wildcards.method),
         augment=lambda wildcards: eval_augment(wildcards.method),
         ev=config["eval"],
@@ -22,4 +23,5 @@ rule evaluate:
         "{CONDENSE} evaluate --data {input.data} --set {input.set} --model {wildcards.model}"
         " --num-nets {params.ev[num_nets]} --epochs {params.epochs} --augment {params.augment}"
         " --lr {params.ev[lr]} --batch-size {params.ev[batch_size]} --seed {params.ev[seed]}"
-        " --device {config[device]} --threads {threads} --out {output} --log {log} --quiet"
+        " --test-per-class {params.ev[test_per_class]}"
+        " --device {config[device]} {params.compile} --threads {threads} --out {output} --log {log} --quiet"
