@@ -13,6 +13,9 @@ from condense.config import validate_config
 configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
+report: "workflow/report/workflow.rst"  # `snakemake --report report.html`: tables, figures, grids, attention maps
+
+
 validate_config(config, source="config")
 
 # Every job inherits these (glibc allocator settings, DESIGN.md §5); a user's own values win.

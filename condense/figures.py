@@ -7,8 +7,8 @@ of input files and writes it as PNG and as PDF beside it (same stem):
   vs mask ratio, one line per (method, IPC) that has masked sets (ratio 0 = the same
   method's unmasked set), one panel per evaluation model;
 - ``synthetic_images`` (Figure 4), from image-set files and ``--data`` (for the
-  de-normalisation and class names): one labelled panel per set, rows = method,
-  columns = IPC; inside a panel one row per class (IPC 1: one image per class in a row);
+  de-normalisation and class names): one panel per set, rows = method, columns = IPC;
+  inside a panel one column per class (named on top) and one row per image;
 - ``matching_loss``, from condensed set files (their ``meta['losses']``): the matching
   loss per iteration, one panel per base method (DC/DSA and DM losses differ in scale).
 
@@ -138,53 +138,67 @@ def dataset_info(path: Path) -> dict:
     return {key: stored[key] for key in ("name", "classes", "mean", "std")}
 
 
-def set_grid(images, labels, mean, std, ipc: int, num_classes: int) -> np.ndarray:
-    """H×W×3 array in [0, 1]: the set sorted by class, de-normalised, one row per class
-    (IPC 1: all classes in one row), as the PNG grid of ``condense distill --grid``."""
+def set_grid(images, labels, mean, std, num_classes: int) -> np.ndarray:
+    """H×W×3 array in [0, 1]: the set de-normalised (as ``condense distill --grid``) and laid out with one
+    column per class and one row per image index (a class with fewer images leaves its cell white)."""
     import torch
     from torchvision.utils import make_grid
 
-    order = torch.argsort(labels, stable=True)
-    shown = denormalize(images[order].float(), mean, std)
-    grid = make_grid(shown, nrow=ipc if ipc > 1 else num_classes, padding=2, pad_value=1.0)
-    return grid.permute(1, 2, 0).numpy()
+    shown = denormalize(images.float(), mean, std)
+    per_class = [shown[labels == c] for c in range(num_classes)]
+    depth = max((x.shape[0] for x in per_class), default=0)
+    blank = torch.ones_like(shown[0])
+    cells = [per_class[c][j] if j < per_class[c].shape[0] else blank for j in range(depth) for c in range(num_classes)]
+    return make_grid(torch.stack(cells), nrow=num_classes, padding=2, pad_value=1.0).permute(1, 2, 0).numpy()
 
 
 def draw_synthetic_images(paths: list[Path], args: argparse.Namespace):
-    """Rows = method (and seed, when several are given), columns = IPC; each panel one set."""
+    """Rows = method (and seed, when several are given), columns = IPC; in a panel one column per class."""
     info = dataset_info(args.data)
+    classes = list(info["classes"])
     panels = {}
     for path in paths:
         images, labels, meta = load_set(path)
         if meta.get("dataset") not in (None, info["name"]):
             raise CondenseError(f"image set {str(path)!r} is from {meta.get('dataset')}, not {info['name']}; pass sets of one dataset")
+        if labels.numel() == 0 or int(labels.min()) < 0 or int(labels.max()) >= len(classes):
+            raise CondenseError(f"image set {str(path)!r} has labels outside the {len(classes)} classes of {info['name']} (or no images)")
         method, ratio = meta.get("method") or path.stem, float(meta.get("mask_ratio") or 0.0)
-        ipc = int(meta.get("ipc") or images.shape[0] // max(len(info["classes"]), 1))
-        key = (_method_key(method, ratio), meta.get("seed"))
-        panels[(key, ipc)] = (method_label(method, ratio), set_grid(images, labels, info["mean"], info["std"], ipc, len(info["classes"])))
+        ipc = int(meta.get("ipc") or -(-images.shape[0] // len(classes)))
+        panels[((_method_key(method, ratio), meta.get("seed")), ipc)] = (method_label(method, ratio),
+                                                                        set_grid(images, labels, info["mean"], info["std"], len(classes)))
     rows = sorted({key for key, _ in panels}, key=lambda k: (k[0], k[1] if k[1] is not None else -1))
     ipcs = sorted({ipc for _, ipc in panels})
     several_seeds = len({seed for _, seed in rows}) > 1
+    labels_of = {row: next(panels[(row, i)][0] for i in ipcs if (row, i) in panels) for row in rows}
     heights = [max(panels[(r, i)][1].shape[0] for i in ipcs if (r, i) in panels) for r in rows]
-    widths = [max(panels[(r, i)][1].shape[1] for r in rows if (r, i) in panels) for i in ipcs]
-    scale = min(1 / 60, 18 / sum(widths), 40 / sum(heights))  # inches per pixel, capped figure size
+    width = max(grid.shape[1] for _, grid in panels.values())  # every panel: one column per class
+    scale = min(1 / 45, 16 / (width * len(ipcs)), 40 / sum(heights))  # inches per pixel, figure size capped
     plt = _plt()
     fig, axes = plt.subplots(len(rows), len(ipcs), squeeze=False,
-                             figsize=(sum(widths) * scale + 2.2, sum(heights) * scale + 0.4 * len(rows) + 1.2),
-                             gridspec_kw={"width_ratios": widths, "height_ratios": heights})
+                             figsize=(width * len(ipcs) * scale + 1.5, sum(heights) * scale + 0.25 * len(rows) + 2.0),
+                             gridspec_kw={"height_ratios": heights})
+    centres = [(2 + (width - 2) / len(classes) * (c + 0.5)) for c in range(len(classes))]
     for r, row in enumerate(rows):
         for c, ipc in enumerate(ipcs):
             ax = axes[r, c]
-            ax.set_xticks([])
             ax.set_yticks([])
+            ax.set_xticks(centres if r == 0 else [])
+            if r == 0:
+                ax.xaxis.tick_top()
+                ax.set_xticklabels(classes, rotation=90, fontsize=7)
+                ax.set_title(f"IPC {ipc}", fontsize=10)
+            if c == 0:
+                ax.set_ylabel(labels_of[row] + (f"\nseed {row[1]}" if several_seeds else ""), fontsize=9)
             if (row, ipc) not in panels:
-                ax.axis("off")
+                ax.imshow(np.ones((heights[r], width, 3)))
+                ax.text(0.5, 0.5, "not run", ha="center", va="center", transform=ax.transAxes, fontsize=8, color="0.5")
+                for spine in ax.spines.values():
+                    spine.set_visible(False)
                 continue
-            label, grid = panels[(row, ipc)]
-            ax.imshow(grid, interpolation="nearest")
-            ax.set_title(f"{label}, IPC {ipc}" + (f", seed {row[1]}" if several_seeds else ""), fontsize=9)
-    suptitle(fig, f"{info['name']}: synthetic images, de-normalised\n(in each panel one row per class, IPC 1 one image per class; "
-                  f"classes in order: {', '.join(info['classes'])})")
+            ax.imshow(panels[(row, ipc)][1], interpolation="nearest")
+    suptitle(fig, f"{info['name']}: synthetic images (de-normalised): rows = method, columns = IPC; "
+                  "in each panel one column per class and one row per image")
     fig.tight_layout()
     return fig
 

@@ -1,16 +1,18 @@
-"""Collect evaluation JSONs into a results table (CSV + Markdown, optionally LaTeX) beside the published numbers.
+"""Collect evaluation JSONs into a results table (CSV + Markdown, optionally LaTeX and HTML) beside the published numbers.
 
 ``--layout summary`` (default) is the long table: one row per (dataset, model, method,
 mask ratio, IPC). The other layouts (``condense/layouts.py``: ``table1``, ``table2``,
 ``convnet``) are the paper's tables: an entry (method at a mask ratio) × IPC grid, each
-IPC or entry a column group of "ours", "published (source)" and "Δ".
+IPC or entry a column group of "ours", "published (source)" and "Δ". The IPCs are the
+layout's (the paper's) plus any other IPC measured for the layout's entries and model.
 
 Each cell is "mean ± std (n)" over the evaluated networks; a published value is
 labelled with its source and our delta to it is shown. Nothing is filled in:
 a missing measurement stays "—"; a cell that cannot exist (a method at "whole
 dataset") is empty. A column group with neither a measurement nor a published value
-anywhere (e.g. IPC 50 in a profile that only runs IPC 1 and 10) is dropped, unless
-that would drop every group.
+anywhere (e.g. "whole dataset" without a whole-dataset run or a published number) is
+dropped, unless that would drop every group; one with published values only stays, our
+cells "—".
 """
 
 from __future__ import annotations
@@ -130,13 +132,23 @@ def published_of(dataset: str, model: str, entry: Entry, ipc) -> Published | Non
     return published_for(dataset, model, entry.method, entry.mask_ratio, ipc)
 
 
-def layout_cells(table: pd.DataFrame, layout: Layout) -> dict[tuple[int, object], tuple[str, Published | None, str]]:
+def layout_ipcs(table: pd.DataFrame, layout: Layout) -> list:
+    """The layout's IPCs plus any other IPC measured for its entries on its model (e.g. the smoke profile's IPC 3),
+    in order, the whole dataset last."""
+    keys = {(e.method, float(e.mask_ratio)) for e in layout.entries}
+    measured = {int(r.ipc) for r in table.itertuples()
+                if r.model == layout.model and (r.method, float(r.mask_ratio)) in keys and r.ipc != "whole"}
+    numbered = sorted({ipc for ipc in layout.ipcs if ipc is not None} | measured)
+    return numbered + ([None] if None in layout.ipcs else [])
+
+
+def layout_cells(table: pd.DataFrame, layout: Layout, ipcs: list) -> dict[tuple[int, object], tuple[str, Published | None, str]]:
     """(entry index, IPC) -> (ours, published, Δ) for every cell that applies; ``table`` is :func:`summarize`'s output."""
     dataset = dataset_of(table)
     ours = {(r.model, r.method, float(r.mask_ratio), r.ipc): r for r in table.itertuples()}
     cells = {}
     for i, entry in enumerate(layout.entries):
-        for ipc in layout.ipcs:
+        for ipc in ipcs:
             if not entry.applies(ipc):
                 continue
             row = ours.get((layout.model, entry.method, float(entry.mask_ratio), "whole" if ipc is None else str(ipc)))
@@ -151,15 +163,16 @@ def layout_cells(table: pd.DataFrame, layout: Layout) -> dict[tuple[int, object]
 
 def layout_frame(table: pd.DataFrame, layout: Layout) -> pd.DataFrame:
     """The paper layout as a frame with two-level columns (group, ours | published (source) | Δ); the first column holds the row labels."""
-    cells = layout_cells(table, layout)
+    ipcs = layout_ipcs(table, layout)
+    cells = layout_cells(table, layout, ipcs)
     entries = list(enumerate(layout.entries))
     # Groups are IPCs (entries as rows) or entries (entries as columns); each group is a list of cell keys per row.
     if layout.entries_as == "rows":
         row_header, row_labels = "method", [e.label for _, e in entries]
-        groups = [(ipc_label(ipc), [(i, ipc) for i, _ in entries]) for ipc in layout.ipcs]
+        groups = [(ipc_label(ipc), [(i, ipc) for i, _ in entries]) for ipc in ipcs]
     else:
-        row_header, row_labels = "IPC", [ipc_label(ipc) for ipc in layout.ipcs]
-        groups = [(e.label, [(i, ipc) for ipc in layout.ipcs]) for i, e in entries]
+        row_header, row_labels = "IPC", [ipc_label(ipc) for ipc in ipcs]
+        groups = [(e.label, [(i, ipc) for ipc in ipcs]) for i, e in entries]
     kept = [g for g in groups if any(k in cells and (cells[k][0] != MISSING or cells[k][1] is not None) for k in g[1])]
     if not kept:
         log.warning("%s: nothing measured or published; showing every column as —", layout.title)
@@ -185,7 +198,7 @@ def flat(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.set_axis([f"{group}: {sub}" if group else sub for group, sub in frame.columns], axis=1)
 
 
-# Replacements applied after escaping, so the LaTeX compiles with pdflatex and no extra packages beyond booktabs.
+# LaTeX's special characters escaped, then our Unicode symbols spelled out, so pdflatex needs nothing beyond booktabs.
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 _LATEX_UNICODE = {"±": r"$\pm$", "—": "---", "Δ": r"$\Delta$", "−": "$-$", "×": r"$\times$", "≥": r"$\geq$", "≤": r"$\leq$"}

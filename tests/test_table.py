@@ -52,3 +52,118 @@ def test_masked_rows_compare_with_the_papers_mask_column_only_at_ratio_one(tmp_p
     table = summarize(load_rows(paths)).set_index("mask_ratio")
     assert table.loc[1.0, "published"] == "44.9 ± 1.0" and table.loc[1.0, "delta"] == "+0.1"
     assert table.loc[0.5, "published"] == MISSING
+
+
+# ---------------------------------------------------------------- paper layouts
+
+
+def write_result(tmp_path, name, dataset, model, method, ipc, accs, ratio=0.0):
+    """An evaluation JSON with the fields `condense evaluate` writes (a full-baseline JSON for method 'full')."""
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps({
+        "dataset": dataset, "method": method, "mask_ratio": ratio, "ipc": ipc, "set_seed": 0, "set": f"{name}.pt",
+        "model": model, "eval_seed": 0, "device": "cpu", "settings": {"epochs": 300},
+        "mean": 100 * sum(accs) / len(accs), "std": 0.0, "n": len(accs),
+        "runs": [{"net": i, "seed": i, "test_acc": a, "train_acc": 1.0, "seconds": 1.0} for i, a in enumerate(accs)],
+    }))
+    return path
+
+
+def markdown_rows(text):
+    """The table of a Markdown file as {first cell: {header: cell}}."""
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    split = lambda line: [cell.strip() for cell in line.strip().strip("|").split("|")]
+    header = split(lines[0])
+    return {cells[0]: dict(zip(header, cells)) for cells in map(split, lines[2:])}
+
+
+def build(tmp_path, layout, paths, caption="reduced profile"):
+    out = {ext: tmp_path / f"{layout}.{ext}" for ext in ("md", "csv", "tex", "html")}
+    args = ["table", *map(str, paths), "--layout", layout, "--caption", caption,
+            *(arg for ext, path in out.items() for arg in (f"--out-{ext}", str(path)))]
+    assert main(args) == 0
+    md = out["md"].read_text()
+    csv = pd.read_csv(out["csv"], dtype=str, keep_default_na=False)
+    return md, markdown_rows(md), csv.set_index(csv.columns[0]), out["tex"].read_text(), out["html"].read_text()
+
+
+def test_paper_table1_dc_vs_dc_mask(tmp_path):
+    paths = [
+        write_result(tmp_path, "dc1", "cifar10", "alexnet", "dc", 1, [0.442, 0.462]),
+        write_result(tmp_path, "dcm10", "cifar10", "alexnet", "dc", 10, [0.392, 0.412], ratio=1.0),
+        write_result(tmp_path, "dcm10half", "cifar10", "alexnet", "dc", 10, [0.10], ratio=0.5),  # not in the table
+        write_result(tmp_path, "conv", "cifar10", "convnet", "dc", 1, [0.10]),  # other model: not in the table
+    ]
+    md, rows, csv, tex, html = build(tmp_path, "table1", paths)
+    lines = md.splitlines()
+    assert lines[0].startswith("## Table 1 (Kim & Bae 2022)") and "cifar10" in lines[0] and lines[2] == "reduced profile"
+    ipc1, ipc10 = rows["IPC 1"], rows["IPC 10"]
+    assert ipc1["DC: ours"] == "45.2 ± 1.0 (2)"
+    assert ipc1["DC: published (Kim & Bae 2022, Table 1)"] == "24.2 ± 0.9"  # DESIGN: Table 1's DC 24.2 ± 0.9
+    assert ipc1["DC: Δ ours − published"] == "+21.0"
+    assert ipc10["DC: ours"] == MISSING and ipc10["DC: published (Kim & Bae 2022, Table 1)"] == "39.1 ± 1.2"
+    assert ipc10["DC: Δ ours − published"] == MISSING
+    assert ipc10["DC + mask: ours"] == "40.2 ± 1.0 (2)"
+    assert ipc10["DC + mask: published (Kim & Bae 2022)"] == "40.1 ± 1.6" and ipc10["DC + mask: Δ ours − published"] == "+0.1"
+    assert ipc1["DC + mask: ours"] == MISSING and ipc1["DC + mask: published (Kim & Bae 2022)"] == "24.5 ± 0.6"
+    # DD is published only: our column stays "—", never filled in.
+    dd = "DD: published (Wang et al. 2018 (DD), via Kim & Bae 2022)"
+    assert ipc10[dd] == "36.8 ± 1.2" and ipc1[dd] == MISSING and ipc10["DD: ours"] == MISSING
+    assert csv.loc["IPC 10", "DC + mask: ours"] == "40.2 ± 1.0 (2)" and csv.loc["IPC 1", "DC: Δ ours − published"] == "+21.0"
+    assert "45.2 $\\pm$ 1.0 (2)" in tex and "40.1 $\\pm$ 1.6" in tex and "\\multicolumn{3}{c}{DC + mask}" in tex
+    assert "\\caption{Table 1 (Kim \\& Bae 2022)" in tex and "reduced profile." in tex
+    assert "<td>40.2 ± 1.0 (2)</td>" in html and "reduced profile" in html
+
+
+def test_paper_table2_with_whole_dataset_row(tmp_path):
+    paths = [
+        write_result(tmp_path, "dsa10", "cifar10", "alexnet", "dsa", 10, [0.45]),
+        write_result(tmp_path, "dsam50", "cifar10", "alexnet", "dsa", 50, [0.60, 0.58], ratio=1.0),
+        write_result(tmp_path, "full", "cifar10", "alexnet", "full", None, [0.85]),
+    ]
+    md, rows, csv, tex, _ = build(tmp_path, "table2", paths)
+    header = "published (Kim & Bae 2022)"
+    assert rows["DSA"]["IPC 10: ours"] == "45.0 ± 0.0 (1)" and rows["DSA"][f"IPC 10: {header}"] == "44.5 ± 1.1"
+    assert rows["DSA"]["IPC 10: Δ ours − published"] == "+0.5"
+    assert rows["DSA + mask"]["IPC 50: ours"] == "59.0 ± 1.0 (2)" and rows["DSA + mask"][f"IPC 50: {header}"] == "58.5 ± 0.6"
+    assert rows["DSA + mask"]["IPC 50: Δ ours − published"] == "+0.5"
+    assert rows["DC"]["IPC 1: ours"] == MISSING and rows["DC"][f"IPC 1: {header}"] == "24.5 ± 0.6"
+    assert rows["DC"][f"IPC 50: {header}"] == "47.4 ± 0.8"
+    whole = rows["whole dataset"]
+    assert whole["whole dataset: ours"] == "85.0 ± 0.0 (1)" and whole[f"whole dataset: {header}"] == "83.1 ± 0.2"
+    assert whole["whole dataset: Δ ours − published"] == "+1.9"
+    assert whole["IPC 1: ours"] == "" and rows["DC"]["whole dataset: ours"] == ""  # does not apply: empty, not "—"
+    assert csv.loc["whole dataset", "whole dataset: ours"] == "85.0 ± 0.0 (1)" and csv.loc["DC", "whole dataset: ours"] == ""
+    assert "59.0 $\\pm$ 1.0 (2)" in tex and "83.1 $\\pm$ 0.2" in tex
+
+
+def test_paper_convnet_table_keeps_published_only_columns_and_drops_empty_ones(tmp_path):
+    paths = [
+        write_result(tmp_path, "r1", "fashionmnist", "convnet", "random", 1, [0.50, 0.52, 0.54]),
+        write_result(tmp_path, "h10", "fashionmnist", "convnet", "herding", 10, [0.70]),
+        write_result(tmp_path, "dsam1", "fashionmnist", "convnet", "dsa", 1, [0.49], ratio=1.0),
+        write_result(tmp_path, "dm10", "fashionmnist", "convnet", "dm", 10, [0.80, 0.81]),
+    ]
+    md, rows, csv, tex, _ = build(tmp_path, "convnet", paths)
+    pub1 = "IPC 1: published (Zhao & Bilen 2021 (DSA); Zhao et al. 2021 (DC))"
+    assert rows["random"]["IPC 1: ours"] == "52.0 ± 1.6 (3)" and rows["random"][pub1] == "51.4"
+    assert rows["random"]["IPC 1: Δ ours − published"] == "+0.6"
+    assert rows["DC"][pub1] == "70.5" and rows["DC"]["IPC 1: ours"] == MISSING
+    assert rows["DSA + mask"]["IPC 1: ours"] == "49.0 ± 0.0 (1)" and rows["DSA + mask"][pub1] == MISSING
+    assert rows["herding"]["IPC 10: ours"] == "70.0 ± 0.0 (1)"
+    assert rows["DM"]["IPC 10: ours"] == "80.5 ± 0.5 (2)" and rows["DM"]["IPC 10: Δ ours − published"] == MISSING
+    # IPC 50: nothing measured but published values exist -> the column stays, our cells "—".
+    assert rows["DSA"]["IPC 50: ours"] == MISSING and "88.7" in rows["DSA"].values()
+    # whole dataset: neither measured nor published for FashionMNIST -> the column group is dropped.
+    assert not any(h.startswith("whole dataset:") for h in csv.columns)
+    assert rows["whole dataset"]["IPC 1: ours"] == ""
+    assert list(csv.index) == ["random", "herding", "DC", "DC + mask", "DSA", "DSA + mask", "DM", "DM + mask", "whole dataset"]
+
+
+def test_paper_layout_takes_one_dataset(tmp_path, capsys):
+    a = write_result(tmp_path, "a", "cifar10", "convnet", "dc", 1, [0.3])
+    b = write_result(tmp_path, "b", "fashionmnist", "convnet", "dc", 1, [0.7])
+    code = main(["table", str(a), str(b), "--layout", "convnet", "--out-md", str(tmp_path / "t.md"), "--out-csv", str(tmp_path / "t.csv")])
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert code == 2 and errors == ["error: a paper-layout table takes one dataset's results; found cifar10, fashionmnist"]
+    assert not (tmp_path / "t.md").exists()

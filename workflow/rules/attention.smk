@@ -33,7 +33,7 @@ rule attention_maps:
         fcn=ATT + "/fcn.pt",
     output:
         maps=ATT + "/maps.pt",
-        figure=ATT + "/maps.png",
+        figure=report(ATT + "/maps.png", caption="../report/attention_maps.rst", category="Attention maps", subcategory="{dataset}"),
     log:
         LOGS + "/attention/maps.log",
     threads: res("attention_maps", "threads")

@@ -1,4 +1,4 @@
-# Tables of measured accuracies beside the published ones.
+# Tables of measured accuracies beside the published ones, and the figures; all flagged for `snakemake --report`.
 
 
 rule table:
@@ -8,6 +8,7 @@ rule table:
     output:
         md=TABLE + ".md",
         csv=TABLE + ".csv",
+        html=report(TABLE + ".html", caption="../report/table.rst", category="Tables", subcategory="{dataset}", labels={"table": "summary (long)"}),
     log:
         LOGS + "/table.log",
     threads: res("table", "threads")
@@ -16,5 +17,48 @@ rule table:
     params:
         caption=config["table"]["caption"],
     shell:
-        "{CONDENSE} table {input.evals} {input.full} --out-md {output.md} --out-csv {output.csv}"
+        "{CONDENSE} table {input.evals} {input.full} --out-md {output.md} --out-csv {output.csv} --out-html {output.html}"
         " --caption {params.caption:q} --log {log}"
+
+
+rule paper_table:
+    """A paper-layout table (condense/layouts.py: table1, table2, convnet) as Markdown, CSV, LaTeX and HTML."""
+    input:
+        evals=lambda wildcards: eval_targets(wildcards.dataset),
+        full=lambda wildcards: full_targets(wildcards.dataset),
+    output:
+        md=PAPER_TABLE + ".md",
+        csv=PAPER_TABLE + ".csv",
+        tex=PAPER_TABLE + ".tex",
+        html=report(PAPER_TABLE + ".html", caption="../report/table.rst", category="Tables", subcategory="{dataset}", labels={"table": "{layout}"}),
+    wildcard_constraints:
+        layout="|".join(LAYOUTS.names()),
+    log:
+        LOGS + "/tables/{layout}.log",
+    threads: res("table", "threads")
+    resources:
+        **rule_resources("table"),
+    params:
+        caption=config["table"]["caption"],
+    shell:
+        "{CONDENSE} table {input.evals} {input.full} --layout {wildcards.layout} --out-md {output.md} --out-csv {output.csv}"
+        " --out-tex {output.tex} --out-html {output.html} --caption {params.caption:q} --log {log}"
+
+
+rule figures:
+    """One figure (condense/figures.py) as PNG + PDF from the files FIGURE_INPUTS names."""
+    input:
+        data=DATA,
+        files=lambda wildcards: FIGURE_INPUTS[wildcards.figure](wildcards.dataset),
+    output:
+        png=report(FIGURE + ".png", caption="../report/figure.rst", category="Figures", subcategory="{dataset}", labels={"figure": "{figure}"}),
+        pdf=FIGURE + ".pdf",
+    wildcard_constraints:
+        figure="|".join(FIGURE_INPUTS),
+    log:
+        LOGS + "/figures/{figure}.log",
+    threads: res("figures", "threads")
+    resources:
+        **rule_resources("figures"),
+    shell:
+        "{CONDENSE} figures {wildcards.figure} {input.files} --data {input.data} --out {output.png} --log {log}"

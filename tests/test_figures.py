@@ -1,0 +1,92 @@
+"""Figures from hand-made evaluation JSONs and set files: PNG + PDF written, bad inputs a one-line error."""
+
+import json
+
+import pytest
+import torch
+
+from condense.cli import main
+from condense.synset import save_set
+
+
+def write_eval(tmp_path, name, model, method, ipc, ratio, accs):
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps({
+        "dataset": "fashionmnist", "method": method, "mask_ratio": ratio, "ipc": ipc, "model": model,
+        "runs": [{"net": i, "test_acc": a} for i, a in enumerate(accs)],
+    }))
+    return path
+
+
+def write_set(tmp_path, method, ipc, ratio=0.0, losses=(3.0, 2.0, 1.5, 1.2), seed=0):
+    path = tmp_path / f"{method}-{ratio}_ipc{ipc}_seed{seed}.pt"
+    labels = torch.arange(3).repeat_interleave(ipc)
+    meta = {"dataset": "fashionmnist", "method": method, "mask_ratio": ratio, "ipc": ipc, "seed": seed}
+    if losses is not None:
+        meta["losses"] = list(losses)
+    save_set(path, torch.randn(labels.numel(), 1, 28, 28), labels, meta)
+    return path
+
+
+def draw(tmp_path, figure, inputs, *extra):
+    out = tmp_path / "fig" / f"{figure}.png"
+    code = main(["figures", figure, *map(str, inputs), "--out", str(out), "--quiet", *extra])
+    return code, out
+
+
+def assert_written(out):
+    pdf = out.with_suffix(".pdf")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 1000
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 1000
+
+
+def test_mask_ratio_figure(tmp_path):
+    paths = [write_eval(tmp_path, f"{model}{r}", model, "dsa", 1, r, [0.40 + r / 10, 0.42]) for model in ("convnet", "alexnet")
+             for r in (0.0, 0.5, 1.0)]
+    paths.append(write_eval(tmp_path, "random", "convnet", "random", 1, 0.0, [0.3]))  # no masked variant: no line
+    code, out = draw(tmp_path, "mask_ratio", paths)
+    assert code == 0
+    assert_written(out)
+
+
+def test_image_grid_and_loss_figures(tmp_path, data_file):
+    sets = [write_set(tmp_path, "dsa", 1), write_set(tmp_path, "dsa", 2), write_set(tmp_path, "dsa", 1, ratio=1.0),
+            write_set(tmp_path, "dm", 2, losses=[float(v) for v in range(60, 0, -1)])]
+    code, out = draw(tmp_path, "synthetic_images", sets, "--data", str(data_file))
+    assert code == 0
+    assert_written(out)
+    code, out = draw(tmp_path, "matching_loss", sets)
+    assert code == 0
+    assert_written(out)
+
+
+def one_error_line(capsys):
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.mark.parametrize("figure", ["mask_ratio", "synthetic_images", "matching_loss"])
+def test_no_inputs_is_a_one_line_error(tmp_path, capsys, figure):
+    code, out = draw(tmp_path, figure, [])
+    assert code == 2 and not out.exists()
+    assert one_error_line(capsys).startswith(f"error: figure {figure} needs input files")
+
+
+def test_missing_or_unsuitable_inputs_are_one_line_errors(tmp_path, data_file, capsys):
+    code, out = draw(tmp_path, "mask_ratio", [tmp_path / "nope.json"])
+    assert code == 2 and not out.exists()
+    line = one_error_line(capsys)
+    assert "input file" in line and "nope.json" in line and "does not exist" in line
+    good = write_set(tmp_path, "dsa", 1)
+    code, _ = draw(tmp_path, "synthetic_images", [good])  # no --data
+    assert code == 2 and "needs --data" in one_error_line(capsys)
+    coreset = write_set(tmp_path, "random", 1, losses=None)
+    code, _ = draw(tmp_path, "matching_loss", [coreset])
+    assert code == 2 and "has no loss curve" in one_error_line(capsys)
+    empty = tmp_path / "empty.json"
+    empty.write_text("")
+    code, _ = draw(tmp_path, "mask_ratio", [empty])
+    assert code == 2 and "not valid JSON" in one_error_line(capsys)
+    assert not (tmp_path / "fig").exists() or not list((tmp_path / "fig").iterdir())
