@@ -64,7 +64,7 @@ class RealData:
         """``n`` random images of class ``c`` without replacement (all of them if the class is smaller)."""
         idx = self.class_indices[c]
         perm = torch.randperm(idx.numel(), generator=generator, device=generator.device)[:n]
-        return self.train_images[idx[perm.to(idx.device)]]
+        return self.train_images[idx[perm.to(idx.device, non_blocking=True)]]
 
 
 def subset_per_class(labels: torch.Tensor, per_class: int, num_classes: int, generator: torch.Generator) -> torch.Tensor:
@@ -76,7 +76,7 @@ def subset_per_class(labels: torch.Tensor, per_class: int, num_classes: int, gen
         idx = torch.nonzero(labels == c).flatten()
         if per_class > idx.numel():
             raise CondenseError(f"--per-class {per_class} exceeds the {idx.numel()} images of class {c}; lower it or use 0 for all")
-        perm = torch.randperm(idx.numel(), generator=generator, device=generator.device).to(idx.device)
+        perm = torch.randperm(idx.numel(), generator=generator, device=generator.device).to(idx.device, non_blocking=True)
         picks.append(idx[perm[:per_class]])
     return torch.cat(picks)
 
