@@ -51,3 +51,15 @@ def distance_cos(gw_syn: Sequence[Tensor], gw_real: Sequence[Tensor]) -> Tensor:
 
 def match_loss(gw_syn: Sequence[Tensor], gw_real: Sequence[Tensor], metric: str = "ours") -> Tensor:
     return DISTANCES.get(metric)(gw_syn, gw_real)
+
+
+# Distances that read only the weight tensors (a 1-D gradient contributes 0 to them).
+WEIGHTS_ONLY = {"ours"}
+
+
+def matched_parameters(params: Sequence[Tensor], metric: str) -> list[Tensor]:
+    """The parameters whose gradients ``metric`` reads. For "ours" that is the weight tensors only,
+    so the matching skips the bias and norm gradients (and their double backward): the same loss,
+    less work."""
+    DISTANCES.get(metric)
+    return [p for p in params if p.dim() > 1] if metric in WEIGHTS_ONLY else list(params)

@@ -21,7 +21,7 @@ from .accel import EAGER, FastNet, Speed
 from .augment import apply, sample
 from .data import RealData
 from .errors import CondenseError
-from .matching import DISTANCES, match_loss
+from .matching import DISTANCES, match_loss, matched_parameters
 from .networks import build_model, has_batchnorm
 from .registry import Registry
 from .train import train_epoch
@@ -134,27 +134,34 @@ def class_gradients(net: Callable[[Tensor], Tensor], params: list[Tensor], image
     return torch.autograd.grad(loss, params, create_graph=create_graph)
 
 
+def matching_loss(problem: Problem, fast: FastNet, params: list[Tensor], generator: torch.Generator) -> Tensor:
+    """Σ_c distance(grad of syn_c, grad of real_c), class by class as the reference does."""
+    s = problem.settings
+    loss = torch.zeros((), device=problem.images.device)
+    for c in range(problem.num_classes):
+        real = problem.data.sample_class(c, s.batch_real, generator)
+        real, syn = problem.siamese(real, problem.images[problem.class_slice(c)], generator)
+        # The real side is the bulk of the work and needs no second derivative: the compiled view.
+        gw_real = [g.detach() for g in class_gradients(fast.forward, params, problem.speed.layout(real), c, create_graph=False)]
+        gw_syn = class_gradients(fast.eager, params, syn, c, create_graph=True)
+        loss = loss + match_loss(gw_syn, gw_real, s.dis_metric)
+    return loss
+
+
 def gradient_matching(problem: Problem, generator: torch.Generator) -> Tensor:
     """One DC/DSA iteration: `outer_loop` image updates on a fresh network, `inner_loop` epochs of
     network training on the synthetic set between them (skipped after the last)."""
     s = problem.settings
     fast = problem.new_network()
     net = fast.eager.train()
-    params = fast.parameters()
-    net_optimizer = torch.optim.SGD(params, lr=s.lr_net)
+    net_optimizer = torch.optim.SGD(fast.parameters(), lr=s.lr_net)
+    params = matched_parameters(fast.parameters(), s.dis_metric)
     with_bn = has_batchnorm(net)
     total = torch.zeros((), device=problem.images.device)
     for outer in range(s.outer_loop):
         if with_bn:
             freeze_batchnorm(net, problem, generator)
-        loss = torch.zeros((), device=problem.images.device)
-        for c in range(problem.num_classes):
-            real = problem.data.sample_class(c, s.batch_real, generator)
-            real, syn = problem.siamese(real, problem.images[problem.class_slice(c)], generator)
-            # The real side is the bulk of the work and needs no second derivative: the compiled view.
-            gw_real = [g.detach() for g in class_gradients(fast.forward, params, problem.speed.layout(real), c, create_graph=False)]
-            gw_syn = class_gradients(net, params, syn, c, create_graph=True)
-            loss = loss + match_loss(gw_syn, gw_real, s.dis_metric)
+        loss = matching_loss(problem, fast, params, generator)
         problem.image_step(loss)
         total += loss.detach()
         if outer == s.outer_loop - 1:

@@ -47,3 +47,22 @@ def test_ours_sums_layers_and_is_zero_for_identical_gradients():
 def test_unknown_metric():
     with pytest.raises(CondenseError, match="unknown distance 'l1'"):
         match_loss([torch.ones(2, 2)], [torch.ones(2, 2)], "l1")
+
+
+def test_ours_reads_only_weight_gradients_and_skipping_the_rest_keeps_the_loss():
+    from condense.matching import matched_parameters
+    from condense.networks import build_model
+
+    net = build_model("convnet_w32", 1, 3, (28, 28))
+    params = list(net.parameters())
+    weights = matched_parameters(params, "ours")
+    assert weights and all(p.dim() > 1 for p in weights) and len(weights) < len(params)
+    assert matched_parameters(params, "mse") == params and matched_parameters(params, "cos") == params
+    torch.manual_seed(0)
+    x, y = torch.randn(4, 1, 28, 28), torch.tensor([0, 1, 2, 0])
+    grads = lambda ps: torch.autograd.grad(torch.nn.functional.cross_entropy(net(x), y), ps)
+    g_all, g_all_other = grads(params), [torch.randn_like(p) for p in params]
+    pick = [i for i, p in enumerate(params) if p.dim() > 1]
+    full = match_loss(g_all, g_all_other, "ours")
+    only = match_loss(grads(weights), [g_all_other[i] for i in pick], "ours")
+    assert torch.allclose(full, only)
