@@ -3,9 +3,10 @@
 Measured on the 2-core CPU (DESIGN.md §5 and ``benchmarks/``): eager PyTorch spends
 much of a ConvNet step in unfused norm / ReLU / pooling passes over large activation
 maps. ``torch.compile`` fuses them, and with channels-last activations oneDNN's
-convolutions run faster; together about 1.1x on a training step and 1.6x on
-inference, for a one-off compile of 5-20 s per graph and process. Channels-last
-without compile is slower, so the two come as one switch.
+convolutions run faster. Measured side by side (benchmarks/results/official_vs_ours_cpu.md):
+1.0-1.1x on training steps, 1.3-1.4x on forward-heavy work (DM, test passes), for a
+one-off compile of 5-40 s per graph and process. Channels-last without compile is
+slower, so the two come as one switch.
 
 Compiled graphs are specialised to their module, so the stages reuse ONE network
 instance and load each fresh random initialisation into it in place
@@ -16,14 +17,10 @@ matching runs the synthetic side on the eager module; both views share parameter
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import torch
 from torch import nn
-
-log = logging.getLogger("condense.accel")
-
 
 @dataclass(frozen=True)
 class Speed:
@@ -49,7 +46,7 @@ def add_speed_argument(parser) -> None:
     parser.add_argument(
         "--compile", action="store_true",
         help="torch.compile the networks with channels-last activations (same results within float "
-             "tolerance; pays a 5-20 s compile per process, worth it for long stages)",
+             "tolerance; pays a 5-40 s compile per process, worth it for long stages)",
     )
 
 
