@@ -61,7 +61,6 @@ class FastNet:
     ``speed.compile`` is set (else the module's own methods). All share the parameters."""
 
     def __init__(self, net: nn.Module, speed: Speed = EAGER):
-        self.speed = speed
         self.eager = net.to(memory_format=torch.channels_last) if speed.channels_last else net
         if speed.compile:
             # dynamic=False: batch sizes here are few and fixed; static graphs are faster on CPU.

@@ -95,22 +95,14 @@ def load_mask(path: str | Path) -> dict:
     return stored
 
 
-def _resolve_mask(mask: MaskLike) -> tuple[torch.Tensor, dict]:
-    if isinstance(mask, torch.Tensor):
-        return mask, {}
-    stored = mask if isinstance(mask, dict) else load_mask(mask)
-    if not isinstance(stored.get("selected"), torch.Tensor):
-        raise CondenseError("mask selection has no 'selected' tensor; pass the output of `condense mask`")
-    return stored["selected"], stored
-
-
-def _resolve_maps(maps: MapsLike) -> tuple[torch.Tensor, dict]:
-    if isinstance(maps, torch.Tensor):
-        return maps, {}
-    stored = maps if isinstance(maps, dict) else load_maps(maps)
-    if not isinstance(stored.get("maps"), torch.Tensor):
-        raise CondenseError("attention maps have no 'maps' tensor; pass the output of `condense attention-maps`")
-    return stored["maps"], stored
+def _resolve(value, key: str, load, what: str, stage: str) -> tuple[torch.Tensor, dict]:
+    """``value`` as (tensor, stored dict): a tensor as is, else a loaded dict (or the file ``load`` reads) holding ``key``."""
+    if isinstance(value, torch.Tensor):
+        return value, {}
+    stored = value if isinstance(value, dict) else load(value)
+    if not isinstance(stored.get(key), torch.Tensor):
+        raise CondenseError(f"{what}: no {key!r} tensor; pass the output of `condense {stage}`")
+    return stored[key], stored
 
 
 def apply_masks(data: RealData, mask: MaskLike, maps: MapsLike) -> RealData:
@@ -120,8 +112,8 @@ def apply_masks(data: RealData, mask: MaskLike, maps: MapsLike) -> RealData:
     ``maps``: a maps file path, its loaded dict, or a tensor N×H×W (uint8 = round(255·A),
     or float A in [0, 1]). With nothing selected (ratio 0) ``data`` itself is returned.
     """
-    selected, mask_meta = _resolve_mask(mask)
-    maps_t, maps_meta = _resolve_maps(maps)
+    selected, mask_meta = _resolve(mask, "selected", load_mask, "mask selection", "mask")
+    maps_t, maps_meta = _resolve(maps, "maps", load_maps, "attention maps", "attention-maps")
     n = data.train_images.shape[0]
     for what, meta in (("mask selection", mask_meta), ("attention maps", maps_meta)):
         if meta.get("dataset") not in (None, data.name):
