@@ -34,9 +34,14 @@ def rule_resources(rule_name):
     return dict(mem_mb=res(rule_name, "mem_mb"), runtime=res(rule_name, "runtime"), gpu=res(rule_name, "gpu"))
 
 
+def base_method(method):
+    """'dsa-mask0.5' -> 'dsa': a masked variant is configured and evaluated like its method."""
+    return method.partition("-mask")[0]
+
+
 def eval_augment(method):
     """Evaluation augmentation of a set: by its base method, so 'dsa-mask0.5' is evaluated like 'dsa'."""
-    return config["eval"]["augment"].get(method.partition("-mask")[0], "none")
+    return config["eval"]["augment"].get(base_method(method), "none")
 
 
 def eval_epochs(method):
@@ -46,8 +51,7 @@ def eval_epochs(method):
 
 def method_ipcs(method):
     """IPCs for a method: its own `ipcs` list in config['distill'][method] if given, else the top-level list."""
-    base = method.partition("-mask")[0]
-    return config["distill"].get(base, {}).get("ipcs", config["ipcs"])
+    return config["distill"].get(base_method(method), {}).get("ipcs", config["ipcs"])
 
 
 def masked_methods():
@@ -62,7 +66,7 @@ def evaluated(model, method, ipc):
     limit = config["eval"]["limit"].get(model)
     if limit is None:
         return True
-    base = method.partition("-mask")[0]
+    base = base_method(method)
     return base in limit.get("methods", [base]) and int(ipc) in limit.get("ipcs", [int(ipc)])
 
 
