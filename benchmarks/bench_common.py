@@ -42,6 +42,19 @@ def timed(fn: Callable[[], object], device) -> float:
     return time.perf_counter() - began
 
 
+def matmul_gflops(device, repeats: int = 5) -> dict:
+    """The fp32 matmul rate of this device: the ceiling every GFLOP/s figure is compared with."""
+    import statistics
+
+    import torch
+
+    n = 4096 if torch.device(device).type == "cuda" else 2048
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    timed(lambda: a @ b, device)
+    seconds = statistics.median(timed(lambda: a @ b, device) for _ in range(repeats))
+    return {"n": n, "median_s": seconds, "gflops": 2 * n**3 / seconds / 1e9}
+
+
 def fake_data(shape, per_class: int, device, classes: int = 10, test_size: int = 10):
     """A RealData of random images: the cost of every benchmarked step is independent of pixel values."""
     import torch

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
-from bench_common import ensure_allocator_env, fake_data, machine_info, timed, write_text
+from bench_common import ensure_allocator_env, fake_data, machine_info, matmul_gflops, timed, write_text
 
 HERE = Path(__file__).resolve().parent
 OFFICIAL_URL = "https://github.com/VICO-UoE/DatasetCondensation"
@@ -350,16 +350,6 @@ class Ours:
 
 
 # --------------------------------------------------------------------------------- measurement
-
-
-def matmul_gflops(device, repeats: int = 5) -> dict:
-    import torch
-
-    n = 4096 if torch.device(device).type == "cuda" else 2048
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-    timed(lambda: a @ b, device)
-    seconds = statistics.median(timed(lambda: a @ b, device) for _ in range(repeats))
-    return {"n": n, "median_s": seconds, "gflops": 2 * n**3 / seconds / 1e9}
 
 
 def step_flops(official: Official) -> int:
