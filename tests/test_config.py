@@ -48,6 +48,7 @@ def test_unknown_key_names_the_key(paper_config):
         (("ipcs",), [1, -3], "ipcs.1 = -3"),
         (("datasets",), ["imagenet"], "datasets.0 = 'imagenet'"),
         (("device",), "tpu", "device = 'tpu'"),
+        (("compile",), ["distill.herding"], "compile.0 = 'distill.herding'"),
     ],
 )
 def test_bad_values_name_key_and_value(paper_config, path, value, needle):

@@ -111,7 +111,7 @@ def test_report_of_the_smoke_run(smoke_run):
 
 
 def test_quick_profile_limits_alexnet_and_sweeps_mask_ratios_for_dm_only(tmp_path):
-    proc = snakemake("-n", "--cores", "2", "all", "--configfile", str(REPO / "config" / "quick.yaml"),
+    proc = snakemake("-n", "-p", "--cores", "2", "all", "--configfile", str(REPO / "config" / "quick.yaml"),
                      "--config", f"results={tmp_path / 'r'}", cwd=tmp_path)
     out = proc.stdout + proc.stderr
     counts = job_counts(out)
@@ -123,3 +123,8 @@ def test_quick_profile_limits_alexnet_and_sweeps_mask_ratios_for_dm_only(tmp_pat
     alexnet = set(re.findall(r"eval/([\w.-]+)_seed0/alexnet\.json", out))
     assert alexnet == {"dc_ipc1", "dsa_ipc1", "dc-mask1.0_ipc1", "dsa-mask1.0_ipc1"}
     assert "dm-mask0.25_ipc10_seed0.pt" in out and "dsa-mask0.5" not in out
+    # compile: [distill.dm] compiles DM's condensation jobs (masked or not) and nothing else.
+    commands = [line for line in out.splitlines() if " -m condense " in line]
+    compiled = {re.search(r"-m condense ([\w-]+)(?: --method (\w+))?", line).groups() for line in commands if "--compile" in line}
+    assert compiled == {("distill", "dm")}
+    assert sum("--compile" in line for line in commands) == 8

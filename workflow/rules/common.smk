@@ -7,6 +7,7 @@ MIRROR = R + "/{dataset}/mirror"
 FULL_MODEL = R + "/{dataset}/full/{model}_seed{seed}.pt"
 FULL_JSON = R + "/{dataset}/full/{model}_seed{seed}.json"
 SET = R + "/{dataset}/sets/{method}_ipc{ipc}_seed{seed}.pt"
+HERDING_ORDER = R + "/{dataset}/coresets/herding_order.pt"
 EVAL = R + "/{dataset}/eval/{method}_ipc{ipc}_seed{seed}/{model}.json"
 TABLE = R + "/{dataset}/tables/summary"
 PAPER_TABLE = R + "/{dataset}/tables/{layout}"
@@ -122,6 +123,8 @@ def all_targets():
     ]
 
 
-def compile_flag(stage):
-    """--compile for the stages listed in config['compile'] (torch.compile + channels-last)."""
-    return "--compile" if stage in config["compile"] else ""
+def compile_flag(stage, method=None):
+    """--compile for the stages listed in config['compile'] (torch.compile + channels-last); a
+    '<stage>.<method>' entry compiles only that method's jobs of the stage."""
+    wanted = stage in config["compile"] or (method is not None and f"{stage}.{method}" in config["compile"])
+    return "--compile" if wanted else ""

@@ -48,7 +48,7 @@ rule distill:
     resources:
         **rule_resources("distill"),
     params:
-        compile=compile_flag("distill"),
+        compile=lambda wildcards: compile_flag("distill", split_method(wildcards.method)[0]),
         flags=distill_flags,
         mask=mask_flags,
         base=lambda wildcards: split_method(wildcards.method)[0],
