@@ -26,6 +26,7 @@ STAGES = {
     "train-attention": "condense.train_attention",
     "attention-maps": "condense.attention_maps",
     "mask": "condense.mask",
+    "herding-order": "condense.herding_order",
     "coreset": "condense.coreset",
     "distill": "condense.distill",
     "evaluate": "condense.evaluate",

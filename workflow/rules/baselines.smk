@@ -27,15 +27,42 @@ rule full_baseline:
 
 
 def herding_model(wildcards):
-    if wildcards.method != "herding":
-        return []
     return FULL_MODEL.format(dataset=wildcards.dataset, model=config["coreset"]["herding_model"], seed=config["full"]["seed"])
+
+
+def herding_order_ipc():
+    """K of the herding order file: the largest IPC a herding coreset is built for (each IPC-k set is its first k picks)."""
+    return max(int(ipc) for ipc in method_ipcs("herding"))
+
+
+def herding_order_input(wildcards):
+    return HERDING_ORDER.format(dataset=wildcards.dataset) if wildcards.method == "herding" else []
+
+
+rule herding_order:
+    input:
+        data=DATA,
+        embed=herding_model,
+    output:
+        HERDING_ORDER,
+    log:
+        LOGS + "/coresets/herding_order.log",
+    benchmark:
+        BENCH + "/coresets/herding_order.tsv"
+    threads: res("coreset", "threads")
+    resources:
+        **rule_resources("coreset"),
+    params:
+        ipc=herding_order_ipc(),
+    shell:
+        "{CONDENSE} herding-order --data {input.data} --embed-model {input.embed} --ipc {params.ipc}"
+        " --device {config[device]} --threads {threads} --out {output} --log {log} --quiet"
 
 
 rule coreset:
     input:
         data=DATA,
-        embed=herding_model,
+        order=herding_order_input,
     output:
         SET,
     wildcard_constraints:
@@ -48,8 +75,8 @@ rule coreset:
     resources:
         **rule_resources("coreset"),
     params:
-        embed=lambda wildcards, input: f"--embed-model {input.embed}" if input.embed else "",
+        order=lambda wildcards, input: f"--order {input.order}" if input.order else "",
     shell:
         "{CONDENSE} coreset --method {wildcards.method} --data {input.data} --ipc {wildcards.ipc}"
-        " --seed {wildcards.seed} {params.embed} --device {config[device]} --threads {threads}"
+        " --seed {wildcards.seed} {params.order} --device {config[device]} --threads {threads}"
         " --out {output} --log {log} --quiet"
