@@ -47,6 +47,36 @@ def test_one_step_decreases_the_matching_loss(data_file, method, strategy, lr):
     assert second < first
 
 
+def reference_dm_gradient(problem, seed):
+    """The official main_DM.py loop, written plainly: per class, embed the real batch (with autograd,
+    then detach) and the synthetic batch, add ‖mean real − mean syn‖²; the loss and d loss / d images."""
+    from condense.networks import build_model
+
+    data, s = problem.data, problem.settings
+    torch.manual_seed(seed)
+    net = build_model(s.model, data.channel, data.num_classes, data.im_size).train().requires_grad_(False)
+    gen = torch.Generator().manual_seed(seed)
+    loss = torch.zeros(())
+    for c in range(data.num_classes):
+        real = data.sample_class(c, s.batch_real, gen)
+        real, syn = problem.siamese(real, problem.images[problem.class_slice(c)], gen)
+        loss = loss + ((net.embed(real).detach().mean(0) - net.embed(syn).mean(0)) ** 2).sum()
+    return loss, torch.autograd.grad(loss, problem.images)[0]
+
+
+@pytest.mark.parametrize("strategy", ["none", "color_crop_cutout_flip_scale_rotate"])
+def test_dm_step_equals_the_plain_per_class_loop(data_file, strategy):
+    # DM's step embeds real batches under no_grad and all synthetic classes in one batch: exact for
+    # per-sample (instance) norms, so the loss and the image update equal the plain loop's.
+    problem = make_problem(data_file, "dm", ipc=3, strategy=strategy, lr_img=1.0)
+    before = problem.images.detach().clone()
+    loss, grad = reference_dm_gradient(problem, seed=4)
+    assert grad.abs().sum() > 0
+    assert seeded_step(problem, seed=4) == pytest.approx(loss.item() / problem.num_classes, rel=1e-5)
+    # first SGD step (momentum buffer empty): images move by -lr * gradient
+    torch.testing.assert_close(problem.images.detach() - before, -1.0 * grad, rtol=1e-4, atol=1e-6)
+
+
 def test_siamese_draw_is_shared_by_real_and_synthetic_batches(data_file):
     problem = make_problem(data_file, "dsa", strategy="crop_scale_rotate")
     image = problem.data.train_images[:1]
