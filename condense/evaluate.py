@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> None:
     if args.num_nets < 1:
         raise CondenseError(f"--num-nets {args.num_nets} must be at least 1")
     device = resolve_device(args.device)
-    data = load_data(args.data, device)
+    data = load_data(args.data, device, with_train=False)  # the set is the training data here
     images, labels, meta = load_set(args.set)
     if tuple(images.shape[1:]) != (data.channel, *data.im_size):
         raise CondenseError(

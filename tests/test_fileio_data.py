@@ -58,6 +58,13 @@ def test_load_data_normalises_and_indexes_classes(data_file):
     assert data.sample_class(1, 5, gen).shape == (5, 1, 28, 28)
 
 
+def test_load_data_without_the_training_set_keeps_the_test_set_and_shapes(data_file):
+    full, test_only = load_data(data_file), load_data(data_file, with_train=False)
+    assert test_only.train_images.shape == (0, 1, 28, 28) and test_only.train_labels.numel() == 0
+    assert (test_only.num_classes, test_only.channel, test_only.im_size) == (full.num_classes, full.channel, full.im_size)
+    assert torch.equal(test_only.test_images, full.test_images) and torch.equal(test_only.test_labels, full.test_labels)
+
+
 def test_load_data_rejects_a_foreign_file(tmp_path):
     save_torch({"images": torch.zeros(2)}, tmp_path / "x.pt")
     with pytest.raises(CondenseError, match="condense download"):
