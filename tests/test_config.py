@@ -49,6 +49,7 @@ def test_unknown_key_names_the_key(paper_config):
         (("datasets",), ["imagenet"], "datasets.0 = 'imagenet'"),
         (("device",), "tpu", "device = 'tpu'"),
         (("compile",), ["distill.herding"], "compile.0 = 'distill.herding'"),
+        (("eval", "model_epochs"), {"alexnet": 0}, "eval.model_epochs.alexnet = 0"),
     ],
 )
 def test_bad_values_name_key_and_value(paper_config, path, value, needle):

@@ -129,3 +129,6 @@ def test_quick_profile_limits_alexnet_and_sweeps_mask_ratios_for_dm_only(tmp_pat
     compiled = {re.search(r"-m condense ([\w-]+)(?: --method (\w+))?", line).groups() for line in commands if "--compile" in line}
     assert compiled == {("distill", "dm")}
     assert sum("--compile" in line for line in commands) == 8
+    # eval.model_epochs: AlexNet trains 300 epochs, ConvNet the profile's 80.
+    epochs = {(m.group(1), m.group(2)) for line in commands if (m := re.search(r"--model (\w+) .*--epochs (\d+)", line)) and " evaluate " in line}
+    assert epochs == {("alexnet", "300"), ("convnet", "80")}

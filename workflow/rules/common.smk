@@ -45,7 +45,10 @@ def eval_augment(method):
     return config["eval"]["augment"].get(base_method(method), "none")
 
 
-def eval_epochs(method):
+def eval_epochs(method, model):
+    """config['eval']['model_epochs'][model] where set, else epochs_augmented or epochs by the set's augmentation."""
+    if model in config["eval"]["model_epochs"]:
+        return config["eval"]["model_epochs"][model]
     augmented = eval_augment(method) != "none"
     return config["eval"]["epochs_augmented" if augmented else "epochs"]
 

@@ -16,7 +16,7 @@ rule evaluate:
         **rule_resources("evaluate"),
     params:
         compile=compile_flag("evaluate"),
-        epochs=lambda wildcards: eval_epochs(wildcards.method),
+        epochs=lambda wildcards: eval_epochs(wildcards.method, wildcards.model),
         augment=lambda wildcards: eval_augment(wildcards.method),
         ev=config["eval"],
     shell:
