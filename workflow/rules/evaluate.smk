@@ -18,7 +18,8 @@ rule evaluate:
         compile=compile_flag("evaluate"),
         epochs=lambda wildcards: eval_epochs(wildcards.method, wildcards.model),
         augment=lambda wildcards: eval_augment(wildcards.method),
-        ev=config["eval"],
+        # only the keys this job reads: a change elsewhere in config['eval'] (another model's epochs) reruns nothing here
+        ev={key: config["eval"][key] for key in ("num_nets", "lr", "batch_size", "seed", "test_per_class")},
     shell:
         "{CONDENSE} evaluate --data {input.data} --set {input.set} --model {wildcards.model}"
         " --num-nets {params.ev[num_nets]} --epochs {params.epochs} --augment {params.augment}"
