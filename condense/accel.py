@@ -22,6 +22,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .errors import CondenseError
+
+
 @dataclass(frozen=True)
 class Speed:
     """How networks run: eager (the straightforward reference) or compiled with channels-last."""
@@ -50,8 +53,27 @@ def add_speed_argument(parser) -> None:
     )
 
 
-def speed_from_args(args) -> Speed:
-    return Speed(compile=bool(getattr(args, "compile", False)))
+def speed_from_args(args, device: torch.device | str = "cpu") -> Speed:
+    """The stage's Speed; with --compile on the CPU, first check that torch.compile has a C++ compiler
+    (Inductor builds C++ kernels there), so a machine without one fails at once with the fix."""
+    speed = Speed(compile=bool(getattr(args, "compile", False)))
+    if speed.compile and torch.device(device).type == "cpu":
+        check_cpp_compiler()
+    return speed
+
+
+def check_cpp_compiler() -> None:
+    try:
+        from torch._inductor.cpp_builder import get_cpp_compiler
+    except ImportError:  # a torch that moved it: let torch.compile report for itself
+        return
+    try:
+        get_cpp_compiler()
+    except Exception as exc:  # torch raises its own InvalidCxxCompiler
+        raise CondenseError(
+            f"--compile on the CPU needs a C++ compiler ({str(exc).splitlines()[0]}); install g++ "
+            f"(apt-get install g++) or run without --compile (drop the stage from the config's `compile` list)"
+        ) from None
 
 
 class FastNet:

@@ -145,7 +145,7 @@ def run(args: argparse.Namespace) -> None:
         optimizer.load_state_dict(state["optimizer"])
         start, losses, seconds = state["next_iteration"], list(state["losses"]), state["seconds"]
         log.info("resumed from %s at iteration %d", args.checkpoint, start)
-    problem = Problem(real, images, labels, optimizer, settings, speed_from_args(args))
+    problem = Problem(real, images, labels, optimizer, settings, speed_from_args(args, device))
     log.info("%s: %s", settings.method, settings.to_dict())
     per_iteration = real_images_per_iteration(settings, data.num_classes)
     last = settings.iterations if args.stop_after is None else min(settings.iterations, args.stop_after)

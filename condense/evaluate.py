@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> None:
     # The same test subset for every set and network (its own fixed seed), so rows stay comparable.
     test = subset_per_class(data.test_labels, args.test_per_class, data.num_classes, make_generator(0))
     test_images, test_labels = data.test_images[test], data.test_labels[test]
-    speed = speed_from_args(args)
+    speed = speed_from_args(args, device)
     fast = None  # one network instance, re-initialised per run, so a compiled graph is reused
     runs = []
     for i in range(args.num_nets):

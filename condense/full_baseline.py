@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> None:
     gen = make_generator(args.seed)
     idx = subset_per_class(data.train_labels, args.per_class, data.num_classes, gen)
     torch.manual_seed(args.seed)
-    speed = speed_from_args(args)
+    speed = speed_from_args(args, device)
     fast = FastNet(build_model(args.model, data.channel, data.num_classes, data.im_size).to(device), speed)
     net = fast.eager
     log.info("training %s on %d images of %s for %d epochs", args.model, idx.numel(), data.name, args.epochs)

@@ -86,3 +86,18 @@ def test_compiled_evaluation_equals_eager(data_file):
             assert float((w_f - w_e).detach().norm() / w_e.detach().norm()) < 1e-5, name
     assert torch.allclose(logits_f, logits_e, rtol=1e-3, atol=1e-4)
     assert acc_f == pytest.approx(acc_e, abs=0.02)  # an argmax may flip on a near tie
+
+
+def test_compile_without_a_cpp_compiler_is_a_clear_error(data_file, tmp_path, monkeypatch, capsys):
+    from torch._inductor import config as inductor_config
+
+    from condense.cli import main
+
+    monkeypatch.setenv("CXX", "no-such-compiler++")
+    monkeypatch.setattr(inductor_config.cpp, "cxx", (None, "no-such-compiler++"))
+    out = tmp_path / "dm.pt"
+    assert main(["distill", "--method", "dm", "--data", str(data_file), "--ipc", "1", "--iterations", "1",
+                 "--device", "cpu", "--compile", "--out", str(out), "--quiet"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+    assert len(err) == 1 and "needs a C++ compiler" in err[0] and "install g++" in err[0]
+    assert not out.exists()
