@@ -1,20 +1,19 @@
 # Condensation: one synthetic set per (method, IPC, seed), resumable from its checkpoint.
 
 
-def split_method(method):
-    """'dsa' -> ('dsa', None); 'dsa-mask0.5' -> ('dsa', '0.5'): a masked variant names its mask ratio."""
-    base, _, ratio = method.partition("-mask")
-    return base, (ratio or None)
+def mask_ratio(method):
+    """'dsa' -> None; 'dsa-mask0.5' -> '0.5': a masked variant names its mask ratio (base_method() gives 'dsa')."""
+    return method.partition("-mask")[2] or None
 
 
 def distill_flags(wildcards):
     """The method's settings from config['distill'][method] as command-line flags."""
-    settings = config["distill"][split_method(wildcards.method)[0]]
+    settings = config["distill"][base_method(wildcards.method)]
     return " ".join(f"--{key.replace('_', '-')} {value}" for key, value in settings.items() if key != "ipcs")
 
 
 def mask_input(wildcards):
-    ratio = split_method(wildcards.method)[1]
+    ratio = mask_ratio(wildcards.method)
     if ratio is None:
         return {}
     att = ATT.format(dataset=wildcards.dataset)
@@ -48,10 +47,10 @@ rule distill:
     resources:
         **rule_resources("distill"),
     params:
-        compile=lambda wildcards: compile_flag("distill", split_method(wildcards.method)[0]),
+        compile=lambda wildcards: compile_flag("distill", base_method(wildcards.method)),
         flags=distill_flags,
         mask=mask_flags,
-        base=lambda wildcards: split_method(wildcards.method)[0],
+        base=lambda wildcards: base_method(wildcards.method),
         model=config["distill"]["model"],
         every=config["distill"]["checkpoint_every"],
         log_every=config["distill"]["log_every"],
