@@ -6,9 +6,6 @@
 import os
 import sys
 
-from condense.allocator import ALLOCATOR_ENV
-from condense.config import validate_config
-
 
 configfile: os.path.join(workflow.basedir, "config.yaml")
 
@@ -16,16 +13,7 @@ configfile: os.path.join(workflow.basedir, "config.yaml")
 report: "workflow/report/workflow.rst"  # `snakemake --report report.html`: tables, figures, grids, attention maps
 
 
-validate_config(config, source="config")
-
-# Every job inherits these (glibc allocator settings, DESIGN.md §5); a user's own values win.
-for _key, _value in ALLOCATOR_ENV.items():
-    os.environ.setdefault(_key, _value)
-
-CONDENSE = f"{sys.executable} -m condense"
-R = config["results"]
-
-
+include: "workflow/rules/registries.smk"  # plugins, the registries, config validation against them
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/baselines.smk"

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from condense.allocator import ALLOCATOR_ENV  # torch-free: safe before the re-exec below
+from condense.core.allocator import ALLOCATOR_ENV  # torch-free: safe before the re-exec below
 
 ENV_RECORDED = (*ALLOCATOR_ENV, "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES")
 
@@ -59,14 +59,16 @@ def fake_data(shape, per_class: int, device, classes: int = 10, test_size: int =
     """A RealData of random images: the cost of every benchmarked step is independent of pixel values."""
     import torch
 
-    from condense.data import RealData
+    from condense.data.store import RealData
+    from condense.data.traits import DatasetTraits
 
     labels = torch.arange(classes, device=device).repeat_interleave(per_class)
     images = torch.randn(classes * per_class, *shape, device=device)
     test_labels = torch.arange(test_size, device=device) % classes
     test_images = torch.randn(test_size, *shape, device=device)
     return RealData("bench", [str(c) for c in range(classes)], [0.0] * shape[0], [1.0] * shape[0], images, labels,
-                    test_images, test_labels, [torch.nonzero(labels == c).flatten() for c in range(classes)])
+                    test_images, test_labels, [torch.nonzero(labels == c).flatten() for c in range(classes)],
+                    DatasetTraits("color_crop_cutout_flip_scale_rotate", True, None, "bench"))
 
 
 def cpu_model() -> str:
@@ -101,7 +103,7 @@ def machine_info(device) -> dict:
 
 def write_text(path: Path, text: str) -> None:
     """Write through a temporary file and a rename, so a reader never sees half a result."""
-    from condense.fileio import atomic_path
+    from condense.core.fileio import atomic_path
 
     with atomic_path(path) as tmp:
         tmp.write_text(text)

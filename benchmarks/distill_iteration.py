@@ -24,11 +24,12 @@ ensure_allocator_env()
 
 import torch  # noqa: E402  (after the re-exec)
 
-from condense.accel import Speed  # noqa: E402
-from condense.augment import DEFAULT_STRATEGY  # noqa: E402
-from condense.data import RealData  # noqa: E402
-from condense.methods import METHODS, DistillSettings, Problem, loops_for  # noqa: E402
-from condense.runtime import make_generator, resolve_device  # noqa: E402
+from condense.core.accel import Speed  # noqa: E402
+from condense.core.runtime import make_generator, resolve_device  # noqa: E402
+from condense.data.augment import DEFAULT_STRATEGY  # noqa: E402
+from condense.data.store import RealData  # noqa: E402
+from condense.methods import METHODS  # noqa: E402
+from condense.methods.problem import Problem  # noqa: E402
 
 SHAPES = {"cifar10": (3, 32, 32), "fashionmnist": (1, 28, 28)}
 STRATEGY = {"dc": "none", "dsa": DEFAULT_STRATEGY, "dm": DEFAULT_STRATEGY}
@@ -36,12 +37,12 @@ LR_IMG = {"dc": 0.1, "dsa": 0.1, "dm": 1.0}
 
 
 def time_iterations(method: str, ipc: int, data: RealData, repeats: int, speed: Speed) -> list[float]:
-    outer, inner = loops_for(ipc)
-    settings = DistillSettings(method=method, ipc=ipc, strategy=STRATEGY[method], lr_img=LR_IMG[method], outer_loop=outer, inner_loop=inner)
+    settings = METHODS.get(method).resolve(ipc=ipc, model="convnet", traits=data.traits,
+                                           overrides={"augment": STRATEGY[method], "lr_img": LR_IMG[method]})  # reference loops by IPC
     images = torch.randn(10 * ipc, data.channel, *data.im_size, device=data.train_images.device, requires_grad=True)
     labels = torch.arange(10, device=images.device).repeat_interleave(ipc)
     problem = Problem(data, images, labels, torch.optim.SGD([images], lr=settings.lr_img, momentum=0.5), settings, speed)
-    step = METHODS.get(method)
+    step = METHODS.get(method).step
     times = []
     for it in range(repeats):
         torch.manual_seed(it)

@@ -307,12 +307,12 @@ class Official:
 # ------------------------------------------------------------------------------------- our side
 # The one place that calls condense: keep it in sync with condense's public entry points.
 # ``options`` (--ours-option NAME=VALUE) go to every entry point that has a parameter (or, for
-# DistillSettings, a field) of that name, so a new flag such as ``compile`` needs no code here.
+# a method's settings, a field) of that name, so a new flag such as ``compile`` needs no code here.
 
 
 class Ours:
     """Our side, through the entry points the stages use: a Problem and METHODS for condensation,
-    one reused FastNet with train_epoch / accuracy for evaluation. ``speed`` is condense.accel.Speed
+    one reused FastNet with train_epoch / accuracy for evaluation. ``speed`` is condense.core.accel.Speed
     (eager, or torch.compile + channels-last with --compile)."""
 
     def __init__(self, data, device, speed):
@@ -321,22 +321,23 @@ class Ours:
     def prepare(self, row: Row):
         import torch
 
-        from condense.accel import FastNet
-        from condense.methods import METHODS, REFERENCE, DistillSettings, Problem, loops_for
-        from condense.networks import build_model
-        from condense.runtime import make_generator
-        from condense.train import accuracy, train_epoch
+        from condense.core.accel import FastNet
+        from condense.core.runtime import make_generator
+        from condense.methods import METHODS
+        from condense.methods.problem import Problem
+        from condense.models.classifiers import build_model
+        from condense.training.loop import accuracy, train_epoch
 
         data, device, gen, speed = self.data, self.device, make_generator(0), self.speed
         if row.kind in ("dm", "dc", "dsa"):
-            outer, inner = loops_for(row.ipc)
-            settings = DistillSettings(method=row.kind, ipc=row.ipc, lr_img=REFERENCE[row.kind]["lr_img"],
-                                       strategy="none" if row.kind == "dc" else STRATEGY, outer_loop=row.outer or outer, inner_loop=inner)
+            spec = METHODS.get(row.kind)  # reference lr_img and (outer, inner) loops by IPC
+            overrides = {"augment": "none" if row.kind == "dc" else STRATEGY, "outer_loop": row.outer}
+            settings = spec.resolve(ipc=row.ipc, model="convnet", traits=data.traits,
+                                    overrides={k: v for k, v in overrides.items() if spec.takes(k)})
             images = torch.randn(CLASSES * row.ipc, *SHAPE, device=device, requires_grad=True)
             labels = torch.arange(CLASSES, device=device).repeat_interleave(row.ipc)
-            problem = Problem(data, images, labels, torch.optim.SGD([images], lr=settings.lr_img, momentum=0.5), settings, speed)
-            step = METHODS.get(row.kind)
-            return lambda: step(problem, gen)
+            problem = Problem(data, images, labels, torch.optim.SGD([images], lr=settings.lr_img, momentum=spec.image_momentum), settings, speed)
+            return lambda: spec.step(problem, gen)
         net = FastNet(build_model(row.model, data.channel, data.num_classes, data.im_size).to(device), speed)
         if row.kind == "test":
             return lambda: accuracy(net.forward, data.test_images, data.test_labels, speed=speed)
@@ -446,7 +447,7 @@ def main() -> None:
 
     import torch
 
-    from condense.accel import Speed
+    from condense.core.accel import Speed
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -1,8 +1,9 @@
 """``condense <stage> ...``: one subcommand per pipeline stage.
 
-Each stage module defines ``add_arguments(parser)`` and ``run(args)``; stages
-are imported lazily so ``condense --help`` stays fast. ``python -m condense.<stage>``
-runs the same code through :func:`stage_main`.
+Each stage module (``condense/stages/``) defines ``add_arguments(parser)`` and ``run(args)``;
+stages are imported lazily so ``condense --help`` stays fast. ``python -m condense.stages.<stage>``
+runs the same code through :func:`stage_main`. Plugins named in ``CONDENSE_PLUGINS`` are imported
+first, so their methods, sources and datasets are in the registries the flags are built from.
 """
 
 from __future__ import annotations
@@ -15,23 +16,25 @@ from typing import Sequence
 
 import torch
 
-from .errors import CondenseError
-from .runtime import set_progress, setup_logging
+from .core.errors import CondenseError
+from .core.plugins import load_plugins
+from .core.runtime import set_progress, setup_logging
 
 # command name -> module; add a stage by adding a line here.
 STAGES = {
-    "download": "condense.download",
-    "fixture": "condense.fixtures",
-    "full-baseline": "condense.full_baseline",
-    "train-attention": "condense.train_attention",
-    "attention-maps": "condense.attention_maps",
-    "mask": "condense.mask",
-    "herding-order": "condense.herding_order",
-    "coreset": "condense.coreset",
-    "distill": "condense.distill",
-    "evaluate": "condense.evaluate",
-    "table": "condense.table",
-    "figures": "condense.figures",
+    "download": "condense.stages.download",
+    "fixture": "condense.stages.fixture",
+    "derive": "condense.stages.derive",
+    "full-baseline": "condense.stages.full_baseline",
+    "train-attention": "condense.stages.train_attention",
+    "saliency": "condense.stages.saliency",
+    "mask": "condense.stages.mask",
+    "herding-order": "condense.stages.herding_order",
+    "coreset": "condense.stages.coreset",
+    "distill": "condense.stages.distill",
+    "evaluate": "condense.stages.evaluate",
+    "table": "condense.stages.table",
+    "figures": "condense.stages.figures",
 }
 
 def _describe(module) -> str:
@@ -65,8 +68,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _plugins() -> bool:
+    try:
+        load_plugins()
+    except CondenseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if not _plugins():
+        return 2
     if argv and argv[0] in STAGES:
         module = importlib.import_module(STAGES[argv[0]])
         parser = argparse.ArgumentParser(prog=f"condense {argv[0]}", description=module.__doc__)
@@ -77,7 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def stage_main(module_name: str, argv: Sequence[str] | None = None) -> int:
-    """Entry point for ``python -m condense.<stage>``."""
+    """Entry point for ``python -m condense.stages.<stage>``."""
+    if not _plugins():
+        return 2
     module = importlib.import_module(module_name)
     name = module.__spec__.name if module.__spec__ else module_name  # "__main__" under python -m
     parser = argparse.ArgumentParser(prog=f"python -m {name}", description=module.__doc__)

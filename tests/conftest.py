@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from condense.fileio import save_torch
+from condense.core.fileio import save_torch
 
 
 def make_stored_dataset(

@@ -1,4 +1,4 @@
-"""Tests for the attention pipeline: FCNs and poolings, train-attention, attention-maps and mask."""
+"""Tests for the attention pipeline: FCNs and poolings, train-attention, saliency and mask."""
 
 from __future__ import annotations
 
@@ -9,13 +9,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from condense.attention_maps import load_maps
 from condense.cli import main
-from condense.data import load_data
-from condense.errors import CondenseError
-from condense.fcn import FCNS, attention_map, build_fcn, load_fcn, pool_logits, save_fcn
-from condense.fileio import save_torch
-from condense.mask import apply_masks, load_mask, load_masked_data, masked_count
+from condense.core.errors import CondenseError
+from condense.core.fileio import save_torch
+from condense.data.store import load_data
+from condense.masks.application import masked_data
+from condense.masks.maps import load_maps
+from condense.masks.selection import load_selection, masked_count
+from condense.masks.variant import MaskVariant
+from condense.models.fcn import FCNS, attention_map, build_fcn, pool_logits
+from condense.models.store import load_network, save_network
 
 from conftest import make_stored_dataset
 
@@ -81,12 +84,12 @@ def test_pretrained_resnet18_from_local_file(tmp_path):
 def test_save_load_fcn_round_trip(tmp_path):
     torch.manual_seed(0)
     net = build_fcn("small_fcn", 1, 3, (28, 28)).eval()
-    save_fcn(tmp_path / "f.pt", net, {"dataset": "x"})
-    loaded = load_fcn(tmp_path / "f.pt")
+    save_network(tmp_path / "f.pt", net, {"dataset": "x"})
+    loaded = load_network(tmp_path / "f.pt", kind="fcn")
     x = torch.randn(2, 1, 28, 28)
     with torch.no_grad():
         assert torch.equal(net(x), loaded(x))
-    assert loaded.fcn_meta == {"dataset": "x"} and not loaded.training
+    assert loaded.meta == {"dataset": "x"} and not loaded.training
 
 
 # --------------------------------------------------------------------------- stages
@@ -104,7 +107,7 @@ def artifacts(tmp_path_factory) -> dict:
     common = ["--device", "cpu", "--quiet"]
     assert main(["train-attention", "--data", str(data), "--epochs", "2", "--batch-size", "8", "--lr", "0.05",
                  "--out", str(fcn), "--out-json", str(metrics), *common]) == 0
-    assert main(["attention-maps", "--data", str(data), "--fcn", str(fcn), "--out", str(maps),
+    assert main(["saliency", "--source", "fcn", "--data", str(data), "--network", str(fcn), "--out", str(maps),
                  "--figure", str(fig), "--per-class-figure", "2", "--batch-size", "5", *common]) == 0
     return {"root": root, "data": data, "fcn": fcn, "metrics": metrics, "maps": maps, "figure": fig}
 
@@ -114,8 +117,8 @@ def test_train_attention_writes_fcn_and_metrics(artifacts):
     assert 0.0 <= metrics["test_acc"] <= 1.0
     assert metrics["epochs"] == 2 and len(metrics["epoch_losses"]) == 2
     assert metrics["settings"]["pool"] == "lse" and metrics["settings"]["augment"] == "crop_flip"
-    net = load_fcn(artifacts["fcn"])
-    assert net.fcn_spec["num_classes"] == 3 and net.fcn_meta["test_acc"] == metrics["test_acc"]
+    net = load_network(artifacts["fcn"], kind="fcn")
+    assert net.network_spec.num_classes == 3 and net.meta["test_acc"] == metrics["test_acc"]
 
 
 def test_train_attention_is_deterministic(artifacts, tmp_path):
@@ -131,8 +134,9 @@ def test_attention_maps_uint8_in_data_order(artifacts):
     data = load_data(artifacts["data"])
     maps = stored["maps"]
     assert maps.dtype == torch.uint8 and maps.shape == (3 * N_PER_CLASS, 28, 28)
-    assert stored["dataset"] == data.name and stored["fcn"] == str(artifacts["fcn"]) and stored["format"] == 1
-    net = load_fcn(artifacts["fcn"])
+    assert stored["dataset"] == data.name and stored["settings"]["network"] == str(artifacts["fcn"]) and stored["format"] == 2
+    assert stored["source"] == "fcn"
+    net = load_network(artifacts["fcn"])
     i = 13
     with torch.no_grad():
         by_hand = torch.sigmoid(torch.logsumexp(net(data.train_images[i : i + 1]), dim=1))[0]
@@ -141,28 +145,31 @@ def test_attention_maps_uint8_in_data_order(artifacts):
 
 
 def _mask(artifacts, out: Path, ratio: str, seed: str = "0") -> int:
-    return main(["mask", "--data", str(artifacts["data"]), "--maps", str(artifacts["maps"]), "--ratio", ratio,
-                 "--seed", seed, "--out", str(out), "--quiet"])
+    return main(["mask", "--data", str(artifacts["data"]), "--ratio", ratio, "--seed", seed, "--out", str(out), "--quiet"])
+
+
+def apply_masks(data, selection: Path, maps: Path):
+    """The fixed-scheme masked view (mean fill, soft maps: x ⊙ A) of a selection file."""
+    stored = load_selection(selection)
+    return masked_data(data, load_maps(maps), MaskVariant("fcn", float(stored["ratio"])), stored["selected"])
 
 
 @pytest.mark.parametrize("ratio", [0.25, 0.5, 1.0])
 def test_mask_selects_floor_ratio_per_class_and_applies_x_times_a(artifacts, tmp_path, ratio):
     out = tmp_path / "mask.pt"
     assert _mask(artifacts, out, str(ratio)) == 0
-    mask = load_mask(out)
+    mask = load_selection(out)
     data = load_data(artifacts["data"])
     selected = mask["selected"]
     for c in range(3):
         assert int(selected[data.train_labels == c].sum()) == math.floor(ratio * N_PER_CLASS)
-    assert mask["ratio"] == ratio and mask["maps"] == str(artifacts["maps"]) and "images" not in mask
+    assert mask["ratio"] == ratio and mask["dataset"] == data.name and "images" not in mask
     maps = load_maps(artifacts["maps"])["maps"]
     masked = apply_masks(data, out, artifacts["maps"])
     assert torch.equal(masked.train_images[~selected], data.train_images[~selected])
     expected = data.train_images[selected] * (maps[selected].float() / 255).unsqueeze(1)
     assert torch.equal(masked.train_images[selected], expected)
     assert torch.equal(masked.train_labels, data.train_labels) and torch.equal(masked.test_images, data.test_images)
-    via_path = load_masked_data(artifacts["data"], out)  # maps from the path stored in the mask file
-    assert torch.equal(via_path.train_images, masked.train_images)
 
 
 def test_mask_ratio_zero_is_raw_data(artifacts, tmp_path):
@@ -170,7 +177,7 @@ def test_mask_ratio_zero_is_raw_data(artifacts, tmp_path):
     assert _mask(artifacts, out, "0") == 0
     data = load_data(artifacts["data"])
     raw = data.train_images.clone()
-    assert not load_mask(out)["selected"].any()
+    assert not load_selection(out)["selected"].any()
     assert torch.equal(apply_masks(data, out, artifacts["maps"]).train_images, raw)
 
 
@@ -178,10 +185,10 @@ def test_mask_same_seed_same_selection_other_seed_differs(artifacts, tmp_path):
     a, b, c = tmp_path / "a.pt", tmp_path / "b.pt", tmp_path / "c.pt"
     assert _mask(artifacts, a, "0.5", "3") == 0 and _mask(artifacts, b, "0.5", "3") == 0
     assert _mask(artifacts, c, "0.5", "4") == 0
-    first, second = load_mask(a), load_mask(b)
+    first, second = load_selection(a), load_selection(b)
     assert first.keys() == second.keys() and torch.equal(first["selected"], second["selected"])
     assert all(first[k] == second[k] for k in first if k != "selected")
-    assert not torch.equal(load_mask(a)["selected"], load_mask(c)["selected"])
+    assert not torch.equal(load_selection(a)["selected"], load_selection(c)["selected"])
 
 
 @pytest.mark.parametrize("ratio", ["1.5", "-0.1", "nan"])

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from condense.augment import (
+from condense.data.augment import (
     DEFAULT_STRATEGY,
     FAMILIES,
     AugmentParams,
@@ -22,7 +22,7 @@ from condense.augment import (
     sample,
     strategy_for,
 )
-from condense.errors import CondenseError
+from condense.core.errors import CondenseError
 
 ALL = ("color", "crop", "cutout", "flip", "scale", "rotate")
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

@@ -1,10 +1,18 @@
 import copy
+from pathlib import Path
 
 import pytest
 import yaml
 
-from condense.config import validate_config
-from condense.errors import CondenseError
+from condense.core.errors import CondenseError
+from condense.registries import check_config
+
+SCHEMA = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def validate_config(config):
+    """As the workflow validates (workflow/rules/registries.smk): the schema with the registries' names."""
+    return check_config(config, SCHEMA)
 
 
 @pytest.fixture

@@ -2,9 +2,9 @@ import pytest
 import torch
 
 from condense.cli import main
-from condense.coreset import herding_order
-from condense.fileio import load_torch, save_torch
-from condense.synset import load_set
+from condense.baselines.coreset import herding_order
+from condense.core.fileio import load_torch, save_torch
+from condense.data.imagesets import load_set
 
 
 def test_herding_order_hand_computed():

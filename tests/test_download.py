@@ -19,10 +19,10 @@ import torch
 import torchvision
 
 from condense.cli import main
-from condense.datasets import DATASETS, get_spec, prepare
-from condense.errors import CondenseError
-from condense.fileio import load_torch
-from condense.fixtures import MD5_FILE, write_fixture
+from condense.data.sources import DATASETS, get_spec, prepare
+from condense.core.errors import CondenseError
+from condense.core.fileio import load_torch
+from condense.data.fixtures import MD5_FILE, write_fixture
 
 FASHION_DEBIAN = Path("/usr/share/datasets/fashion-mnist")
 PER_CLASS, TEST_PER_CLASS = 3, 2
@@ -52,7 +52,7 @@ def test_fixture_round_trips_through_prepare(fixtures, name, tmp_path):
     spec = get_spec(name)
     data = prepare(name, tmp_path / "root", mirror=mirror, md5_file=mirror / MD5_FILE)
 
-    assert set(data) == {"name", "classes", "mean", "std", "train_images", "train_labels", "test_images", "test_labels", "format"}
+    assert set(data) == {"name", "classes", "mean", "std", "train_images", "train_labels", "test_images", "test_labels", "format", "traits"}
     assert data["name"] == name and data["format"] == 1
     assert data["mean"] == list(spec.mean) and data["std"] == list(spec.std)
     assert data["classes"] == written["classes"] and len(data["classes"]) == spec.num_classes
@@ -277,5 +277,5 @@ def test_cli_end_to_end(tmp_path):
 
 
 def test_python_dash_m_entry_point():
-    proc = subprocess.run([sys.executable, "-m", "condense.download", "--help"], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-m", "condense.stages.download", "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "--mirror" in proc.stdout

@@ -3,8 +3,8 @@ import json
 import torch
 
 from condense.cli import main
-from condense.evaluate import summarize
-from condense.synset import save_set
+from condense.training.evaluation import summarize
+from condense.data.imagesets import save_set
 
 
 def run_eval(data_file, set_file, out, *extra):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from condense.cli import main
-from condense.synset import save_set
+from condense.data.imagesets import save_set
 
 
 def write_eval(tmp_path, name, model, method, ipc, ratio, accs):

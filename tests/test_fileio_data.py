@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from condense.data import denormalize, load_data, normalize
-from condense.errors import CondenseError
-from condense.fileio import atomic_path, load_torch, read_json, save_torch, write_json
-from condense.synset import load_set, save_set
+from condense.data.store import denormalize, load_data, normalize
+from condense.core.errors import CondenseError
+from condense.core.fileio import atomic_path, load_torch, read_json, save_torch, write_json
+from condense.data.imagesets import load_set, save_set
 
 
 def test_atomic_path_leaves_nothing_when_the_block_fails(tmp_path):
@@ -86,7 +86,7 @@ def test_equal_objects_give_byte_identical_files(tmp_path):
 
 
 def test_subset_per_class_counts_and_all():
-    from condense.data import subset_per_class
+    from condense.data.store import subset_per_class
 
     labels = torch.tensor([0, 1, 0, 1, 0, 2, 2])
     gen = torch.Generator().manual_seed(0)

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from condense.errors import CondenseError
-from condense.matching import layer_distance, match_loss
+from condense.core.errors import CondenseError
+from condense.methods.matching import layer_distance, match_loss
 
 
 def test_layer_distance_hand_computed():
@@ -50,8 +50,8 @@ def test_unknown_metric():
 
 
 def test_ours_reads_only_weight_gradients_and_skipping_the_rest_keeps_the_loss():
-    from condense.matching import matched_parameters
-    from condense.networks import build_model
+    from condense.methods.matching import matched_parameters
+    from condense.models.classifiers import build_model
 
     net = build_model("convnet_w32", 1, 3, (28, 28))
     params = list(net.parameters())

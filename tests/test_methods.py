@@ -1,14 +1,26 @@
 import argparse
+import dataclasses
 
 import pytest
 import torch
 
 from condense.cli import main
-from condense.data import load_data
-from condense.distill import add_arguments, resolve_settings
-from condense.errors import CondenseError
-from condense.methods import METHODS, DistillSettings, Problem, freeze_batchnorm, loops_for
-from condense.synset import load_set
+from condense.core.errors import CondenseError
+from condense.data.imagesets import load_set
+from condense.data.store import load_data
+from condense.methods import METHODS
+from condense.methods.gradient_matching import freeze_batchnorm, loops_for
+from condense.methods.problem import Problem
+from condense.stages.distill import add_arguments, resolve_settings
+
+
+def make_settings(method, **kw):
+    """The method's settings dataclass built directly (no resolvers): one outer and one inner loop
+    unless given, and only the fields the method has."""
+    cls = METHODS.get(method).settings
+    names = {f.name for f in dataclasses.fields(cls)}
+    values = {k: v for k, v in {"outer_loop": 1, "inner_loop": 1, **kw}.items() if k in names}
+    return cls(method=method, **values)
 
 
 def make_problem(data_file, method, ipc=2, model="convnet_w32", strategy="none", lr_img=0.1, **kw):
@@ -16,14 +28,14 @@ def make_problem(data_file, method, ipc=2, model="convnet_w32", strategy="none",
     gen = torch.Generator().manual_seed(0)
     images = torch.cat([data.sample_class(c, ipc, gen) for c in range(data.num_classes)]).clone().requires_grad_(True)
     labels = torch.arange(data.num_classes).repeat_interleave(ipc)
-    settings = DistillSettings(method=method, ipc=ipc, model=model, batch_real=8, strategy=strategy, lr_img=lr_img, **kw)
+    settings = make_settings(method, ipc=ipc, model=model, batch_real=8, strategy=strategy, lr_img=lr_img, **kw)
     opt = torch.optim.SGD([images], lr=lr_img, momentum=0.5)
     return Problem(data, images, labels, opt, settings)
 
 
 def seeded_step(problem, seed=1):
     torch.manual_seed(seed)
-    return float(METHODS.get(problem.settings.method)(problem, torch.Generator().manual_seed(seed)))
+    return float(METHODS.get(problem.settings.method).step(problem, torch.Generator().manual_seed(seed)))
 
 
 def test_reference_loop_table_and_rule_outside_it():
@@ -50,7 +62,7 @@ def test_one_step_decreases_the_matching_loss(data_file, method, strategy, lr):
 def reference_dm_gradient(problem, seed):
     """The official main_DM.py loop, written plainly: per class, embed the real batch (with autograd,
     then detach) and the synthetic batch, add ‖mean real − mean syn‖²; the loss and d loss / d images."""
-    from condense.networks import build_model
+    from condense.models.classifiers import build_model
 
     data, s = problem.data, problem.settings
     torch.manual_seed(seed)
@@ -112,7 +124,8 @@ def distill(data_file, out, *extra):
 def test_resume_after_a_kill_equals_an_uninterrupted_run(data_file, tmp_path, method):
     # Killed during iteration 2, after the checkpoint at the end of iteration 1: the rerun
     # repeats iteration 2 from the checkpoint and must land on the same tensors.
-    common = ["--method", method, "--iterations", "3", "--seed", "4", "--outer-loop", "2", "--inner-loop", "1", "--ipc", "1"]
+    loops = [] if method == "dm" else ["--outer-loop", "2", "--inner-loop", "1"]  # DM has no loops
+    common = ["--method", method, "--iterations", "3", "--seed", "4", *loops, "--ipc", "1"]
     straight = tmp_path / "straight.pt"
     assert distill(data_file, straight, *common) == 0
     resumed, ckpt = tmp_path / "resumed.pt", tmp_path / "run.ckpt"
@@ -168,15 +181,15 @@ def test_bad_method_and_ipc(data_file, tmp_path, capsys):
 
 
 def write_maps_and_mask(data_file, tmp_path, ratio):
-    from condense.fileio import save_torch
+    from condense.masks.maps import save_maps
 
     data = load_data(data_file)
     maps = tmp_path / "maps.pt"
     gen = torch.Generator().manual_seed(0)
-    save_torch({"maps": torch.randint(0, 256, (data.train_images.shape[0], *data.im_size), generator=gen, dtype=torch.uint8),
-                "dataset": data.name, "format": 1}, maps)
+    save_maps(maps, torch.randint(0, 256, (data.train_images.shape[0], *data.im_size), generator=gen, dtype=torch.uint8),
+              data.name, "fcn", {})
     mask = tmp_path / f"mask{ratio}.pt"
-    assert main(["mask", "--data", str(data_file), "--maps", str(maps), "--ratio", str(ratio), "--seed", "0", "--out", str(mask), "--quiet"]) == 0
+    assert main(["mask", "--data", str(data_file), "--ratio", str(ratio), "--seed", "0", "--out", str(mask), "--quiet"]) == 0
     return mask, maps
 
 
@@ -188,7 +201,7 @@ def test_masked_matching_ratio_zero_is_the_unmasked_run_and_ratio_one_differs(da
     for ratio in (0.0, 1.0):
         mask, maps = write_maps_and_mask(data_file, tmp_path, ratio)
         out = tmp_path / f"r{ratio}.pt"
-        assert distill(data_file, out, *common, "--mask", str(mask), "--maps", str(maps)) == 0
+        assert distill(data_file, out, *common, "--mask", f"fcn-r{ratio}-mean-soft-fixed", "--selection", str(mask), "--maps", str(maps)) == 0
         results[ratio] = load_set(out)
     assert torch.equal(results[0.0][0], load_set(plain)[0])
     assert not torch.equal(results[1.0][0], load_set(plain)[0])

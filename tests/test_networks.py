@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from condense.errors import CondenseError
-from condense.networks import MODELS, ConvNet, ConvNetConfig, build_model, has_batchnorm
+from condense.core.errors import CondenseError
+from condense.models.classifiers import MODELS, ConvNet, ConvNetConfig, build_model, has_batchnorm
 
 RGB32 = (3, (32, 32))
 GRAY28 = (1, (28, 28))

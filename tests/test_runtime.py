@@ -4,14 +4,14 @@ import sys
 import pytest
 import torch
 
-from condense.errors import CondenseError
-from condense.registry import Registry
-from condense.runtime import derive_seed, resolve_device
+from condense.core.errors import CondenseError
+from condense.core.registry import Registry
+from condense.core.runtime import derive_seed, resolve_device
 
 
 def test_derived_seeds_are_stable_across_processes_and_distinct():
     here = [derive_seed(3, i) for i in range(4)]
-    code = "from condense.runtime import derive_seed; print([derive_seed(3, i) for i in range(4)])"
+    code = "from condense.core.runtime import derive_seed; print([derive_seed(3, i) for i in range(4)])"
     there = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert str(here) == there
     assert len(set(here)) == 4 and all(0 <= s < 2**63 for s in here)

@@ -22,8 +22,8 @@ import pytest
 import torch
 
 from conftest import make_stored_dataset
-from condense.fileio import save_torch
-from condense.synset import load_set
+from condense.core.fileio import save_torch
+from condense.data.imagesets import load_set
 
 REPO = Path(__file__).resolve().parent.parent
 UP = REPO / "workflow" / "cluster" / "slurm-up.sh"

@@ -6,10 +6,11 @@ them out of quick local loops (`-m "not slow"`), CI runs them."""
 import pytest
 import torch
 
-from condense.accel import EAGER, FastNet, Speed
+from condense.core.accel import EAGER, FastNet, Speed
 from condense.methods import METHODS
-from condense.networks import build_model
-from condense.train import TrainSettings, accuracy, train_network
+from condense.models.classifiers import build_model
+from condense.training.evaluation import TrainSettings, train_network
+from condense.training.loop import accuracy
 
 from test_methods import make_problem
 
@@ -44,7 +45,7 @@ def step_images(data_file, method, speed, iterations=2, **kw):
     losses = []
     for it in range(iterations):  # the second iteration reuses the network (and its graph) with new weights
         torch.manual_seed(it)
-        losses.append(float(METHODS.get(method)(problem, torch.Generator().manual_seed(it))))
+        losses.append(float(METHODS.get(method).step(problem, torch.Generator().manual_seed(it))))
     return problem.images.detach() - start, losses
 
 
@@ -66,7 +67,7 @@ def test_compiled_matching_equals_eager(data_file, method, kw):
 
 @pytest.mark.slow
 def test_compiled_evaluation_equals_eager(data_file):
-    from condense.data import load_data
+    from condense.data.store import load_data
 
     data = load_data(data_file)
     images, labels = data.train_images[:40], data.train_labels[:40]

@@ -3,7 +3,7 @@ import json
 import pandas as pd
 
 from condense.cli import main
-from condense.table import MISSING, load_rows, summarize
+from condense.reporting.tables import MISSING, load_rows, summarize
 
 
 def write_eval(path, dataset, model, method, ipc, accs):

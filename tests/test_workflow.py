@@ -33,7 +33,7 @@ def test_paper_config_dry_run_lists_the_full_grid(tmp_path):
     assert counts["coreset"] == 6
     assert counts["distill"] == 9 + 2 * 4 * 3
     assert counts["evaluate"] == (5 + 8) * 3 * 2
-    assert counts["train_attention"] == 1 and counts["attention_maps"] == 1 and counts["mask"] == 4
+    assert counts["train_attention"] == 1 and counts["saliency"] == 1 and counts["mask"] == 4
     assert counts["full_baseline"] == 2
     assert counts["herding_order"] == 1  # herding embeds the training set once for IPC 1, 10 and 50
     assert counts["download"] == 1 and counts["table"] == 1
@@ -69,8 +69,8 @@ def test_smoke_profile_end_to_end(smoke_run):
         assert f"| {method} " in table
     assert (results / "eval" / "herding_ipc3_seed0" / "convnet.json").exists()
     assert (results / "sets" / "dsa_ipc3_seed0.png").stat().st_size > 0
-    assert (results / "sets" / "dsa-mask1.0_ipc3_seed0.pt").exists()
-    assert (results / "attention" / "maps.png").stat().st_size > 0
+    assert (results / "sets" / "dsa-mask-fcn-r1.0-mean-soft-fixed_ipc3_seed0.pt").exists()
+    assert (results / "attention" / "fcn" / "maps.png").stat().st_size > 0
     rows = pd.read_csv(results / "tables" / "summary.csv")
     assert {("dsa", 0.5), ("dsa", 1.0), ("dsa", 0.0), ("dm", 0.0)} <= set(zip(rows["method"], rows["mask_ratio"]))
     # Paper-layout tables and figures: smoke runs IPC 1 and 3 on ConvNet only.
@@ -107,7 +107,7 @@ def test_report_of_the_smoke_run(smoke_run):
     # Every category of the report, and the files in it (named in the report's data).
     for name in ("Tables", "Figures", "Synthetic images", "Attention maps", "table1.html", "table2.html",
                  "convnet.html", "summary.html", "mask_ratio.png", "synthetic_images.png", "matching_loss.png",
-                 "maps.png", "dsa-mask1.0_ipc3_seed0.png", "Test accuracy vs mask ratio"):
+                 "maps.png", "dsa-mask-fcn-r1.0-mean-soft-fixed_ipc3_seed0.png", "Test accuracy vs mask ratio"):
         assert name in report, name
 
 
@@ -122,8 +122,9 @@ def test_quick_profile_limits_alexnet_and_sweeps_mask_ratios_for_dm_only(tmp_pat
     # 10 set kinds × 2 IPCs on ConvNet; AlexNet only for DC/DSA (± mask) at IPC 1.
     assert counts["evaluate"] == 20 + 4
     alexnet = set(re.findall(r"eval/([\w.-]+)_seed0/alexnet\.json", out))
-    assert alexnet == {"dc_ipc1", "dsa_ipc1", "dc-mask1.0_ipc1", "dsa-mask1.0_ipc1"}
-    assert "dm-mask0.25_ipc10_seed0.pt" in out and "dsa-mask0.5" not in out
+    masked = "-mask-fcn-r1.0-mean-soft-fixed"
+    assert alexnet == {"dc_ipc1", "dsa_ipc1", f"dc{masked}_ipc1", f"dsa{masked}_ipc1"}
+    assert "dm-mask-fcn-r0.25-mean-soft-fixed_ipc10_seed0.pt" in out and "dsa-mask-fcn-r0.5" not in out
     # compile: [distill.dm] compiles DM's condensation jobs (masked or not) and nothing else.
     commands = [line for line in out.splitlines() if " -m condense " in line]
     compiled = {re.search(r"-m condense ([\w-]+)(?: --method (\w+))?", line).groups() for line in commands if "--compile" in line}

@@ -1,14 +1,12 @@
-# Attention masks: FCN -> attention maps -> mask selection per ratio (no images duplicated).
-
-ATT = R + "/{dataset}/attention"
+# Attention masks: FCN -> saliency maps per source -> mask selection per ratio (no images duplicated).
 
 
 rule train_attention:
     input:
         DATA,
     output:
-        fcn=ATT + "/fcn.pt",
-        json=ATT + "/fcn.json",
+        fcn=FCN_NETWORK,
+        json=FCN_JSON,
     log:
         LOGS + "/attention/train.log",
     benchmark:
@@ -27,34 +25,42 @@ rule train_attention:
         " --out {output.fcn} --out-json {output.json} --log {log} --quiet"
 
 
-rule attention_maps:
+def saliency_network(wildcards):
+    """What a source reads: the attention FCN, or the whole-dataset classifier (config attention.classifier)."""
+    if SOURCES.get(wildcards.source).needs == "fcn":
+        return FCN_NETWORK.format(dataset=wildcards.dataset)
+    return FULL_MODEL.format(dataset=wildcards.dataset, model=config["attention"]["classifier"], seed=config["full"]["seed"])
+
+
+rule saliency:
     input:
         data=DATA,
-        fcn=ATT + "/fcn.pt",
+        network=saliency_network,
     output:
-        maps=ATT + "/maps.pt",
-        figure=report(ATT + "/maps.png", caption="../report/attention_maps.rst", category="Attention maps", subcategory="{dataset}"),
+        maps=MAPS,
+        figure=report(MAPS_FIGURE, caption="../report/attention_maps.rst", category="Attention maps", subcategory="{dataset}",
+                      labels={"source": "{source}"}),
     log:
-        LOGS + "/attention/maps.log",
-    threads: res("attention_maps", "threads")
+        LOGS + "/attention/{source}_maps.log",
+    benchmark:
+        BENCH + "/attention/{source}_maps.tsv"
+    threads: res("saliency", "threads")
     resources:
-        **rule_resources("attention_maps"),
+        **rule_resources("saliency"),
     shell:
-        "{CONDENSE} attention-maps --data {input.data} --fcn {input.fcn} --out {output.maps} --figure {output.figure}"
-        " --device {config[device]} --threads {threads} --log {log} --quiet"
+        "{CONDENSE} saliency --source {wildcards.source} --data {input.data} --network {input.network} --out {output.maps}"
+        " --figure {output.figure} --device {config[device]} --threads {threads} --log {log} --quiet"
 
 
 rule mask:
     input:
         data=DATA,
-        maps=ATT + "/maps.pt",
     output:
-        ATT + "/mask_r{ratio}_seed{seed}.pt",
+        SELECTION,
     log:
-        LOGS + "/attention/mask_r{ratio}_seed{seed}.log",
+        LOGS + "/attention/selection_r{ratio}_seed{seed}.log",
     threads: 1
     resources:
         **rule_resources("default"),
     shell:
-        "{CONDENSE} mask --data {input.data} --maps {input.maps} --ratio {wildcards.ratio} --seed {wildcards.seed}"
-        " --out {output} --log {log}"
+        "{CONDENSE} mask --data {input.data} --ratio {wildcards.ratio} --seed {wildcards.seed} --out {output} --log {log}"

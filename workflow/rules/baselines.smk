@@ -66,7 +66,7 @@ rule coreset:
     output:
         SET,
     wildcard_constraints:
-        method="random|herding",
+        method="|".join(SELECTORS.names()),
     log:
         LOGS + "/sets/{method}_ipc{ipc}_seed{seed}.log",
     benchmark:

@@ -1,7 +1,5 @@
 # Paths, wildcard constraints and small lookups shared by the rules.
 
-from condense.layouts import LAYOUTS  # torch-free: the paper-layout table names
-
 DATA = R + "/{dataset}/data.pt"
 MIRROR = R + "/{dataset}/mirror"
 FULL_MODEL = R + "/{dataset}/full/{model}_seed{seed}.pt"
@@ -9,17 +7,27 @@ FULL_JSON = R + "/{dataset}/full/{model}_seed{seed}.json"
 SET = R + "/{dataset}/sets/{method}_ipc{ipc}_seed{seed}.pt"
 HERDING_ORDER = R + "/{dataset}/coresets/herding_order.pt"
 EVAL = R + "/{dataset}/eval/{method}_ipc{ipc}_seed{seed}/{model}.json"
+ATT = R + "/{dataset}/attention"
+FCN_NETWORK = ATT + "/fcn/network.pt"  # the attention FCN the `fcn` source reads
+FCN_JSON = ATT + "/fcn/network.json"
+MAPS = ATT + "/{source}/maps.pt"
+MAPS_FIGURE = ATT + "/{source}/maps.png"
+SELECTION = ATT + "/selection_r{ratio}_seed{seed}.pt"
 TABLE = R + "/{dataset}/tables/summary"
 PAPER_TABLE = R + "/{dataset}/tables/{layout}"
 FIGURE = R + "/{dataset}/figures/{figure}"
 LOGS = R + "/{dataset}/logs"
 BENCH = R + "/{dataset}/benchmarks"
 
+# A condensation method, plain or masked (`dsa`, `dsa-mask-fcn-r1.0-mean-soft-fixed`), from the registries.
+METHOD_PATTERN = f"({'|'.join(METHODS.names())})(-mask-{VARIANT_PATTERN})?"
+
 
 wildcard_constraints:
-    dataset="[a-z0-9]+",
+    dataset="[a-z0-9][a-z0-9_]*(-[a-z0-9_]+)*",
     model="[a-z0-9_]+",
     method="[a-z0-9_+.-]+",
+    source="|".join(SOURCES.names()),
     ipc="[0-9]+",
     seed="[0-9]+",
     ratio="[0-9]+(\\.[0-9]+)?",
@@ -36,13 +44,21 @@ def rule_resources(rule_name):
 
 
 def base_method(method):
-    """'dsa-mask0.5' -> 'dsa': a masked variant is configured and evaluated like its method."""
-    return method.partition("-mask")[0]
+    """'dsa-mask-fcn-r0.5-mean-soft-fixed' -> 'dsa': a masked variant is configured and evaluated like its method."""
+    return split_method(method)[0]
+
+
+def mask_variant(method):
+    """The MaskVariant a method name carries, or None."""
+    return split_method(method)[1]
 
 
 def eval_augment(method):
-    """Evaluation augmentation of a set: by its base method, so 'dsa-mask0.5' is evaluated like 'dsa'."""
-    return config["eval"]["augment"].get(base_method(method), "none")
+    """Evaluation augmentation of a set: config['eval']['augment'] of its base method, else the method's
+    reference protocol (its spec), none for coresets."""
+    base = base_method(method)
+    default = METHODS.get(base).evaluation if base in METHODS else "none"
+    return config["eval"]["augment"].get(base, default)
 
 
 def eval_epochs(method, model):
@@ -53,16 +69,47 @@ def eval_epochs(method, model):
     return config["eval"]["epochs_augmented" if augmented else "epochs"]
 
 
+def _shape(text):
+    return ("soft", None) if text == "soft" else ("hard", float(text[len("hard"):]))
+
+
+def mask_grid():
+    """{masked method name: its IPCs} from config['attention']['masks']: each entry is the product of its
+    lists (methods × sources × fills × shapes × schemes × ratios; ratio 0 is the plain run)."""
+    att = config["attention"]
+    out = {}
+    for grid in att["masks"]:
+        for method in grid["methods"]:
+            ipcs = grid.get("ipcs") or method_ipcs(method)
+            for source in grid["sources"]:
+                for fill in grid["fills"]:
+                    for shape_text in grid["shapes"]:
+                        shape, q = _shape(shape_text)
+                        for scheme in grid["schemes"]:
+                            for ratio in grid["ratios"]:
+                                if float(ratio) == 0:
+                                    continue
+                                variant = MaskVariant(source, float(ratio), fill, shape, q, scheme).validate()
+                                name = method_name(method, variant)
+                                out[name] = sorted(set(out.get(name, [])) | {int(i) for i in ipcs})
+    return out
+
+
 def method_ipcs(method):
-    """IPCs for a method: its own `ipcs` list in config['distill'][method] if given, else the top-level list."""
-    return config["distill"].get(base_method(method), {}).get("ipcs", config["ipcs"])
+    """IPCs of a set kind: a masked variant's from its mask grids; else the method's own `ipcs` in
+    config['distill'][method] (or config['coreset']) if given, else the top-level list."""
+    if mask_variant(method) is not None:
+        return mask_grid()[method]
+    return config["distill"].get(method, {}).get("ipcs", config["ipcs"])
 
 
 def masked_methods():
-    """Masked variants, e.g. 'dsa-mask0.5', for every method in attention.methods and its ratios
-    (attention.method_ratios[method] if given, else attention.ratios)."""
-    att = config["attention"]
-    return [f"{m}-mask{r}" for m in att["methods"] for r in att["method_ratios"].get(m, att["ratios"]) if float(r) > 0]
+    return list(mask_grid())
+
+
+def mask_sources():
+    """The saliency sources some masked variant uses."""
+    return sorted({mask_variant(m).source for m in masked_methods()})
 
 
 def evaluated(model, method, ipc):

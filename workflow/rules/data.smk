@@ -31,6 +31,8 @@ rule download:
         mirror=MIRROR if config["data"]["fixture"] else [],
     output:
         DATA,
+    wildcard_constraints:
+        dataset="|".join(DATASETS.names()),
     log:
         LOGS + "/download.log",
     benchmark:
@@ -44,3 +46,35 @@ rule download:
     shell:
         "{CONDENSE} download --dataset {wildcards.dataset} --root {params.root} {params.mirror}"
         " --out {output} --log {log} --quiet"
+
+
+def derive_flags(wildcards):
+    """config['derived'][dataset]['settings'] as `condense derive` flags."""
+    settings = config["derived"][wildcards.dataset].get("settings", {})
+    return " ".join(f"--{key.replace('_', '-')} {value}" for key, value in settings.items())
+
+
+if config["derived"]:
+
+    rule derive:
+        """A derived dataset (config `derived`: its kind, base dataset and settings), stored like any other."""
+        input:
+            lambda wildcards: DATA.format(dataset=config["derived"][wildcards.dataset]["base"]),
+        output:
+            DATA,
+        wildcard_constraints:
+            dataset="|".join(config["derived"]),
+        log:
+            LOGS + "/derive.log",
+        benchmark:
+            BENCH + "/derive.tsv"
+        threads: res("default", "threads")
+        resources:
+            **rule_resources("default"),
+        params:
+            kind=lambda wildcards: config["derived"][wildcards.dataset]["kind"],
+            seed=lambda wildcards: config["derived"][wildcards.dataset].get("seed", 0),
+            flags=derive_flags,
+        shell:
+            "{CONDENSE} derive --kind {params.kind} --data {input} --name {wildcards.dataset} {params.flags}"
+            " --seed {params.seed} --out {output} --log {log}"

@@ -1,27 +1,29 @@
 # Condensation: one synthetic set per (method, IPC, seed), resumable from its checkpoint.
 
 
-def mask_ratio(method):
-    """'dsa' -> None; 'dsa-mask0.5' -> '0.5': a masked variant names its mask ratio (base_method() gives 'dsa')."""
-    return method.partition("-mask")[2] or None
-
-
 def distill_flags(wildcards):
     """The method's settings from config['distill'][method] as command-line flags."""
-    settings = config["distill"][base_method(wildcards.method)]
+    settings = config["distill"].get(base_method(wildcards.method), {})
     return " ".join(f"--{key.replace('_', '-')} {value}" for key, value in settings.items() if key != "ipcs")
 
 
 def mask_input(wildcards):
-    ratio = mask_ratio(wildcards.method)
-    if ratio is None:
+    """A masked variant reads its source's maps and, under the fixed scheme, the selection of its ratio."""
+    variant = mask_variant(wildcards.method)
+    if variant is None:
         return {}
-    att = ATT.format(dataset=wildcards.dataset)
-    return {"mask": f"{att}/mask_r{ratio}_seed{config['attention']['mask_seed']}.pt", "maps": f"{att}/maps.pt"}
+    inputs = {"maps": MAPS.format(dataset=wildcards.dataset, source=variant.source)}
+    if variant.scheme == "fixed":
+        inputs["selection"] = SELECTION.format(dataset=wildcards.dataset, ratio=repr(variant.ratio), seed=config["attention"]["mask_seed"])
+    return inputs
 
 
 def mask_flags(wildcards, input):
-    return f"--mask {input.mask} --maps {input.maps}" if "mask" in input.keys() else ""
+    variant = mask_variant(wildcards.method)
+    if variant is None:
+        return ""
+    selection = f" --selection {input.selection}" if "selection" in input.keys() else ""
+    return f"--mask {variant.build()} --maps {input.maps}{selection}"
 
 
 rule distill:
@@ -38,7 +40,7 @@ rule distill:
             labels={"method": "{method}", "IPC": "{ipc}", "seed": "{seed}"},
         ),
     wildcard_constraints:
-        method="(dc|dsa|dm)(-mask[0-9.]+)?",
+        method=METHOD_PATTERN,
     log:
         LOGS + "/sets/{method}_ipc{ipc}_seed{seed}.log",
     benchmark:

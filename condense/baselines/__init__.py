@@ -1,0 +1,1 @@
+"""Baselines that go through the same evaluation as condensation: real-image coresets (``coreset``)."""

@@ -1,0 +1,78 @@
+"""What every stage shares at run time: device choice, seeding, logging and progress bars."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Iterable, TypeVar
+
+import torch
+
+from .errors import CondenseError
+
+T = TypeVar("T")
+log = logging.getLogger("condense")
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present; ``cuda`` on a machine without one is a clear error."""
+    if name not in DEVICES and not name.startswith("cuda:"):
+        raise CondenseError(f"unknown device {name!r}; use one of: {', '.join(DEVICES)}")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise CondenseError(f"device {name!r} asked for but no CUDA device is available; use --device cpu or auto")
+    return torch.device(name)
+
+
+def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """Stages draw shuffles and augmentation parameters on the CPU (a few numbers per step, copied to the
+    device without a sync), so the same seed gives the same draws on CPU and CUDA."""
+    gen = torch.Generator(device=device)
+    gen.manual_seed(seed)
+    return gen
+
+
+def derive_seed(*parts: int) -> int:
+    """A stable 63-bit seed from integers (run seed, network index, ...), independent of Python's hash salt."""
+    acc = 0x9E3779B97F4A7C15
+    for part in parts:
+        acc ^= (int(part) + 0x9E3779B97F4A7C15 + (acc << 6) + (acc >> 2)) & 0xFFFFFFFFFFFFFFFF
+        acc = (acc * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+    return acc & 0x7FFFFFFFFFFFFFFF
+
+
+def setup_logging(log_file: Path | None = None) -> None:
+    root = logging.getLogger("condense")
+    root.setLevel(logging.INFO)
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    fmt = logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_file, mode="a"))
+    for handler in handlers:
+        handler.setFormatter(fmt)
+        root.addHandler(handler)
+    root.propagate = False
+
+
+_PROGRESS_ENABLED = True
+
+
+def set_progress(enabled: bool) -> None:
+    global _PROGRESS_ENABLED
+    _PROGRESS_ENABLED = enabled
+
+
+def progress(items: Iterable[T], desc: str, total: int | None = None, unit: str = "it"):
+    """A tqdm bar on stderr (the terminal); log files get the stage's own periodic log lines instead.
+
+    Returns the tqdm object: iterate it, and call ``set_postfix`` for live values (a no-op when disabled)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, total=total, unit=unit, disable=not _PROGRESS_ENABLED, leave=False, dynamic_ncols=True)

@@ -1,0 +1,2 @@
+"""Data: where datasets come from (``sources``), the stored ``data.pt`` format (``store``), labelled image
+sets (``imagesets``), DSA augmentation (``augment``), test fixtures and derived datasets (``derived``)."""

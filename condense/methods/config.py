@@ -1,0 +1,21 @@
+"""The workflow config's per-method settings (``distill.<method>``), checked against the method's spec."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ..core.errors import CondenseError
+from ..data.traits import DatasetTraits
+from .spec import MethodSpec
+
+# Resolvers need a dataset; any will do to check names and ranges before a run.
+_ANY_DATASET = DatasetTraits(dsa_strategy="color_crop_cutout_flip_scale_rotate", flip_safe=True, published_as=None, base="any")
+
+
+def check_method_config(spec: MethodSpec, entry: Mapping[str, Any], key: str) -> None:
+    """Every key of ``entry`` (but ``ipcs``) is a setting of ``spec`` with a valid value, else a one-line error."""
+    overrides = {k: v for k, v in entry.items() if k != "ipcs"}
+    try:
+        spec.resolve(ipc=1, model="convnet", traits=_ANY_DATASET, overrides=overrides)
+    except CondenseError as exc:
+        raise CondenseError(f"config: {key}: {exc}; fix it in the config file") from None

@@ -1,0 +1,142 @@
+"""The condensation loop: iterations of a method's step with their seeds, and hooks that watch it.
+
+Iteration ``it`` draws everything random from seeds derived from (run seed, it): the network
+initialisation (torch's global RNG) and a generator for real batches and augmentation. The
+state a resume needs is therefore only the images, the optimiser state, the loss curve and the
+next iteration; a run resumed from a checkpoint ends with exactly the tensors of an uninterrupted
+run. As in the reference code, ``iterations N`` runs iterations 0..N (N + 1 image updates).
+
+Hooks see every iteration (``after_iteration``) and the end of the run (``on_end``, called by
+:func:`end_run` once the caller has written the set, so a checkpoint is never deleted before the
+set it leads to exists): checkpoints
+(:class:`CheckpointHook`) are one; snapshots, cost meters and divergence checks plug in the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+import torch
+
+from ..core.errors import CondenseError
+from ..core.fileio import load_torch, save_torch
+from ..core.runtime import derive_seed, make_generator, progress
+from .problem import Problem
+from .spec import MethodSpec
+
+log = logging.getLogger("condense.distill")
+CHECKPOINT_FORMAT = 1
+
+
+@dataclass
+class LoopState:
+    """Where a run stands: the next iteration, the loss of each finished one, seconds spent iterating."""
+
+    next_iteration: int = 0
+    losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class Run:
+    """One condensation run as the hooks see it."""
+
+    spec: MethodSpec
+    problem: Problem
+    seed: int
+    state: LoopState
+    identity: dict  # what a checkpoint must match to be resumed: settings, seed, mask
+
+    @property
+    def iterations(self) -> int:
+        return self.problem.settings.iterations
+
+
+class Hook:
+    """Override what you need; every method is called in the order the hooks were given."""
+
+    def after_iteration(self, run: Run, it: int, loss: float, seconds: float) -> None:
+        pass
+
+    def on_end(self, run: Run) -> None:
+        """After the finished run's outputs are written."""
+
+
+class LogHook(Hook):
+    """A log line every ``every`` iterations and at the last one."""
+
+    def __init__(self, every: int):
+        self.every = every
+
+    def after_iteration(self, run, it, loss, seconds):
+        if it % self.every == 0 or it == run.iterations:
+            per = run.spec.real_images_per_iteration(run.problem.settings, run.problem.num_classes)
+            log.info("iter %d/%d loss %.4f (%.2f s/iter, %.0f real images/s)", it, run.iterations, loss, seconds, per / seconds)
+
+
+class CheckpointHook(Hook):
+    """Every ``every`` iterations (never after the last: the set is written then), all the state there is."""
+
+    def __init__(self, path: Path, every: int):
+        self.path, self.every = Path(path), every
+
+    def after_iteration(self, run, it, loss, seconds):
+        if (it + 1) % self.every == 0 and it < run.iterations:
+            p, s = run.problem, run.state
+            save_torch({"format": CHECKPOINT_FORMAT, "identity": run.identity, "next_iteration": s.next_iteration,
+                        "images": p.images.detach().cpu(), "optimizer": p.optimizer.state_dict(), "losses": s.losses,
+                        "seconds": s.seconds}, self.path)
+
+    def on_end(self, run):
+        if self.path.exists():
+            self.path.unlink()
+
+    def resume(self, problem: Problem, identity: dict) -> Optional[LoopState]:
+        """The saved state if the checkpoint belongs to this run (same format, settings, seed and mask),
+        loaded into ``problem``; else None (and a warning when a foreign checkpoint is there)."""
+        if not self.path.exists():
+            return None
+        saved = load_torch(self.path, what="checkpoint")
+        if saved.get("format") != CHECKPOINT_FORMAT or saved.get("identity") != identity:
+            log.warning("checkpoint %s was made with other settings, seed or mask; starting from scratch", self.path)
+            return None
+        with torch.no_grad():
+            problem.images.copy_(saved["images"].to(problem.images.device))
+        problem.optimizer.load_state_dict(saved["optimizer"])
+        log.info("resumed from %s at iteration %d", self.path, saved["next_iteration"])
+        return LoopState(saved["next_iteration"], list(saved["losses"]), saved["seconds"])
+
+
+def condense(run: Run, hooks: Sequence[Hook] = (), stop_after: Optional[int] = None) -> bool:
+    """Run iterations ``run.state.next_iteration`` .. ``run.iterations`` (or ``stop_after``); True when finished.
+
+    The progress bar shows the loss and the real images consumed per second."""
+    problem, state, step = run.problem, run.state, run.spec.step
+    if run.iterations < 0:
+        raise CondenseError(f"--iterations {run.iterations} must be at least 0")
+    last = run.iterations if stop_after is None else min(run.iterations, stop_after)
+    per_iteration = run.spec.real_images_per_iteration(problem.settings, problem.num_classes)
+    bar = progress(range(state.next_iteration, last + 1), desc=f"{run.spec.name} ipc {problem.settings.ipc}",
+                   total=last + 1 - state.next_iteration)
+    for it in bar:
+        began = time.perf_counter()
+        torch.manual_seed(derive_seed(run.seed, it, 0))  # this iteration's random network
+        loss = float(step(problem, make_generator(derive_seed(run.seed, it, 1))))
+        took = time.perf_counter() - began
+        state.seconds += took
+        state.losses.append(loss)
+        state.next_iteration = it + 1
+        bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{per_iteration / took:.0f}")
+        for hook in hooks:
+            hook.after_iteration(run, it, loss, took)
+    return last == run.iterations
+
+
+def end_run(run: Run, hooks: Sequence[Hook] = ()) -> None:
+    """Tell the hooks the finished run's outputs are written (the checkpoint goes then)."""
+    for hook in hooks:
+        hook.on_end(run)

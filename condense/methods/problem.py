@@ -1,0 +1,70 @@
+"""What one condensation iteration works on: the real data, the learnable synthetic images, their optimiser."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ..core.accel import EAGER, FastNet, Speed
+from ..data.augment import apply, sample
+from ..models.classifiers import build_model
+
+
+@dataclass
+class Problem:
+    """``data``: what real batches are drawn from (a RealData, or the masked view of one: anything with
+    ``num_classes``, ``channel``, ``im_size`` and ``sample_class(c, n, generator)``)."""
+
+    data: Any
+    images: Tensor  # leaf tensor, requires_grad
+    labels: Tensor
+    optimizer: torch.optim.Optimizer
+    settings: Any  # the method's settings dataclass
+    speed: Speed = EAGER
+    _net: FastNet | None = field(default=None, init=False, repr=False)
+
+    @property
+    def num_classes(self) -> int:
+        return self.data.num_classes
+
+    def class_slice(self, c: int) -> slice:
+        return slice(c * self.settings.ipc, (c + 1) * self.settings.ipc)
+
+    def new_network(self) -> FastNet:
+        """This iteration's random network (initialised from torch's global RNG), loaded into the
+        one reused instance so compiled graphs survive across iterations."""
+        fresh = build_model(self.settings.model, self.data.channel, self.data.num_classes, self.data.im_size)
+        if self._net is None:
+            self._net = FastNet(fresh.to(self.images.device), self.speed)
+            return self._net
+        return self._net.load_(fresh)
+
+    def siamese(self, real: Tensor, syn: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """One augmentation draw shared by the real and the synthetic batch (and all their images)."""
+        if self.settings.strategy == "none":
+            return real, syn
+        draw = sample(self.settings.strategy, 1, generator, device=real.device, per_image=False)
+        return apply(real, draw), apply(syn, draw)
+
+    def image_step(self, loss: Tensor) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+
+
+def initial_images(data, settings, seed: int) -> tuple[Tensor, Tensor]:
+    """The synthetic set before iteration 0: ``settings.ipc`` real images per class (``init real``;
+    raw images, as the authors' code starts from) or Gaussian noise, from the run seed alone."""
+    from ..core.runtime import derive_seed, make_generator
+
+    gen = make_generator(derive_seed(seed, -1))
+    device = data.train_images.device
+    labels = torch.arange(data.num_classes, device=device).repeat_interleave(settings.ipc)
+    if settings.init == "real":
+        images = torch.cat([data.sample_class(c, settings.ipc, gen) for c in range(data.num_classes)])
+    else:
+        images = torch.randn((labels.numel(), data.channel, *data.im_size), generator=gen).to(device)
+    return images.clone(), labels

@@ -1,0 +1,65 @@
+"""A condensation method as data: :class:`MethodSpec` (name, label, settings dataclass with the reference
+defaults, how its sets are evaluated, its step function), registered in :data:`METHODS`.
+
+As timm keeps a ``PretrainedCfg`` beside each ``@register_model``, each method's file declares its
+spec next to its step; ``distill``'s flags, the config check, the workflow's method wildcard, the
+tables' and figures' labels all read the registry. A new method is one file plus one import line
+in ``condense/methods/__init__.py`` (or a plugin module, see ``condense.core.plugins``).
+
+Settings are frozen dataclasses whose fields are declared with :func:`~condense.core.settings.setting`:
+the reference default, a help text, the allowed range or choices, and an optional resolver that
+turns a symbolic default into the value recorded with the set (``augment: dsa`` → the dataset's
+DSA strategy; no loop counts → the reference table by IPC). Resolvers get ``{"ipc", "traits"}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from ..core.checks import AT_LEAST_ONE, check_number
+from ..core.registry import Registry
+from ..core.settings import build_settings, flag_name, setting, user_fields
+from ..data.traits import DatasetTraits
+
+RUN_FIELDS = ("method", "ipc", "model")  # set by the run, not by method flags
+
+__all__ = ["METHODS", "MethodSpec", "register_method", "setting", "flag_name", "method_fields", "RUN_FIELDS"]
+
+
+def method_fields(settings_cls: type) -> list:
+    """The fields a user sets (run fields excluded)."""
+    return user_fields(settings_cls, skip=RUN_FIELDS)
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    name: str
+    label: str  # in tables and figures
+    settings: type  # frozen dataclass: RUN_FIELDS, then each setting with its reference default
+    step: Callable  # step(problem, generator) -> loss tensor: one reference iteration
+    evaluation: str  # how the reference evaluates its sets: "dsa" (DSA augmentation, 1000 epochs) or "none" (300)
+    loss_label: str  # what its loss curve shows
+    real_images_per_iteration: Callable[[Any, int], int]  # (settings, num_classes) -> real images drawn per iteration
+    image_momentum: float = 0.5  # SGD momentum of the synthetic images (all three reference methods)
+    summary: str = ""
+
+    def takes(self, key: str) -> bool:
+        """Whether ``key`` (a flag stem such as ``lr_net``) is one of this method's settings."""
+        return any(flag_name(f) == key for f in method_fields(self.settings))
+
+    def resolve(self, *, ipc: int, model: str, traits: DatasetTraits, overrides: Mapping[str, Any] | None = None):
+        """The run's settings: reference defaults, then ``overrides`` (by flag name; None = default),
+        then each field's resolver (with the IPC and the dataset's traits); every value checked. An
+        override the method does not take is an error."""
+        check_number("--ipc", ipc, AT_LEAST_ONE)
+        return build_settings(self.settings, overrides, owner=self.name, fixed={"method": self.name, "ipc": ipc, "model": model},
+                              context={"ipc": ipc, "traits": traits})
+
+
+METHODS: Registry[MethodSpec] = Registry("condensation method")
+
+
+def register_method(spec: MethodSpec) -> MethodSpec:
+    METHODS.add(spec.name, spec)
+    return spec

@@ -1,0 +1,55 @@
+"""Every registry's names in one place, for the workflow (schema enums, wildcards) and its tests.
+
+Importing this module imports every built-in method, mask source, network and figure; plugins
+must be loaded before (``condense.core.plugins.load_plugins``) for their names to appear.
+"""
+
+from __future__ import annotations
+
+
+def schema_enums() -> dict[str, list[str]]:
+    """``definitions`` name of the config schema -> the registered names it admits."""
+    from .baselines.coreset import SELECTORS
+    from .data.derived import DERIVATIONS
+    from .masks.application import FILLS, SCHEMES
+    from .masks.saliency import SOURCES
+    from .methods import METHODS
+    from .models.classifiers import MODELS
+    from .models.fcn import FCNS
+
+    return {
+        "method": METHODS.names(),
+        "coreset_method": SELECTORS.names(),
+        "saliency_source": SOURCES.names(),
+        "mask_fill": FILLS.names(),
+        "mask_scheme": SCHEMES.names(),
+        "model": MODELS.names(),
+        "fcn_model": FCNS.names(),
+        "derivation": DERIVATIONS.names() or ["(none registered)"],
+        "compiled_stage": ["distill", *[f"distill.{m}" for m in METHODS.names()], "evaluate", "full_baseline"],
+    }
+
+
+def check_config(config: dict, schema_path) -> dict:
+    """The workflow's config check: the schema (defaults filled in) with the registries' names, then what a
+    schema cannot say: datasets are registered or derived, and each method's settings are its own."""
+    from .core.config import validate_config
+    from .core.errors import CondenseError
+    from .data.sources import DATASETS
+    from .methods import METHODS
+    from .methods.config import check_method_config
+
+    validate_config(config, schema_path, schema_enums(), source="config")
+    known = ", ".join(DATASETS.names())
+    for i, name in enumerate(config["datasets"]):
+        if name not in DATASETS and name not in config["derived"]:
+            raise CondenseError(f"config: key datasets.{i} = {name!r} is invalid (not a known dataset: {known}; nor defined "
+                                "under `derived`); fix it in the config file")
+    for name, entry in config["derived"].items():
+        if name in DATASETS:
+            raise CondenseError(f"config: derived dataset {name!r} shadows the dataset of that name; rename it")
+        if entry["base"] not in DATASETS:
+            raise CondenseError(f"config: key derived.{name}.base = {entry['base']!r} is invalid (not a known dataset: {known})")
+    for method in config["distill"]["methods"]:
+        check_method_config(METHODS.get(method), config["distill"].get(method, {}), f"distill.{method}")
+    return config

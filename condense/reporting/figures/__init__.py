@@ -1,0 +1,67 @@
+"""Figures from the pipeline's artifacts, one file per figure, registered in :data:`FIGURES`.
+
+``condense figures NAME FILE... --out FIG.png`` draws one figure from an explicit list of input
+files and writes it as PNG and as PDF beside it (same stem):
+
+- ``mask_ratio`` (the paper's Figure 3), from evaluation JSONs: test accuracy mean ± std vs mask
+  ratio, one line per (method, mask variant, IPC) that has masked sets (ratio 0 = the same
+  method's unmasked set), one panel per evaluation model;
+- ``synthetic_images`` (Figure 4), from image-set files and ``--data`` (for the de-normalisation
+  and class names): one panel per set, rows = method, columns = IPC; inside a panel one column
+  per class (named on top) and one row per image;
+- ``matching_loss``, from condensed set files (their ``meta['losses']``): the matching loss per
+  iteration, one panel per base method (DC/DSA and DM losses differ in scale).
+
+The saliency-map grid (``saliency_maps``) is drawn by ``condense saliency --figure``. Labels and
+the order of methods come from the registries through :class:`FigureContext`, which the stage
+builds; a figure module imports no registry of methods.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping, Optional, Sequence
+
+from ...core.registry import Registry
+
+
+@dataclass(frozen=True)
+class FigureContext:
+    """What a figure needs besides its input files: the dataset file, method labels and order."""
+
+    data: Optional[Path] = None
+    labels: Mapping[str, str] = field(default_factory=dict)  # method name -> label ("dsa" -> "DSA")
+    order: Sequence[str] = ()  # methods in display order (coresets, then condensation methods)
+    loss_labels: Mapping[str, str] = field(default_factory=dict)  # method -> what its loss curve shows
+
+    def label(self, method: str, ratio: float = 0.0, variant: str = "") -> str:
+        """'dsa', 1.0 -> 'DSA + mask (r = 1.0)'; ratio 0 is the plain method."""
+        name = self.labels.get(method, method)
+        if not ratio:
+            return name
+        return f"{name} + mask ({variant}, r = {ratio:g})" if variant else f"{name} + mask (r = {ratio:g})"
+
+    def key(self, method: str, ratio: float = 0.0) -> tuple:
+        order = list(self.order)
+        return (order.index(method) if method in order else len(order), method, ratio)
+
+
+@dataclass(frozen=True)
+class Figure:
+    draw: Callable[[list[Path], FigureContext], "object"]  # returns a matplotlib figure
+    inputs: str  # what the FILE arguments are, for help and errors
+    needs_data: bool = False
+
+
+FIGURES: Registry[Figure] = Registry("figure")
+
+
+def register_figure(name: str, figure: Figure) -> Figure:
+    FIGURES.add(name, figure)
+    return figure
+
+
+from . import mask_ratio  # noqa: E402,F401
+from . import synthetic_images  # noqa: E402,F401
+from . import matching_loss  # noqa: E402,F401

@@ -1,0 +1,20 @@
+"""Shared by the figures: matplotlib without a screen, and titles wrapped to the figure's width."""
+
+from __future__ import annotations
+
+import textwrap
+
+
+def pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def suptitle(fig, text: str, fontsize: int = 10) -> None:
+    """The figure title, each line wrapped to the figure's width."""
+    width = max(40, int(fig.get_figwidth() * 13))
+    fig.suptitle("\n".join(textwrap.fill(line, width) for line in text.split("\n")), fontsize=fontsize)

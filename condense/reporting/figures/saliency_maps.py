@@ -1,0 +1,81 @@
+"""The saliency-map grid: for a few images per class, panels side by side (the image, its map, the masked image, ...).
+
+The caller decides the panels (a stage computes maps and masked images with the masks library);
+this module only draws them: one row per class, one group of panels per image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+from ...core.errors import CondenseError
+from ...data.store import RealData, denormalize
+from ._style import pyplot
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One panel per image: ``values`` holds it for every picked image, in the order of the picks
+    (classes in turn); ``kind`` "image" (normalised images, N×C×H×W) or "map" (N×H×W in [0, 1])."""
+
+    title: str
+    kind: str
+    values: torch.Tensor
+
+
+def first_per_class(data: RealData, per_class: int) -> list[torch.Tensor]:
+    """The first ``per_class`` training images of every class (indices): the same images for every figure."""
+    picks = [idx[:per_class].cpu() for idx in data.class_indices]
+    if max((p.numel() for p in picks), default=0) == 0:
+        raise CondenseError("no training images to draw; check the dataset file")
+    return picks
+
+
+def draw_saliency_maps(data: RealData, picks: list[torch.Tensor], panels: Sequence[Panel], title: str):
+    """Rows = classes; per image one panel of each kind given, images de-normalised, maps on a [0, 1] scale."""
+    plt = pyplot()
+    k = max(p.numel() for p in picks)
+    width = len(panels)
+    rows, cols = data.num_classes, width * k
+    fig, axes = plt.subplots(rows, cols, figsize=(1.15 * cols + 1.6, 1.2 * rows + 0.6), squeeze=False)
+    gray = data.channel == 1
+    mappable = None
+    offsets = [0]
+    for p in picks:
+        offsets.append(offsets[-1] + p.numel())
+    for c, idx in enumerate(picks):
+        shown = []
+        for panel in panels:
+            values = panel.values[offsets[c]:offsets[c + 1]].float().cpu()
+            shown.append(denormalize(values, data.mean, data.std) if panel.kind == "image" else values)
+        for j in range(k):
+            group = axes[c, width * j : width * (j + 1)]
+            for ax in group:
+                ax.set_xticks([])
+                ax.set_yticks([])
+                for spine in ax.spines.values():
+                    spine.set_visible(False)
+            if j >= idx.numel():
+                for ax in group:
+                    ax.axis("off")
+                continue
+            for ax, panel, values in zip(group, panels, shown):
+                if panel.kind == "map":
+                    mappable = ax.imshow(values[j].numpy(), cmap="inferno", vmin=0.0, vmax=1.0)
+                elif gray:
+                    ax.imshow(values[j][0].numpy(), cmap="gray", vmin=0.0, vmax=1.0)
+                else:
+                    ax.imshow(values[j].permute(1, 2, 0).numpy())
+            if c == 0:
+                for ax, panel in zip(group, panels):
+                    ax.set_title(panel.title, fontsize=8)
+        axes[c, 0].set_ylabel(data.classes[c], fontsize=8, rotation=0, ha="right", va="center")
+    fig.suptitle(title, fontsize=10)
+    fig.subplots_adjust(left=0.1, right=0.9, top=0.9, bottom=0.02, wspace=0.05, hspace=0.1)
+    if mappable is not None:
+        cax = fig.add_axes((0.92, 0.1, 0.012, 0.75))
+        fig.colorbar(mappable, cax=cax, label="attention A")
+    return fig

@@ -1,0 +1,270 @@
+"""Evaluation JSONs as results tables (CSV, Markdown, LaTeX, HTML) beside the published numbers.
+
+The ``summary`` layout is the long table: one row per (dataset, model, method, mask variant,
+IPC). The other layouts (``condense/reporting/layouts.py``: ``table1``, ``table2``, ``convnet``)
+are the paper's tables: an entry (method at a mask ratio) × IPC grid, each
+IPC or entry a column group of "ours", "published (source)" and "Δ". The IPCs are the
+layout's (the paper's) plus any other IPC measured for the layout's entries and model.
+
+Each cell is "mean ± std (n)" over the evaluated networks; a published value is
+labelled with its source and our delta to it is shown. Nothing is filled in:
+a missing measurement stays "—"; a cell that cannot exist (a method at "whole
+dataset") is empty. A column group with neither a measurement nor a published value
+anywhere (e.g. "whole dataset" without a whole-dataset run or a published number) is
+dropped, unless that would drop every group; one with published values only stays, our
+cells "—".
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from ..core.errors import CondenseError
+from ..core.fileio import read_json
+from .layouts import LAYOUTS, Entry, TableLayout, ipc_label
+from .published import Published, lookup
+
+log = logging.getLogger("condense.table")
+MISSING = "—"
+NOT_APPLICABLE = ""
+SUMMARY = "summary"
+SUMMARY_TITLE = "Test accuracy (%)"
+OURS, DELTA = "ours", "Δ ours − published"
+LEGEND = (
+    "Test accuracy (%) on the real test set: ours = mean ± std (n networks); published values are labelled with "
+    "their source; Δ = our mean − the published mean; — = not measured (or nothing published); "
+    "empty = does not apply; + mask = every real image drawn for matching is masked (mask ratio 1.0)."
+)
+
+
+COLUMNS = ["dataset", "published_as", "model", "method", "mask", "mask_ratio", "ipc", "acc"]
+
+
+def load_rows(paths: list[Path]) -> pd.DataFrame:
+    """One row per network run, from any mix of evaluation and full-baseline JSONs. ``published_as``:
+    the dataset whose published numbers apply (the result's dataset traits; "" = none apply)."""
+    rows = []
+    for path in paths:
+        result = read_json(path, what="evaluation result")
+        method = result.get("method") or "?"
+        ipc = None if method == "full" else result.get("ipc")
+        ratio = float(result.get("mask_ratio") or 0.0)
+        published_as = result.get("published_as", result["dataset"]) or ""
+        for run in result["runs"]:
+            rows.append({"dataset": result["dataset"], "published_as": published_as, "model": result["model"], "method": method,
+                         "mask": result.get("mask") or "", "mask_ratio": ratio, "ipc": ipc, "acc": 100 * run["test_acc"]})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def published_for(dataset: str, model: str, method: str, ratio: float, ipc):
+    """The published value for a row (``dataset``: the one whose numbers apply): masked rows are compared
+    with the paper's "+ mask" numbers only at ratio 1 (the paper's tables mask every real image)."""
+    if not dataset:
+        return None
+    if ratio == 0:
+        return lookup(dataset, model, method, ipc)
+    return lookup(dataset, model, f"{method}+mask", ipc) if ratio == 1.0 else None
+
+
+def fmt_cell(mean: float, std: float, n: int) -> str:
+    return f"{mean:.1f} ± {std:.1f} ({n})"
+
+
+def summarize(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean, population std (as the reference code) and count per (dataset, model, method, mask variant, ipc), with published values."""
+    runs = runs.assign(ipc=runs["ipc"].astype("Int64"))
+    grouped = runs.groupby(["dataset", "published_as", "model", "method", "mask_ratio", "mask", "ipc"], dropna=False)["acc"]
+    table = grouped.agg(mean="mean", std=lambda a: a.std(ddof=0), n="count").reset_index()
+    published = [
+        published_for(r.published_as, r.model, r.method, r.mask_ratio, None if pd.isna(r.ipc) else int(r.ipc)) for r in table.itertuples()
+    ]
+    table["ours"] = [fmt_cell(r.mean, r.std, r.n) for r in table.itertuples()]
+    table["published"] = [p.cell() if p else MISSING for p in published]
+    table["source"] = [p.source if p else MISSING for p in published]
+    table["delta"] = [f"{r.mean - p.mean:+.1f}" if p else MISSING for r, p in zip(table.itertuples(), published)]
+    table["ipc"] = table["ipc"].map(lambda v: "whole" if pd.isna(v) else str(int(v)))
+    return table
+
+
+def summary_shown(table: pd.DataFrame) -> pd.DataFrame:
+    """The long table's displayed columns."""
+    return table[["dataset", "model", "method", "mask_ratio", "ipc", "ours", "published", "source", "delta"]].rename(
+        columns={"ours": "ours: mean ± std (n)", "published": "published (labelled)", "delta": DELTA}
+    )
+
+
+def to_markdown(table: pd.DataFrame, title: str, caption: str, notes: tuple[str, ...] = ()) -> str:
+    """Markdown: the title, the caption under it, the table (``table`` is the summary or an already-shown frame), notes."""
+    shown = summary_shown(table) if "delta" in table.columns else table
+    lines = [f"## {title}", ""] + ([caption, ""] if caption else []) + [shown.to_markdown(index=False, disable_numparse=True), ""]
+    for note in notes:
+        lines += [note, ""]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- paper layouts
+
+
+def dataset_of(table: pd.DataFrame) -> tuple[str, str]:
+    """(dataset, the dataset whose published numbers apply) of a one-dataset table."""
+    datasets = sorted(set(table["dataset"]))
+    if len(datasets) != 1:
+        found = ", ".join(datasets) if datasets else "none (no evaluated networks in the given files)"
+        raise CondenseError(f"a paper-layout table takes one dataset's results; found {found}")
+    return datasets[0], str(table["published_as"].iloc[0])
+
+
+def published_of(dataset: str, model: str, entry: Entry, ipc) -> Published | None:
+    if not dataset:
+        return None
+    if entry.published is not None:
+        return lookup(dataset, model, entry.published, ipc)
+    return published_for(dataset, model, entry.method, entry.mask_ratio, ipc)
+
+
+def layout_ipcs(table: pd.DataFrame, layout: TableLayout, entries: Sequence[Entry]) -> list:
+    """The layout's IPCs plus any other IPC measured for its entries on its model (e.g. the smoke profile's IPC 3),
+    in order, the whole dataset last."""
+    keys = {(e.method, float(e.mask_ratio)) for e in entries}
+    measured = {int(r.ipc) for r in table.itertuples()
+                if r.model == layout.model and (r.method, float(r.mask_ratio)) in keys and r.ipc != "whole"}
+    numbered = sorted({ipc for ipc in layout.ipcs if ipc is not None} | measured)
+    return numbered + ([None] if None in layout.ipcs else [])
+
+
+def layout_cells(table: pd.DataFrame, layout: TableLayout, entries: Sequence[Entry],
+                 ipcs: list) -> dict[tuple[int, object], tuple[str, Published | None, str]]:
+    """(entry index, IPC) -> (ours, published, Δ) for every cell that applies; ``table`` is :func:`summarize`'s output."""
+    _, dataset = dataset_of(table)
+    ours = {}
+    for r in table.itertuples():
+        key = (r.model, r.method, float(r.mask_ratio), r.ipc)
+        if key in ours:
+            raise CondenseError(
+                f"several mask variants of {r.method} at ratio {r.mask_ratio:g} ({ours[key].mask}, {r.mask}) would share one "
+                f"paper-table cell; pass one variant's evaluations to a paper layout (the summary shows all)"
+            )
+        ours[key] = r
+    cells = {}
+    for i, entry in enumerate(entries):
+        for ipc in ipcs:
+            if not entry.applies(ipc):
+                continue
+            row = ours.get((layout.model, entry.method, float(entry.mask_ratio), "whole" if ipc is None else str(ipc)))
+            pub = published_of(dataset, layout.model, entry, ipc)
+            cells[(i, ipc)] = (
+                fmt_cell(row.mean, row.std, row.n) if row is not None else MISSING,
+                pub,
+                f"{row.mean - pub.mean:+.1f}" if row is not None and pub is not None else MISSING,
+            )
+    return cells
+
+
+def layout_frame(table: pd.DataFrame, layout: TableLayout, methods: Sequence[tuple[str, str]] = ()) -> pd.DataFrame:
+    """The paper layout as a frame with two-level columns (group, ours | published (source) | Δ); the first
+    column holds the row labels. ``methods``: the (name, label) pairs that stand for the layout's EACH_METHOD."""
+    expanded = layout.expanded(methods)
+    ipcs = layout_ipcs(table, layout, expanded)
+    cells = layout_cells(table, layout, expanded, ipcs)
+    entries = list(enumerate(expanded))
+    # Groups are IPCs (entries as rows) or entries (entries as columns); each group is a list of cell keys per row.
+    if layout.entries_as == "rows":
+        row_header, row_labels = "method", [e.label for _, e in entries]
+        groups = [(ipc_label(ipc), [(i, ipc) for i, _ in entries]) for ipc in ipcs]
+    else:
+        row_header, row_labels = "IPC", [ipc_label(ipc) for ipc in ipcs]
+        groups = [(e.label, [(i, ipc) for ipc in ipcs]) for i, e in entries]
+    kept = [g for g in groups if any(k in cells and (cells[k][0] != MISSING or cells[k][1] is not None) for k in g[1])]
+    if not kept:
+        log.warning("%s: nothing measured or published; showing every column as —", layout.title)
+        kept = groups
+    columns = {("", row_header): row_labels}
+    for name, keys in kept:
+        sources = sorted({cells[k][1].source for k in keys if k in cells and cells[k][1] is not None})
+        published_header = f"published ({'; '.join(sources)})" if sources else "published"
+        columns[(name, OURS)] = [cells[k][0] if k in cells else NOT_APPLICABLE for k in keys]
+        columns[(name, published_header)] = [
+            (cells[k][1].cell() if cells[k][1] is not None else MISSING) if k in cells else NOT_APPLICABLE for k in keys
+        ]
+        columns[(name, DELTA)] = [cells[k][2] if k in cells else NOT_APPLICABLE for k in keys]
+    frame = pd.DataFrame(columns)
+    frame.columns = pd.MultiIndex.from_tuples(frame.columns)
+    return frame
+
+
+def flat(frame: pd.DataFrame) -> pd.DataFrame:
+    """One header row: "IPC 1: ours", "IPC 1: published (source)", ... (the row-label column keeps its name)."""
+    if not isinstance(frame.columns, pd.MultiIndex):
+        return frame
+    return frame.set_axis([f"{group}: {sub}" if group else sub for group, sub in frame.columns], axis=1)
+
+
+# LaTeX's special characters escaped, then our Unicode symbols spelled out, so pdflatex needs nothing beyond booktabs.
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_LATEX_UNICODE = {"±": r"$\pm$", "—": "---", "Δ": r"$\Delta$", "−": "$-$", "×": r"$\times$", "≥": r"$\geq$", "≤": r"$\leq$"}
+
+
+def latex_escape(text: str) -> str:
+    out = "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
+    for symbol, replacement in _LATEX_UNICODE.items():
+        out = out.replace(symbol, replacement)
+    return out
+
+
+def sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def to_latex(frame: pd.DataFrame, title: str, caption: str, label: str, notes: tuple[str, ...] = ()) -> str:
+    """A booktabs table environment; the caption is the title, then the caption text and notes."""
+    shown = frame.map(latex_escape)
+    if isinstance(frame.columns, pd.MultiIndex):
+        shown.columns = pd.MultiIndex.from_tuples([(latex_escape(a), latex_escape(b)) for a, b in frame.columns])
+    else:
+        shown.columns = [latex_escape(c) for c in frame.columns]
+    full_caption = " ".join(latex_escape(sentence(part)) for part in (title, caption, *notes) if part)
+    body = shown.to_latex(index=False, escape=False, caption=full_caption, label=f"tab:{label}", multicolumn=True,
+                          multicolumn_format="c", column_format="l" + "c" * (shown.shape[1] - 1))
+    return "% needs \\usepackage{booktabs}\n" + body
+
+
+_HTML_STYLE = ("body{font-family:sans-serif;font-size:14px} table{border-collapse:collapse} "
+               "th,td{border:1px solid #bbb;padding:3px 7px;text-align:center;white-space:nowrap} p{max-width:60em}")
+
+
+def to_html(frame: pd.DataFrame, title: str, caption: str, notes: tuple[str, ...] = ()) -> str:
+    """A standalone HTML page: the title, the caption under it, the table (grouped headers kept), notes."""
+    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<style>{_HTML_STYLE}</style></head>\n<body>\n<h2>{html.escape(title)}</h2>\n"
+            + (f"<p>{html.escape(caption)}</p>\n" if caption else "")
+            + frame.to_html(index=False, escape=True, border=0)
+            + "\n" + "".join(f"<p>{html.escape(text)}</p>\n" for text in notes if text) + "</body></html>\n")
+
+
+def listing(labels: Sequence[str]) -> str:
+    """'DC, DSA and DM'."""
+    labels = list(labels)
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1] if labels else ""
+
+
+CSV_DROPPED = ["ours", "published_as", "mask"]  # the CSV keeps the summary's columns; the variant is in `method` rows' files
+
+
+def render(table: pd.DataFrame, layout_name: str, title: str | None, caption: str,
+           methods: Sequence[tuple[str, str]] = ()) -> tuple[pd.DataFrame, pd.DataFrame, str, tuple[str, ...]]:
+    """(CSV frame, displayed frame, title, notes) for the summary or a paper layout; ``methods``: the
+    condensation methods' (name, label) pairs, in the order the ConvNet table lists them."""
+    if layout_name == SUMMARY:
+        return table.drop(columns=CSV_DROPPED), summary_shown(table), title or SUMMARY_TITLE, ()
+    layout = LAYOUTS.get(layout_name)
+    frame = layout_frame(table, layout, methods)
+    full_title = f"{title or layout.title.format(methods=listing([label for _, label in methods]))} — {dataset_of(table)[0]}, test accuracy (%)"
+    notes = (LEGEND,) + ((layout.note,) if layout.note else ())
+    return flat(frame), frame, full_title, notes

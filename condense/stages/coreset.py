@@ -1,0 +1,55 @@
+"""Coreset baselines: real training images picked per class (random, herding, ...), saved as an image set.
+
+Herding takes ``--order`` (the picks of ``condense herding-order``, embedded once for every IPC)
+or ``--embed-model`` (a network from ``condense full-baseline``, embedding for this IPC alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import torch
+
+from ..baselines.coreset import SELECTORS, CoresetInputs, check_ipc, read_herding_order
+from ..core.runtime import make_generator, resolve_device
+from ..data.imagesets import save_set
+from ..data.store import load_data
+from ..models.store import load_network
+from ._args import add_common_arguments
+
+log = logging.getLogger("condense.coreset")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--method", required=True, help=f"one of: {', '.join(SELECTORS.names())}")
+    parser.add_argument("--data", type=Path, required=True, help="dataset file from `condense download`")
+    parser.add_argument("--ipc", type=int, required=True, help="images per class")
+    parser.add_argument("--embed-model", type=Path, default=None, help="herding: trained network from `condense full-baseline`")
+    parser.add_argument("--order", type=Path, default=None, help="herding: picks from `condense herding-order` (instead of --embed-model)")
+    parser.add_argument("--out", type=Path, required=True, help="image set file (.pt)")
+    add_common_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> None:
+    selector = SELECTORS.get(args.method)
+    device = resolve_device(args.device)
+    data = load_data(args.data, device)
+    check_ipc(data, args.ipc)
+    inputs = CoresetInputs(
+        order=read_herding_order(args.order, data)[0] if args.order is not None else None,
+        embed_net=load_network(args.embed_model, device, kind="classifier") if args.embed_model is not None else None,
+    )
+    picks = selector.select(data, args.ipc, make_generator(args.seed), inputs)
+    idx = torch.cat(picks)
+    meta = {"dataset": data.name, "method": args.method, "ipc": args.ipc, "seed": args.seed, "indices": idx.cpu().tolist()}
+    save_set(args.out, data.train_images[idx], data.train_labels[idx], meta)
+    log.info("%s coreset: %d images (%d per class) -> %s", args.method, idx.numel(), args.ipc, args.out)
+
+
+if __name__ == "__main__":
+    from ..cli import stage_main
+
+    sys.exit(stage_main(__name__))

@@ -1,0 +1,135 @@
+"""Condense a dataset into a few synthetic images per class with a registered method (DC, DSA, DM, ...).
+
+Every setting defaults to the method's reference value (its spec in ``condense/methods/``);
+``--method NAME --help`` lists them all. ``--maps``, ``--mask`` and ``--selection`` draw the real
+batches from attention-masked images (``condense saliency``, ``condense mask``); ``init real``
+still starts from raw images, as the authors' code does. ``--checkpoint`` makes the run
+resumable: rerun the same command after a kill and it ends with exactly the tensors of an
+uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import torch
+
+from ..core.errors import CondenseError
+from ..core.fileio import atomic_path
+from ..core.runtime import resolve_device
+from ..data.imagesets import save_set
+from ..data.store import RealData, denormalize, load_data
+from ..masks.application import masked_data
+from ..masks.maps import load_maps
+from ..masks.selection import load_selection
+from ..masks.variant import parse_variant
+from ..methods import METHODS
+from ..methods.spec import RUN_FIELDS
+from ..methods.loop import CheckpointHook, LogHook, LoopState, Run, condense, end_run
+from ..methods.problem import Problem, initial_images
+from ._args import add_common_arguments, add_settings_arguments, add_speed_argument, given_settings, speed_of
+
+log = logging.getLogger("condense.distill")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--method", required=True, help=f"one of: {', '.join(METHODS.names())}")
+    parser.add_argument("--data", type=Path, required=True, help="dataset file from `condense download`")
+    parser.add_argument("--ipc", type=int, required=True, help="synthetic images per class")
+    parser.add_argument("--model", default="convnet", help="network used for matching")
+    add_settings_arguments(parser, _settings_classes(), skip=RUN_FIELDS)
+    parser.add_argument("--maps", type=Path, default=None, help="saliency maps from `condense saliency`: mask the real images")
+    parser.add_argument("--mask", default=None, help="mask variant, e.g. fcn-r1.0-mean-soft-fixed (see condense/masks/variant.py)")
+    parser.add_argument("--selection", type=Path, default=None, help="fixed scheme: which images are masked (`condense mask`)")
+    parser.add_argument("--checkpoint", type=Path, default=None, help="resume from / save to this file")
+    parser.add_argument("--checkpoint-every", type=int, default=50, help="iterations between checkpoints")
+    parser.add_argument("--log-every", type=int, default=10, help="iterations between log lines")
+    parser.add_argument("--stop-after", type=int, default=None, help=argparse.SUPPRESS)  # tests: simulate a kill
+    parser.add_argument("--out", type=Path, required=True, help="synthetic image set (.pt)")
+    parser.add_argument("--grid", type=Path, default=None, help="PNG grid of the synthetic images")
+    add_speed_argument(parser)
+    add_common_arguments(parser)
+
+
+def _settings_classes() -> list[type]:
+    return [spec.settings for _, spec in METHODS.items()]
+
+
+def resolve_settings(args: argparse.Namespace, data: RealData):
+    """The run's settings: the method's reference values, then the flags given."""
+    spec = METHODS.get(args.method)
+    overrides = given_settings(args, _settings_classes(), skip=RUN_FIELDS)
+    settings = spec.resolve(ipc=args.ipc, model=args.model, traits=data.traits, overrides=overrides)
+    smallest = min(data.class_size(c) for c in range(data.num_classes))
+    if settings.ipc > smallest and settings.init == "real":
+        raise CondenseError(f"--ipc {settings.ipc} exceeds the {smallest} images of the smallest class; lower it or use --init noise")
+    return settings
+
+
+def masked_real(args: argparse.Namespace, data: RealData):
+    """(the data real batches are drawn from, the variant or None)."""
+    if args.mask is None and args.maps is None and args.selection is None:
+        return data, None
+    if args.mask is None or args.maps is None:
+        raise CondenseError("masked condensation needs --mask VARIANT and --maps FILE (and --selection for the fixed scheme)")
+    variant = parse_variant(args.mask)
+    selection = None
+    if args.selection is not None:
+        selection = load_selection(args.selection, data.name, data.train_images.shape[0])
+        if abs(float(selection["ratio"]) - variant.ratio) > 1e-12:
+            raise CondenseError(f"selection {str(args.selection)!r} is for ratio {selection['ratio']}, but --mask {args.mask} names "
+                                f"ratio {variant.ratio}; pass the selection of that ratio")
+    real = masked_data(data, load_maps(args.maps), variant, None if selection is None else selection["selected"])
+    masked = 0 if selection is None else int(selection["selected"].sum())
+    log.info("matching against %s masked with %s: ratio %.2f, %d of %d images masked", args.maps, variant.build(), variant.ratio,
+             masked, data.train_images.shape[0])
+    return real, variant
+
+
+def save_grid(path: Path, images: torch.Tensor, data: RealData, ipc: int) -> None:
+    from torchvision.utils import save_image
+
+    with atomic_path(path) as tmp:
+        save_image(denormalize(images.detach().cpu(), data.mean, data.std), tmp, nrow=ipc if ipc > 1 else data.num_classes, format="png")
+
+
+def run(args: argparse.Namespace) -> None:
+    device = resolve_device(args.device)
+    data = load_data(args.data, device)
+    settings = resolve_settings(args, data)
+    spec = METHODS.get(settings.method)
+    images, labels = initial_images(data, settings, args.seed)  # raw images, as the authors' code starts from
+    real, variant = masked_real(args, data)
+    images.requires_grad_(True)
+    optimizer = torch.optim.SGD([images], lr=settings.lr_img, momentum=spec.image_momentum)
+    problem = Problem(real, images, labels, optimizer, settings, speed_of(args, device))
+    identity = {"settings": settings.to_dict(), "seed": args.seed, "mask": variant.build() if variant else None}
+    hooks = [LogHook(args.log_every)]
+    state = LoopState()
+    if args.checkpoint is not None:
+        checkpoint = CheckpointHook(args.checkpoint, args.checkpoint_every)
+        state = checkpoint.resume(problem, identity) or state
+        hooks.append(checkpoint)
+    run_ = Run(spec, problem, args.seed, state, identity)
+    log.info("%s: %s", settings.method, settings.to_dict())
+    if not condense(run_, hooks, stop_after=args.stop_after):
+        log.info("stopped after iteration %d as asked; the checkpoint holds the state", state.next_iteration - 1)
+        return
+    meta = {"dataset": data.name, "method": settings.method, "mask_ratio": variant.ratio if variant else 0.0,
+            "mask": variant.build() if variant else None, "ipc": settings.ipc, "seed": args.seed,
+            "settings": settings.to_dict(), "losses": state.losses, "seconds": state.seconds, "device": str(device)}
+    save_set(args.out, images, labels, meta)
+    if args.grid is not None:
+        save_grid(args.grid, images, data, settings.ipc)
+    end_run(run_, hooks)
+    log.info("%s ipc %d: %d iterations in %.0f s, final loss %.4f -> %s", settings.method, settings.ipc, len(state.losses),
+             state.seconds, state.losses[-1], args.out)
+
+
+if __name__ == "__main__":
+    from ..cli import stage_main
+
+    sys.exit(stage_main(__name__))

@@ -1,0 +1,99 @@
+"""Evaluate an image set: train fresh random networks on it, report their test accuracy.
+
+Reference protocol (docs/reference-protocol.md; :mod:`condense.training.evaluation`): SGD lr 0.01,
+momentum 0.9, weight decay 5e-4, batch 256, lr ×0.1 at half the epochs; 1000 epochs with DSA
+augmentation (for DSA and DM sets), 300 without. Each network gets its own seed derived from the
+run seed, so a run is reproducible network by network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from ..core.errors import CondenseError
+from ..core.fileio import write_json
+from ..core.runtime import make_generator, resolve_device
+from ..data.augment import resolve_strategy
+from ..data.imagesets import load_set
+from ..data.store import load_data, subset_per_class
+from ..training.evaluation import TrainSettings, evaluate_set, summarize
+from ._args import add_common_arguments, add_speed_argument, speed_of
+
+log = logging.getLogger("condense.evaluate")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, required=True, help="dataset file from `condense download` (test set)")
+    parser.add_argument("--set", type=Path, required=True, help="image set to train on (coreset or synthetic set)")
+    parser.add_argument("--model", default="convnet", help="network to train (see condense.models.classifiers.MODELS)")
+    parser.add_argument("--num-nets", type=int, default=5, help="random networks to train")
+    parser.add_argument("--epochs", type=int, default=300, help="300 without augmentation, 1000 with DSA (reference)")
+    parser.add_argument(
+        "--augment", default="none", help="none, dsa (the dataset's reference DSA strategy) or an explicit strategy string"
+    )
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument(
+        "--test-per-class", type=int, default=0,
+        help="test on this many images per class, one fixed random subset (0 = the whole test set; for quick profiles)",
+    )
+    parser.add_argument("--out", type=Path, required=True, help="result JSON")
+    add_speed_argument(parser)
+    add_common_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> None:
+    if args.num_nets < 1:
+        raise CondenseError(f"--num-nets {args.num_nets} must be at least 1")
+    device = resolve_device(args.device)
+    data = load_data(args.data, device, with_train=False)  # the set is the training data here
+    images, labels, meta = load_set(args.set)
+    if tuple(images.shape[1:]) != (data.channel, *data.im_size):
+        raise CondenseError(
+            f"image set {str(args.set)!r} holds {tuple(images.shape[1:])} images but {data.name} has "
+            f"{(data.channel, *data.im_size)}; evaluate it against the dataset it was made from"
+        )
+    images, labels = images.to(device), labels.to(device)
+    settings = TrainSettings(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, augment=resolve_strategy(args.augment, data.traits))
+    # The same test subset for every set and network (its own fixed seed), so rows stay comparable.
+    test = subset_per_class(data.test_labels, args.test_per_class, data.num_classes, make_generator(0))
+    speed = speed_of(args, device)
+
+    def report(result: dict) -> None:
+        log.info("net %d/%d: test acc %.4f, train acc %.4f, %.1f s", result["net"] + 1, args.num_nets, result["test_acc"],
+                 result["train_acc"], result["seconds"])
+
+    runs = evaluate_set(images, labels, data.test_images[test], data.test_labels[test], model=args.model, num_classes=data.num_classes,
+                        num_nets=args.num_nets, settings=settings, seed=args.seed, speed=speed, hooks=[report])
+    summary = summarize([r["test_acc"] for r in runs])
+    log.info("%s on %s: %.2f ± %.2f (%d nets)", args.model, args.set, summary["mean"], summary["std"], summary["n"])
+    write_json(
+        {
+            "dataset": data.name,
+            "published_as": data.traits.published_as,
+            "method": meta.get("method"),
+            "mask_ratio": meta.get("mask_ratio", 0.0),
+            "mask": meta.get("mask"),
+            "ipc": meta.get("ipc"),
+            "set_seed": meta.get("seed"),
+            "set": str(args.set),
+            "model": args.model,
+            "eval_seed": args.seed,
+            "device": str(device),
+            "settings": settings.to_dict(),
+            "test_images": int(test.numel()),
+            "compile": speed.compile,
+            **summary,
+            "runs": runs,
+        },
+        args.out,
+    )
+
+
+if __name__ == "__main__":
+    from ..cli import stage_main
+
+    sys.exit(stage_main(__name__))

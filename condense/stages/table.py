@@ -1,0 +1,58 @@
+"""Collect evaluation JSONs into a results table (CSV + Markdown, optionally LaTeX and HTML) beside the published numbers.
+
+``--layout summary`` (default) is the long table; the other layouts are the paper's tables
+(``condense/reporting/layouts.py``). Method labels and the order of the ConvNet table's rows come
+from the method registry. See :mod:`condense.reporting.tables` for what each cell holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from ..core.fileio import atomic_path
+from ..methods import METHODS
+from ..reporting.layouts import LAYOUTS
+from ..reporting.tables import SUMMARY, SUMMARY_TITLE, flat, load_rows, render, summarize, to_html, to_latex, to_markdown
+from ._args import add_common_arguments
+
+log = logging.getLogger("condense.table")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results", nargs="+", type=Path, help="evaluation or full-baseline JSON files")
+    parser.add_argument("--layout", default=SUMMARY, choices=[SUMMARY, *LAYOUTS.names()],
+                        help="summary: the long table; otherwise a paper layout from condense/reporting/layouts.py")
+    parser.add_argument("--out-csv", type=Path, required=True)
+    parser.add_argument("--out-md", type=Path, required=True)
+    parser.add_argument("--out-tex", type=Path, default=None, help="also a LaTeX table (booktabs)")
+    parser.add_argument("--out-html", type=Path, default=None, help="also an HTML page (for `snakemake --report`)")
+    parser.add_argument("--title", default=None, help=f"default: {SUMMARY_TITLE!r}, or the layout's title")
+    parser.add_argument("--caption", default="", help="printed under the title (e.g. the profile's reduced settings)")
+    add_common_arguments(parser, seed=False, device=False)
+
+
+def run(args: argparse.Namespace) -> None:
+    table = summarize(load_rows(args.results))
+    methods = [(name, spec.label) for name, spec in METHODS.items()]
+    csv_frame, shown, title, notes = render(table, args.layout, args.title, args.caption, methods)
+    with atomic_path(args.out_csv) as tmp:
+        csv_frame.to_csv(tmp, index=False)
+    with atomic_path(args.out_md) as tmp:
+        tmp.write_text(to_markdown(flat(shown), title, args.caption, notes))
+    if args.out_tex is not None:
+        with atomic_path(args.out_tex) as tmp:
+            tmp.write_text(to_latex(shown, title, args.caption, args.layout, notes))
+    if args.out_html is not None:
+        with atomic_path(args.out_html) as tmp:
+            tmp.write_text(to_html(shown, title, args.caption, notes))
+    written = ", ".join(str(p) for p in (args.out_csv, args.out_md, args.out_tex, args.out_html) if p is not None)
+    log.info("%s table of %d rows -> %s", args.layout, len(shown), written)
+
+
+if __name__ == "__main__":
+    from ..cli import stage_main
+
+    sys.exit(stage_main(__name__))

@@ -1,0 +1,63 @@
+"""Train the attention FCN: BCE between pooled class maps and the one-hot label (paper §3.2, eq. 2).
+
+The recipe (pooling, augmentation, cosine schedule) is :mod:`condense.masks.fcn_training`; this
+stage reads the dataset, trains and writes the network (the one format of
+:mod:`condense.models.store`) and, optionally, a metrics JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..core.fileio import write_json
+from ..core.runtime import resolve_device
+from ..data.store import load_data
+from ..masks.fcn_training import FCNTrainingSettings, train_fcn
+from ..models.fcn import FCNS
+from ..models.store import save_network
+from ._args import add_common_arguments
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, required=True, help="dataset file from `condense download`")
+    parser.add_argument("--model", default="small_fcn", help=f"attention model, one of: {', '.join(FCNS.names())}")
+    parser.add_argument("--pool", default="lse", help="spatial pooling of the class maps: lse (authors' code) or avg (paper)")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--lr", type=float, default=0.1, help="initial learning rate (cosine-annealed to 0 over all steps)")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--weight-decay", type=float, default=1e-4)
+    parser.add_argument("--momentum", type=float, default=0.9)
+    parser.add_argument("--per-class", type=int, default=0, help="train on this many images per class (0 = all); for quick profiles")
+    parser.add_argument(
+        "--augment", default="auto",
+        help="'_'-joined families applied in turn with per-image parameters (crop, flip, ...), none, "
+             "or auto (crop_flip; crop only where a flip changes the class, e.g. digits)",
+    )
+    parser.add_argument("--crop-pad", type=int, default=4, help="random-crop padding in pixels (zero fill)")
+    parser.add_argument("--pretrained", type=Path, default=None, help="LOCAL torchvision resnet18 state dict (resnet18_fcn only)")
+    parser.add_argument("--out", type=Path, required=True, help="trained FCN (.pt)")
+    parser.add_argument("--out-json", type=Path, default=None, help="metrics JSON (test accuracy, losses, time, settings)")
+    add_common_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> None:
+    settings = FCNTrainingSettings(model=args.model, pool=args.pool, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                                   weight_decay=args.weight_decay, momentum=args.momentum, per_class=args.per_class,
+                                   augment=args.augment, crop_pad=args.crop_pad, pretrained=args.pretrained)
+    settings.check()
+    device = resolve_device(args.device)
+    data = load_data(args.data, device)
+    net, metrics = train_fcn(data, settings, args.seed)
+    meta = {"dataset": data.name, "seed": args.seed, "n_train": metrics["n_train"], "test_acc": metrics["test_acc"],
+            "settings": metrics["settings"]}
+    save_network(args.out, net, meta)
+    if args.out_json is not None:
+        write_json({"dataset": data.name, "seed": args.seed, "device": str(device), **metrics, "fcn": str(args.out)}, args.out_json)
+
+
+if __name__ == "__main__":
+    from ..cli import stage_main
+
+    sys.exit(stage_main(__name__))

@@ -1,0 +1,28 @@
+# What the workflow takes from the package: its registries (methods, coresets, mask sources,
+# networks, datasets, derivations, tables) and the config check against them.
+# Plugins (config `plugins`) are imported first and exported to every job (CONDENSE_PLUGINS),
+# so a method added as a plugin gets its wildcards, schema names and flags like a built-in one.
+
+from condense.core.allocator import ALLOCATOR_ENV
+from condense.core.plugins import ENV as PLUGINS_ENV, load_plugins
+
+load_plugins(config.get("plugins") or [])
+os.environ[PLUGINS_ENV] = ",".join(config.get("plugins") or [])
+
+from condense.baselines.coreset import SELECTORS
+from condense.data.sources import DATASETS
+from condense.masks.saliency import SOURCES
+from condense.masks.variant import VARIANT_PATTERN, MaskVariant, method_name, split_method
+from condense.methods import METHODS
+from condense.registries import check_config
+from condense.reporting.layouts import LAYOUTS
+
+# The schema with the registries' names, then datasets and per-method settings: one line naming the bad key.
+check_config(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
+
+# Every job inherits these (glibc allocator settings, docs/environment.md); a user's own values win.
+for _key, _value in ALLOCATOR_ENV.items():
+    os.environ.setdefault(_key, _value)
+
+CONDENSE = f"{sys.executable} -m condense"
+R = config["results"]
