@@ -17,7 +17,7 @@ ENV_RECORDED = (*ALLOCATOR_ENV, "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISI
 
 
 def ensure_allocator_env(enabled: bool = True) -> None:
-    """Re-execute this process with condense's glibc allocator setting (DESIGN.md §5) unless it is in effect.
+    """Re-execute this process with condense's glibc allocator setting (docs/environment.md) unless it is in effect.
 
     glibc reads the variables at start-up only, so setting them from Python is too late. Call this
     before anything heavy is imported."""

@@ -99,7 +99,7 @@ def test_paper_table1_dc_vs_dc_mask(tmp_path):
     assert lines[0].startswith("## Table 1 (Kim & Bae 2022)") and "cifar10" in lines[0] and lines[2] == "reduced profile"
     ipc1, ipc10 = rows["IPC 1"], rows["IPC 10"]
     assert ipc1["DC: ours"] == "45.2 ± 1.0 (2)"
-    assert ipc1["DC: published (Kim & Bae 2022, Table 1)"] == "24.2 ± 0.9"  # DESIGN: Table 1's DC 24.2 ± 0.9
+    assert ipc1["DC: published (Kim & Bae 2022, Table 1)"] == "24.2 ± 0.9"  # docs/published-numbers.md: Table 1's DC 24.2 ± 0.9
     assert ipc1["DC: Δ ours − published"] == "+21.0"
     assert ipc10["DC: ours"] == MISSING and ipc10["DC: published (Kim & Bae 2022, Table 1)"] == "39.1 ± 1.2"
     assert ipc10["DC: Δ ours − published"] == MISSING

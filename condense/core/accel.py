@@ -1,6 +1,6 @@
 """Speed options shared by the stages: ``torch.compile`` with a channels-last layout.
 
-Measured on the 2-core CPU (DESIGN.md §5 and ``benchmarks/``): eager PyTorch spends
+Measured on the 2-core CPU (docs/environment.md and ``benchmarks/``): eager PyTorch spends
 much of a ConvNet step in unfused norm / ReLU / pooling passes over large activation
 maps. ``torch.compile`` fuses them, and with channels-last activations oneDNN's
 convolutions run faster. Measured side by side (benchmarks/results/official_vs_ours_cpu.md):

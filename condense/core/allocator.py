@@ -1,7 +1,7 @@
 """glibc allocator settings for every stage (kept free of torch so the Snakefile imports it cheaply).
 
 glibc maps and unmaps every large tensor, and page faults then eat about a third of
-the CPU time here (DESIGN.md §5). The variables must be set before a process starts,
+the CPU time here (docs/environment.md). The variables must be set before a process starts,
 so the Snakefile exports them to every job; README shows them for runs by hand.
 """
 
