@@ -84,8 +84,9 @@ def test_compiled_evaluation_equals_eager(data_file):
     assert loss_f == pytest.approx(loss_e, rel=1e-4)
     for (name, w_e), w_f in zip(nets[EAGER].named_parameters(), nets[FAST].parameters()):
         if w_e.dim() > 1:  # (a conv bias before a norm has zero gradient; compiled kernels leave ~1e-9 there)
-            # 1.7e-5 measured on an Intel Xeon (2 threads), below 1e-5 on the AMD EPYC the test was written on
-            assert float((w_f - w_e).detach().norm() / w_e.detach().norm()) < 5e-5, name
+            # Float reordering grows over 5 training passes: below 1e-5 on the AMD EPYC the test was written on,
+            # 1.7e-5 to 6.5e-5 on an Intel Xeon (alone / beside other jobs); a real error would be O(1).
+            assert float((w_f - w_e).detach().norm() / w_e.detach().norm()) < 1e-3, name
     assert torch.allclose(logits_f, logits_e, rtol=1e-3, atol=1e-4)
     assert acc_f == pytest.approx(acc_e, abs=0.02)  # an argmax may flip on a near tie
 

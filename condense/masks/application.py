@@ -1,10 +1,23 @@
 """How a map masks an image, and the masked view of a dataset that condensation draws real batches from.
 
-A map A (in [0, 1], H×W, broadcast over channels) masks a normalised image x by its variant's
-*fill* (registry :data:`FILLS`: what the masked-out region becomes) after its *shape*
-(``soft``: A as is). Its *scheme* (registry :data:`SCHEMES`) says which images are masked;
-``fixed`` masks a stored selection (``condense mask``), so the masked images are computed once.
-Every image that is not masked stays bit-identical, and nothing selected gives back the data itself.
+A map A (in [0, 1], H×W, broadcast over channels) masks a normalised image x in three steps, each
+named in the variant (``condense/masks/variant.py``):
+
+- **shape** — ``soft``: A as is; ``hard<q>``: 1 on the top q of the image's pixels by A (exactly
+  round(q·H·W) of them, at least one), 0 elsewhere;
+- **fill** (registry :data:`FILLS`) — what the masked-out region becomes:
+  ``mean`` x ⊙ A (normalised space: the region goes to the dataset's mean colour; the authors' code),
+  ``black`` normalise(x_pixel ⊙ A) (the region goes black, as FashionMNIST's backgrounds are),
+  ``other`` A ⊙ x + (1 − A) ⊙ x′ with x′ a training image of any class drawn at random with the batch
+  (natural-image content that no longer tells the class);
+- **scheme** (registry :data:`SCHEMES`) — which real images are masked: ``fixed``, a stored selection
+  of floor(r·n_c) images per class (``condense mask``); ``batch``, the authors' ``get_images``:
+  floor(r·n) of every real batch of n drawn for a class, drawn afresh each time from the
+  iteration's generator (the batch is already in random order; its first floor(r·n) are masked).
+
+Every image that is not masked stays bit-identical. Fills that draw nothing (``mean``, ``black``)
+under the ``fixed`` scheme are applied once to the whole training set; the rest are applied to
+each drawn batch, from the same generator as the batch, so a resumed run stays exact.
 """
 
 from __future__ import annotations
@@ -20,14 +33,25 @@ from ..core.errors import CondenseError
 from ..core.registry import Registry
 from ..data.store import RealData
 from .maps import check_maps_fit, from_uint8
+from .selection import masked_count
 from .variant import MaskVariant
+
+
+@dataclass(frozen=True)
+class FillContext:
+    """What a fill may need besides the images and maps."""
+
+    mean: Tensor  # (1, C, 1, 1) the dataset's per-channel mean (pixel scale)
+    std: Tensor  # (1, C, 1, 1)
+    others: Optional[Tensor] = None  # (B, C, H, W) normalised images to fill from (``other``)
 
 
 @dataclass(frozen=True)
 class Fill:
     name: str
     summary: str
-    apply: Callable[[Tensor, Tensor], Tensor]  # (normalised images B×C×H×W, maps B×1×H×W) -> masked images
+    apply: Callable[[Tensor, Tensor, FillContext], Tensor]  # (normalised images B×C×H×W, maps B×1×H×W, context)
+    draws: bool = False  # needs an image drawn with the batch (x′)
 
 
 @dataclass(frozen=True)
@@ -36,49 +60,128 @@ class Scheme:
     summary: str
 
 
+def _mean(x: Tensor, a: Tensor, ctx: FillContext) -> Tensor:
+    return x * a
+
+
+def _black(x: Tensor, a: Tensor, ctx: FillContext) -> Tensor:
+    pixels = x * ctx.std + ctx.mean
+    return (pixels * a - ctx.mean) / ctx.std
+
+
+def _other(x: Tensor, a: Tensor, ctx: FillContext) -> Tensor:
+    return a * x + (1.0 - a) * ctx.others
+
+
 FILLS: Registry[Fill] = Registry("mask fill")
-FILLS.add("mean", Fill("mean", "x_norm ⊙ A: the masked-out region goes to the dataset's mean colour (the authors' code)",
-                       lambda x, a: x * a))
+FILLS.add("mean", Fill("mean", "x_norm ⊙ A: the masked-out region goes to the dataset's mean colour (the authors' code)", _mean))
+FILLS.add("black", Fill("black", "normalise(x_pixel ⊙ A): the masked-out region goes black", _black))
+FILLS.add("other", Fill("other", "A ⊙ x + (1 − A) ⊙ x′, x′ a random training image of any class drawn with the batch", _other, draws=True))
 
 SCHEMES: Registry[Scheme] = Registry("mask scheme")
 SCHEMES.add("fixed", Scheme("fixed", "floor(r·n_c) fixed images per class are masked (a selection from `condense mask`)"))
+SCHEMES.add("batch", Scheme("batch", "floor(r·n) of every drawn real batch of n are masked, drawn afresh (the authors' get_images)"))
+
+
+def hard_count(q: float, pixels: int) -> int:
+    """Pixels a hard map keeps: round(q · pixels), at least one."""
+    return max(1, min(pixels, int(round(q * pixels))))
 
 
 def shape_maps(attention: Tensor, variant: MaskVariant) -> Tensor:
-    """The maps a variant applies (``soft``: as stored)."""
+    """The maps a variant applies: ``soft`` as given; ``hard<q>`` 1 on each image's top round(q·H·W) pixels."""
     if variant.shape == "soft":
         return attention
-    raise CondenseError(f"mask shape {variant.shape!r} is not available; use soft")
+    flat = attention.flatten(1)
+    k = hard_count(variant.q, flat.shape[1])
+    keep = torch.zeros_like(flat)
+    keep.scatter_(1, flat.topk(k, dim=1).indices, 1.0)
+    return keep.view_as(attention)
 
 
-def mask_images(images: Tensor, maps_uint8: Tensor, variant: MaskVariant) -> Tensor:
-    """``images`` (normalised, B×C×H×W) masked by their uint8 maps (B×H×W) as ``variant`` says."""
-    attention = shape_maps(from_uint8(maps_uint8), variant).to(images.device).unsqueeze(1)
-    return FILLS.get(variant.fill).apply(images, attention)
+def fill_context(images: Tensor, mean, std, others: Optional[Tensor] = None) -> FillContext:
+    shape = (1, -1, 1, 1)
+    return FillContext(torch.as_tensor(mean, dtype=images.dtype, device=images.device).view(shape),
+                       torch.as_tensor(std, dtype=images.dtype, device=images.device).view(shape), others)
 
 
-def masked_data(data: RealData, maps: dict, variant: MaskVariant, selected: Optional[Tensor] = None) -> RealData:
-    """``data`` as condensation sees it under ``variant``: its training images masked per the scheme.
+def mask_images(images: Tensor, maps_uint8: Tensor, variant: MaskVariant, mean=None, std=None,
+                others: Optional[Tensor] = None) -> Tensor:
+    """``images`` (normalised, B×C×H×W) masked by their uint8 maps (B×H×W) as ``variant`` says.
+    ``mean``/``std``: the dataset's normalisation (``black``); ``others``: the x′ of ``other``."""
+    fill = FILLS.get(variant.fill)
+    if fill.draws and others is None:
+        raise CondenseError(f"the {fill.name} fill needs the images to fill from")
+    if mean is None:
+        mean, std = [0.0] * images.shape[1], [1.0] * images.shape[1]
+    attention = shape_maps(from_uint8(maps_uint8.to(images.device)), variant).unsqueeze(1)
+    return fill.apply(images, attention, fill_context(images, mean, std, others))
 
-    ``maps``: a loaded maps file of ``data``; ``selected``: the ``fixed`` scheme's bool selection
-    over the training set. With nothing selected (ratio 0) ``data`` itself is returned."""
+
+class MaskedData:
+    """A dataset as condensation sees it under a mask variant: ``sample_class`` returns masked real batches.
+
+    Everything else (``num_classes``, ``channel``, ``train_images``, ...) is the underlying data's."""
+
+    def __init__(self, data: RealData, maps_uint8: Tensor, variant: MaskVariant, selected: Optional[Tensor]):
+        self.data, self.variant = data, variant
+        self.maps = maps_uint8.to(data.train_images.device)
+        self.selected = None if selected is None else selected.to(data.train_images.device)
+        self.fill = FILLS.get(variant.fill)
+
+    def __getattr__(self, name):
+        return getattr(self.data, name)
+
+    def _which(self, idx: Tensor) -> Tensor:
+        """Which of a drawn batch (indices in random order) are masked."""
+        if self.variant.scheme == "fixed":
+            return self.selected[idx]
+        which = torch.zeros(idx.shape[0], dtype=torch.bool, device=idx.device)
+        which[: masked_count(idx.shape[0], self.variant.ratio)] = True
+        return which
+
+    def sample_class(self, c: int, n: int, generator: torch.Generator) -> Tensor:
+        data = self.data
+        idx = data.sample_class_indices(c, n, generator)
+        images = data.train_images[idx]
+        which = self._which(idx)
+        count = int(which.sum())
+        if count == 0:
+            return images
+        picked = idx[which]
+        others = None
+        if self.fill.draws:  # x′: any training image, drawn with the batch from the same generator
+            j = torch.randint(data.train_images.shape[0], (count,), generator=generator, device=generator.device)
+            others = data.train_images[j.to(data.train_images.device, non_blocking=True)]
+        images = images.clone()
+        images[which] = mask_images(images[which], self.maps[picked], self.variant, data.mean, data.std, others)
+        return images
+
+
+def masked_data(data: RealData, maps: dict, variant: MaskVariant, selected: Optional[Tensor] = None):
+    """``data`` as condensation sees it under ``variant``: a RealData with the masked training images
+    when the fill draws nothing and the scheme is ``fixed`` (computed once), else a :class:`MaskedData`
+    that masks each drawn batch. ``maps``: a loaded maps file of ``data``; ``selected``: the ``fixed``
+    scheme's bool selection over the training set. Nothing masked (ratio 0) gives ``data`` itself."""
     variant.validate()
     n = data.train_images.shape[0]
     check_maps_fit(maps, data.name, n, data.im_size)
     if maps.get("source") not in (None, variant.source):
         raise CondenseError(f"the maps are from source {maps['source']!r}, but mask {variant.build()!r} names {variant.source!r}; "
                             f"pass the {variant.source} maps")
-    if variant.scheme != "fixed":
-        raise CondenseError(f"mask scheme {variant.scheme!r} is not available; use fixed")
-    if selected is None:
-        raise CondenseError("the fixed mask scheme needs a selection (`condense mask`): pass --selection")
-    if selected.dtype != torch.bool or tuple(selected.shape) != (n,):
-        raise CondenseError(f"mask selection is {tuple(selected.shape)} {selected.dtype}, expected bool ({n},) over the training set of {data.name}")
-    idx = torch.nonzero(selected.cpu()).flatten()
-    if idx.numel() == 0:
+    if variant.scheme == "fixed":
+        if selected is None:
+            raise CondenseError("the fixed mask scheme needs a selection (`condense mask`): pass --selection")
+        if selected.dtype != torch.bool or tuple(selected.shape) != (n,):
+            raise CondenseError(f"mask selection is {tuple(selected.shape)} {selected.dtype}, expected bool ({n},) over the training set of {data.name}")
+        if not bool(selected.any()):
+            return data
+    elif variant.ratio == 0:
         return data
-    device = data.train_images.device
-    idx_dev = idx.to(device)
-    images = data.train_images.clone()
-    images[idx_dev] = mask_images(images[idx_dev], maps["maps"][idx], variant)
-    return dataclasses.replace(data, train_images=images)
+    if variant.scheme == "fixed" and not FILLS.get(variant.fill).draws:
+        idx = torch.nonzero(selected.cpu()).flatten()
+        idx_dev = idx.to(data.train_images.device)
+        images = data.train_images.clone()
+        images[idx_dev] = mask_images(images[idx_dev], maps["maps"][idx], variant, data.mean, data.std)
+        return dataclasses.replace(data, train_images=images)
+    return MaskedData(data, maps["maps"], variant, selected)
