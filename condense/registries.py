@@ -37,6 +37,8 @@ def check_config(config: dict, schema_path) -> dict:
     from .core.errors import CondenseError
     from .data.sources import DATASETS
     from .methods import METHODS
+    from .core.settings import build_settings
+    from .masks.saliency import SOURCES
     from .methods.config import check_method_config
 
     validate_config(config, schema_path, schema_enums(), source="config")
@@ -52,4 +54,14 @@ def check_config(config: dict, schema_path) -> dict:
             raise CondenseError(f"config: key derived.{name}.base = {entry['base']!r} is invalid (not a known dataset: {known})")
     for method in config["distill"]["methods"]:
         check_method_config(METHODS.get(method), config["distill"].get(method, {}), f"distill.{method}")
+    for name, entry in config["attention"]["saliency"].items():
+        source = SOURCES.get(name)
+        try:
+            if source.settings is None:
+                if entry:
+                    raise CondenseError(f"source {name} takes no settings")
+            else:
+                build_settings(source.settings, entry, owner=f"source {name}")
+        except CondenseError as exc:
+            raise CondenseError(f"config: attention.saliency.{name}: {exc}; fix it in the config file") from None
     return config

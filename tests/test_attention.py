@@ -14,7 +14,7 @@ from condense.core.errors import CondenseError
 from condense.core.fileio import save_torch
 from condense.data.store import load_data
 from condense.masks.application import masked_data
-from condense.masks.maps import load_maps
+from condense.data.maps import load_maps
 from condense.masks.selection import load_selection, masked_count
 from condense.masks.variant import MaskVariant
 from condense.models.fcn import FCNS, attention_map, build_fcn, pool_logits

@@ -181,7 +181,7 @@ def test_bad_method_and_ipc(data_file, tmp_path, capsys):
 
 
 def write_maps_and_mask(data_file, tmp_path, ratio):
-    from condense.masks.maps import save_maps
+    from condense.data.maps import save_maps
 
     data = load_data(data_file)
     maps = tmp_path / "maps.pt"

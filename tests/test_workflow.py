@@ -37,8 +37,8 @@ def test_paper_config_dry_run_lists_the_full_grid(tmp_path):
     assert counts["full_baseline"] == 2
     assert counts["herding_order"] == 1  # herding embeds the training set once for IPC 1, 10 and 50
     assert counts["download"] == 1 and counts["table"] == 1
-    # Table 1, Table 2 and the ConvNet table; Figure 3 (mask ratio), Figure 4 (images), matching loss.
-    assert counts["paper_table"] == 3 and counts["figures"] == 3
+    # Table 1, Table 2 and the ConvNet table; Figure 3 (mask ratio), Figure 4 (images), matching loss, saliency maps.
+    assert counts["paper_table"] == 3 and counts["figures"] == 4  # + the saliency maps of every mask source
     assert "results/cifar10/eval/herding_ipc50_seed0/alexnet.json" in proc.stdout + proc.stderr
 
 

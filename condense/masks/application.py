@@ -32,7 +32,7 @@ from torch import Tensor
 from ..core.errors import CondenseError
 from ..core.registry import Registry
 from ..data.store import RealData
-from .maps import check_maps_fit, from_uint8
+from ..data.maps import check_maps_fit, from_uint8
 from .selection import masked_count
 from .variant import MaskVariant
 

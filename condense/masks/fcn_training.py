@@ -2,10 +2,11 @@
 
 Loss: ``binary_cross_entropy_with_logits(pool_logits(φ(x), pool), one_hot(y))`` with ``pool avg``
 (the paper's text) or ``lse`` (smooth max, the authors' code). SGD with momentum and weight decay,
-a cosine learning-rate schedule stepped per batch over all steps, random crops (zero padding of
-``crop_pad`` px on the normalised image, as integer translations) and horizontal flips (only for
-datasets whose traits say a flip keeps the class), both drawn per image on a CPU generator and
-applied to the whole batch at once. It runs through the same training loop as every classifier
+a cosine learning-rate schedule stepped per batch over all steps down to ``eta_min``, random crops
+(``crop_pad`` px of padding, as integer translations, filled with the mean colour — zero in
+normalised space — or black, as torchvision's ``RandomCrop(32, padding=8)`` pads the authors'
+PIL images) and horizontal flips (only for datasets whose traits say a flip keeps the class),
+both drawn per image on a CPU generator and applied to the whole batch at once. It runs through the same training loop as every classifier
 (:func:`condense.training.loop.fit`). The test accuracy of the pooled logits (argmax) measures how
 well the FCN learned the task.
 """
@@ -43,7 +44,9 @@ class FCNTrainingSettings:
     per_class: int = 0  # 0 = every training image
     augment: str = "auto"  # '_'-joined families (crop, flip, ...), none, or auto (crop_flip; crop where a flip changes the class)
     crop_pad: int = 4
-    pretrained: Optional[Path] = None  # a LOCAL torchvision resnet18 state dict (resnet18_fcn only)
+    crop_fill: str = "mean"  # what the crop's padding holds: mean (zero in normalised space) or black (pixel value 0)
+    eta_min: float = 0.0  # the cosine schedule's floor (the authors: 0.001)
+    pretrained: Optional[str] = None  # imagenet (torchvision's weights API) or a LOCAL resnet18 state dict (resnet18_fcn only)
 
     def check(self) -> None:
         FCNS.get(self.model)
@@ -53,6 +56,10 @@ class FCNTrainingSettings:
                 raise CondenseError(f"{flag} {value} must be at least {low}")
         if not self.lr > 0:
             raise CondenseError(f"--lr {self.lr} must be positive")
+        if not 0 <= self.eta_min < self.lr:
+            raise CondenseError(f"--eta-min {self.eta_min} must be in [0, --lr {self.lr})")
+        if self.crop_fill not in ("mean", "black"):
+            raise CondenseError(f"--crop-fill {self.crop_fill!r} is not mean or black")
 
 
 def resolve_augment(augment: str, flip_safe: bool) -> tuple[str, ...]:
@@ -61,15 +68,28 @@ def resolve_augment(augment: str, flip_safe: bool) -> tuple[str, ...]:
     return parse_strategy(augment)
 
 
-def per_image_augment(families: tuple[str, ...], params: AugmentParams):
-    """Each family in turn, parameters drawn per image (vectorised over the batch)."""
+def per_image_augment(families: tuple[str, ...], params: AugmentParams, crop_fill: Optional[torch.Tensor] = None):
+    """Each family in turn, parameters drawn per image (vectorised over the batch). ``crop_fill``
+    (1, C, 1, 1): the value the crop's padding takes (default 0, the mean colour); a translation
+    with zero fill of x − f, plus f, is the translation with fill f."""
 
     def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         for family in families:
-            x = apply(x, sample(family, x.shape[0], generator, x.device, params, per_image=True))
+            draw = sample(family, x.shape[0], generator, x.device, params, per_image=True)
+            if family == "crop" and crop_fill is not None:
+                x = apply(x - crop_fill, draw) + crop_fill
+            else:
+                x = apply(x, draw)
         return x
 
     return augment
+
+
+def black_fill(data: RealData) -> torch.Tensor:
+    """Pixel value 0 in normalised space, (1, C, 1, 1)."""
+    mean = torch.as_tensor(data.mean, dtype=torch.float32, device=data.train_images.device).view(1, -1, 1, 1)
+    std = torch.as_tensor(data.std, dtype=torch.float32, device=data.train_images.device).view(1, -1, 1, 1)
+    return -mean / std
 
 
 def train_fcn(data: RealData, settings: FCNTrainingSettings, seed: int):
@@ -88,7 +108,7 @@ def train_fcn(data: RealData, settings: FCNTrainingSettings, seed: int):
     optimizer = torch.optim.SGD(net.parameters(), lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay)
     n = images.shape[0]
     steps_per_epoch = -(-n // settings.batch_size)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=settings.epochs * steps_per_epoch)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=settings.epochs * steps_per_epoch, eta_min=settings.eta_min)
     log.info("training %s (%s pooling, augment %s) on %d images of %s for %d epochs",
              settings.model, settings.pool, "_".join(families) or "none", n, data.name, settings.epochs)
 
@@ -105,7 +125,7 @@ def train_fcn(data: RealData, settings: FCNTrainingSettings, seed: int):
     pooled = lambda maps: pool_logits(maps, settings.pool)  # noqa: E731
     started = time.perf_counter()
     fit(net, images, labels, passes=settings.epochs, batch_size=settings.batch_size, generator=gen, optimizer=optimizer,
-        augment=per_image_augment(families, params) if families else None,
+        augment=per_image_augment(families, params, black_fill(data) if settings.crop_fill == "black" else None) if families else None,
         loss_fn=lambda logits, y: F.binary_cross_entropy_with_logits(logits, targets_eye[y]), logits_fn=pooled,
         after_step=scheduler.step, after_epoch=after_epoch, desc=f"train {settings.model}")
     train_seconds = time.perf_counter() - started

@@ -52,6 +52,11 @@ class MaskVariant:
         shape = "soft" if self.shape == "soft" else f"hard (top {format_number(self.q)})"
         return f"{self.source}, {self.fill} fill, {shape}, {self.scheme}"
 
+    def is_paper(self) -> bool:
+        """The paper's mask: its FCN's maps, soft, masking the normalised image (mean fill); at ratio 1
+        the fixed and batch schemes coincide, so either compares with the paper's "+ mask" numbers."""
+        return self.source == "fcn" and self.fill == "mean" and self.shape == "soft"
+
     def at_ratio(self, ratio: float) -> "MaskVariant":
         return replace(self, ratio=float(ratio))
 

@@ -11,8 +11,8 @@ factory ``f(channel, num_classes, im_size, pretrained=None) -> nn.Module``:
 * ``resnet18_fcn``: the paper authors' network: torchvision's ResNet-18 body with
   a 3×3 stride-1 stem conv, the stem max-pool replaced by ×2 bilinear upsampling,
   layers 1–4 (the maps reach H/4 × W/4), a 1×1 conv to the classes and bilinear
-  upsampling back to H × W. ImageNet weights come only from a local file
-  (``pretrained``); nothing is ever downloaded.
+  upsampling back to H × W. ``pretrained``: ``imagenet`` (torchvision's weights API: the torch
+  cache, else one download with its hash check) or a local state-dict file.
 * ``small_fcn``: a ~0.2 M-parameter FCN (two 2×2 max-pools, maps at H/4 × W/4 upsampled
   bilinearly) that trains on a 2-core CPU in minutes (for the quick profile and the tests).
 
@@ -169,7 +169,7 @@ def _no_pretrained(name: str, pretrained: Optional[Path]) -> None:
 
 
 @FCNS.register("resnet18_fcn")
-def _resnet18_fcn(channel: int, num_classes: int, im_size: ImSize, pretrained: Optional[Path] = None) -> nn.Module:
+def _resnet18_fcn(channel: int, num_classes: int, im_size: ImSize, pretrained: Optional[str | Path] = None) -> nn.Module:
     net = ResNet18FCN(channel, num_classes, im_size)
     if pretrained is not None:
         load_resnet18_weights(net, pretrained)
@@ -189,14 +189,39 @@ def _small_fcn(channel: int, num_classes: int, im_size: ImSize, pretrained: Opti
 _SKIPPED = ("conv1.weight", "fc.weight", "fc.bias")
 
 
-def load_resnet18_weights(net: ResNet18FCN, path: str | Path) -> None:
-    """Load a torchvision ``resnet18`` state dict (e.g. ``resnet18-f37072fd.pth``) from a LOCAL file into ``net.body``.
+IMAGENET = "imagenet"  # `pretrained: imagenet`: torchvision's ResNet18_Weights.IMAGENET1K_V1
+
+
+def imagenet_resnet18_state() -> dict:
+    """torchvision's ImageNet ResNet-18 weights through its weights API: read from the torch cache
+    (``$TORCH_HOME/hub/checkpoints/resnet18-f37072fd.pth``) when there, else downloaded once into it with
+    torchvision's hash check. Offline and not cached: a one-line error saying where to put the file."""
+    from torchvision.models import ResNet18_Weights
+
+    weights = ResNet18_Weights.IMAGENET1K_V1
+    try:
+        return weights.get_state_dict(progress=False, check_hash=True)
+    except Exception as exc:  # URLError/OSError offline, RuntimeError on a bad hash
+        cache = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CondenseError(
+            f"ImageNet ResNet-18 weights are not in the torch cache and could not be downloaded ({first}); copy "
+            f"{Path(weights.url).name} (from {weights.url}) to {cache}, or set pretrained to a local state-dict file"
+        ) from None
+
+
+def load_resnet18_weights(net: ResNet18FCN, source: str | Path) -> None:
+    """Load torchvision ``resnet18`` weights into ``net.body``: ``imagenet`` (the weights API, see
+    :func:`imagenet_resnet18_state`) or a LOCAL state-dict file (e.g. ``resnet18-f37072fd.pth``).
 
     The stem conv and ``fc`` are skipped; every other tensor must be present with its
     shape (strict), else a :class:`CondenseError` names what is wrong.
     """
-    path = Path(path)
-    stored = load_torch(path, what="pretrained resnet18 weights")
+    if str(source) == IMAGENET:
+        path, stored = Path(IMAGENET), imagenet_resnet18_state()
+    else:
+        path = Path(source)
+        stored = load_torch(path, what="pretrained resnet18 weights")
     if isinstance(stored, dict) and isinstance(stored.get("state_dict"), dict):
         stored = stored["state_dict"]
     if not isinstance(stored, dict) or not all(isinstance(v, torch.Tensor) for v in stored.values()):
@@ -241,12 +266,12 @@ def build_fcn(
     size = tuple(int(s) for s in im_size)
     if len(size) != 2 or min(size) < 1:
         raise CondenseError(f"im_size must be two positive integers (height, width), got {im_size!r}")
-    if pretrained is not None:
+    if pretrained is not None and str(pretrained) != IMAGENET:
         pretrained = Path(pretrained)
         if not pretrained.is_file():
             raise CondenseError(
                 f"pretrained weights file {str(pretrained)!r} does not exist; give a local torchvision resnet18 "
-                "state dict (nothing is downloaded) or drop --pretrained"
+                "state dict, `imagenet` (torchvision's weights API), or drop --pretrained"
             )
     net = factory(int(channel), int(num_classes), size, pretrained=pretrained)
     net.network_spec = NetworkSpec("fcn", name, int(channel), int(num_classes), size)

@@ -33,6 +33,8 @@ class Entry:
     mask_ratio: float = 0.0
     published: Optional[str] = None
     whole: bool = False
+    mask_label: Optional[str] = None  # set when a table expands a masked entry per variant (its source and options)
+    paper_mask: bool = True  # the variant is the paper's (FCN, mean fill, soft): compared with the published "+ mask"
 
     def applies(self, ipc: Optional[int]) -> bool:
         return (ipc is WHOLE) == self.whole

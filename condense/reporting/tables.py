@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import html
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -42,12 +43,14 @@ LEGEND = (
 )
 
 
-COLUMNS = ["dataset", "published_as", "model", "method", "mask", "mask_ratio", "ipc", "acc"]
+COLUMNS = ["dataset", "published_as", "model", "method", "mask", "mask_label", "mask_paper", "mask_ratio", "ipc", "acc"]
 
 
 def load_rows(paths: list[Path]) -> pd.DataFrame:
     """One row per network run, from any mix of evaluation and full-baseline JSONs. ``published_as``:
-    the dataset whose published numbers apply (the result's dataset traits; "" = none apply)."""
+    the dataset whose published numbers apply (the result's dataset traits; "" = none apply).
+    ``mask``: the set's mask variant ("" unmasked), ``mask_label`` its source and options without the
+    ratio, ``mask_paper`` whether it is the paper's mask (the FCN, mean fill, soft maps)."""
     rows = []
     for path in paths:
         result = read_json(path, what="evaluation result")
@@ -57,18 +60,21 @@ def load_rows(paths: list[Path]) -> pd.DataFrame:
         published_as = result.get("published_as", result["dataset"]) or ""
         for run in result["runs"]:
             rows.append({"dataset": result["dataset"], "published_as": published_as, "model": result["model"], "method": method,
-                         "mask": result.get("mask") or "", "mask_ratio": ratio, "ipc": ipc, "acc": 100 * run["test_acc"]})
+                         "mask": result.get("mask") or "", "mask_label": result.get("mask_label") or "",
+                         "mask_paper": bool(result.get("mask_paper", ratio > 0)), "mask_ratio": ratio, "ipc": ipc,
+                         "acc": 100 * run["test_acc"]})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def published_for(dataset: str, model: str, method: str, ratio: float, ipc):
+def published_for(dataset: str, model: str, method: str, ratio: float, ipc, paper_mask: bool = True):
     """The published value for a row (``dataset``: the one whose numbers apply): masked rows are compared
-    with the paper's "+ mask" numbers only at ratio 1 (the paper's tables mask every real image)."""
+    with the paper's "+ mask" numbers only at ratio 1 (the paper's tables mask every real image) and
+    only for the paper's mask (its FCN, mean fill, soft maps)."""
     if not dataset:
         return None
     if ratio == 0:
         return lookup(dataset, model, method, ipc)
-    return lookup(dataset, model, f"{method}+mask", ipc) if ratio == 1.0 else None
+    return lookup(dataset, model, f"{method}+mask", ipc) if ratio == 1.0 and paper_mask else None
 
 
 def fmt_cell(mean: float, std: float, n: int) -> str:
@@ -78,10 +84,12 @@ def fmt_cell(mean: float, std: float, n: int) -> str:
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean, population std (as the reference code) and count per (dataset, model, method, mask variant, ipc), with published values."""
     runs = runs.assign(ipc=runs["ipc"].astype("Int64"))
-    grouped = runs.groupby(["dataset", "published_as", "model", "method", "mask_ratio", "mask", "ipc"], dropna=False)["acc"]
+    grouped = runs.groupby(["dataset", "published_as", "model", "method", "mask_ratio", "mask_label", "mask", "mask_paper", "ipc"],
+                           dropna=False)["acc"]
     table = grouped.agg(mean="mean", std=lambda a: a.std(ddof=0), n="count").reset_index()
     published = [
-        published_for(r.published_as, r.model, r.method, r.mask_ratio, None if pd.isna(r.ipc) else int(r.ipc)) for r in table.itertuples()
+        published_for(r.published_as, r.model, r.method, r.mask_ratio, None if pd.isna(r.ipc) else int(r.ipc), r.mask_paper)
+        for r in table.itertuples()
     ]
     table["ours"] = [fmt_cell(r.mean, r.std, r.n) for r in table.itertuples()]
     table["published"] = [p.cell() if p else MISSING for p in published]
@@ -93,8 +101,9 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
 
 def summary_shown(table: pd.DataFrame) -> pd.DataFrame:
     """The long table's displayed columns."""
-    return table[["dataset", "model", "method", "mask_ratio", "ipc", "ours", "published", "source", "delta"]].rename(
-        columns={"ours": "ours: mean ± std (n)", "published": "published (labelled)", "delta": DELTA}
+    shown = table.assign(mask_label=table["mask_label"].replace("", "none"))
+    return shown[["dataset", "model", "method", "mask_label", "mask_ratio", "ipc", "ours", "published", "source", "delta"]].rename(
+        columns={"mask_label": "mask", "ours": "ours: mean ± std (n)", "published": "published (labelled)", "delta": DELTA}
     )
 
 
@@ -124,7 +133,7 @@ def published_of(dataset: str, model: str, entry: Entry, ipc) -> Published | Non
         return None
     if entry.published is not None:
         return lookup(dataset, model, entry.published, ipc)
-    return published_for(dataset, model, entry.method, entry.mask_ratio, ipc)
+    return published_for(dataset, model, entry.method, entry.mask_ratio, ipc, entry.paper_mask)
 
 
 def layout_ipcs(table: pd.DataFrame, layout: TableLayout, entries: Sequence[Entry]) -> list:
@@ -141,21 +150,13 @@ def layout_cells(table: pd.DataFrame, layout: TableLayout, entries: Sequence[Ent
                  ipcs: list) -> dict[tuple[int, object], tuple[str, Published | None, str]]:
     """(entry index, IPC) -> (ours, published, Δ) for every cell that applies; ``table`` is :func:`summarize`'s output."""
     _, dataset = dataset_of(table)
-    ours = {}
-    for r in table.itertuples():
-        key = (r.model, r.method, float(r.mask_ratio), r.ipc)
-        if key in ours:
-            raise CondenseError(
-                f"several mask variants of {r.method} at ratio {r.mask_ratio:g} ({ours[key].mask}, {r.mask}) would share one "
-                f"paper-table cell; pass one variant's evaluations to a paper layout (the summary shows all)"
-            )
-        ours[key] = r
+    ours = {(r.model, r.method, float(r.mask_ratio), r.mask_label, r.ipc): r for r in table.itertuples()}
     cells = {}
     for i, entry in enumerate(entries):
         for ipc in ipcs:
             if not entry.applies(ipc):
                 continue
-            row = ours.get((layout.model, entry.method, float(entry.mask_ratio), "whole" if ipc is None else str(ipc)))
+            row = ours.get((layout.model, entry.method, float(entry.mask_ratio), entry.mask_label or "", "whole" if ipc is None else str(ipc)))
             pub = published_of(dataset, layout.model, entry, ipc)
             cells[(i, ipc)] = (
                 fmt_cell(row.mean, row.std, row.n) if row is not None else MISSING,
@@ -165,10 +166,29 @@ def layout_cells(table: pd.DataFrame, layout: TableLayout, entries: Sequence[Ent
     return cells
 
 
+def by_variant(entries: Sequence[Entry], table: pd.DataFrame, model: str) -> tuple[Entry, ...]:
+    """Each masked entry once per mask variant (source and options) evaluated at its ratio on ``model``:
+    "DSA + mask" alone when there is one, "DSA + mask (gradcam, black fill, soft, fixed)" for each when
+    there are several. An entry with none keeps its row (its cells "—")."""
+    out = []
+    for entry in entries:
+        if not entry.mask_ratio or entry.whole:
+            out.append(entry)
+            continue
+        rows = table[(table["model"] == model) & (table["method"] == entry.method) & (table["mask_ratio"] == float(entry.mask_ratio))]
+        variants = sorted({(r.mask_label, bool(r.mask_paper)) for r in rows.itertuples()}, key=lambda v: (not v[1], v[0]))
+        if len(variants) <= 1:
+            label, paper = variants[0] if variants else ("", True)
+            out.append(replace(entry, mask_label=label, paper_mask=paper))
+        else:
+            out.extend(replace(entry, label=f"{entry.label} ({label})", mask_label=label, paper_mask=paper) for label, paper in variants)
+    return tuple(out)
+
+
 def layout_frame(table: pd.DataFrame, layout: TableLayout, methods: Sequence[tuple[str, str]] = ()) -> pd.DataFrame:
     """The paper layout as a frame with two-level columns (group, ours | published (source) | Δ); the first
     column holds the row labels. ``methods``: the (name, label) pairs that stand for the layout's EACH_METHOD."""
-    expanded = layout.expanded(methods)
+    expanded = by_variant(layout.expanded(methods), table, layout.model)
     ipcs = layout_ipcs(table, layout, expanded)
     cells = layout_cells(table, layout, expanded, ipcs)
     entries = list(enumerate(expanded))
@@ -254,7 +274,7 @@ def listing(labels: Sequence[str]) -> str:
     return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1] if labels else ""
 
 
-CSV_DROPPED = ["ours", "published_as", "mask"]  # the CSV keeps the summary's columns; the variant is in `method` rows' files
+CSV_DROPPED = ["ours", "published_as", "mask_paper"]
 
 
 def render(table: pd.DataFrame, layout_name: str, title: str | None, caption: str,

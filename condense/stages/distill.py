@@ -23,7 +23,7 @@ from ..core.runtime import resolve_device
 from ..data.imagesets import save_set
 from ..data.store import RealData, denormalize, load_data
 from ..masks.application import masked_data
-from ..masks.maps import load_maps
+from ..data.maps import load_maps
 from ..masks.selection import load_selection
 from ..masks.variant import parse_variant
 from ..methods import METHODS
@@ -70,22 +70,26 @@ def resolve_settings(args: argparse.Namespace, data: RealData):
 
 
 def masked_real(args: argparse.Namespace, data: RealData):
-    """(the data real batches are drawn from, the variant or None)."""
+    """(what real batches are drawn from, the variant or None)."""
     if args.mask is None and args.maps is None and args.selection is None:
         return data, None
     if args.mask is None or args.maps is None:
         raise CondenseError("masked condensation needs --mask VARIANT and --maps FILE (and --selection for the fixed scheme)")
     variant = parse_variant(args.mask)
-    selection = None
-    if args.selection is not None:
+    selected = None
+    if variant.scheme == "fixed":
+        if args.selection is None:
+            raise CondenseError(f"--mask {args.mask} uses the fixed scheme, which needs --selection (from `condense mask --ratio {variant.ratio}`)")
         selection = load_selection(args.selection, data.name, data.train_images.shape[0])
         if abs(float(selection["ratio"]) - variant.ratio) > 1e-12:
             raise CondenseError(f"selection {str(args.selection)!r} is for ratio {selection['ratio']}, but --mask {args.mask} names "
                                 f"ratio {variant.ratio}; pass the selection of that ratio")
-    real = masked_data(data, load_maps(args.maps), variant, None if selection is None else selection["selected"])
-    masked = 0 if selection is None else int(selection["selected"].sum())
-    log.info("matching against %s masked with %s: ratio %.2f, %d of %d images masked", args.maps, variant.build(), variant.ratio,
-             masked, data.train_images.shape[0])
+        selected = selection["selected"]
+    elif args.selection is not None:
+        raise CondenseError(f"--mask {args.mask} uses the {variant.scheme} scheme, which takes no --selection; drop it")
+    real = masked_data(data, load_maps(args.maps), variant, selected)
+    share = f"{int(selected.sum())} of {data.train_images.shape[0]} images" if selected is not None else f"floor({variant.ratio}·n) of every batch"
+    log.info("matching against %s masked with %s: %s masked", args.maps, variant.build(), share)
     return real, variant
 
 
@@ -119,7 +123,8 @@ def run(args: argparse.Namespace) -> None:
         log.info("stopped after iteration %d as asked; the checkpoint holds the state", state.next_iteration - 1)
         return
     meta = {"dataset": data.name, "method": settings.method, "mask_ratio": variant.ratio if variant else 0.0,
-            "mask": variant.build() if variant else None, "ipc": settings.ipc, "seed": args.seed,
+            "mask": variant.build() if variant else None, "mask_label": variant.describe() if variant else None,
+            "mask_paper": variant.is_paper() if variant else None, "ipc": settings.ipc, "seed": args.seed,
             "settings": settings.to_dict(), "losses": state.losses, "seconds": state.seconds, "device": str(device)}
     save_set(args.out, images, labels, meta)
     if args.grid is not None:

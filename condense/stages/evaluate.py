@@ -77,6 +77,8 @@ def run(args: argparse.Namespace) -> None:
             "method": meta.get("method"),
             "mask_ratio": meta.get("mask_ratio", 0.0),
             "mask": meta.get("mask"),
+            "mask_label": meta.get("mask_label"),
+            "mask_paper": meta.get("mask_paper"),
             "ipc": meta.get("ipc"),
             "set_seed": meta.get("seed"),
             "set": str(args.set),

@@ -14,6 +14,8 @@ from pathlib import Path
 from ..baselines.coreset import SELECTORS
 from ..core.errors import CondenseError
 from ..core.fileio import save_figure
+from ..masks.application import FILLS, mask_images
+from ..masks.variant import MaskVariant
 from ..methods import METHODS
 from ..reporting.figures import FIGURES, FigureContext
 from ..reporting.figures._style import pyplot
@@ -27,14 +29,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="*", type=Path,
                         help="input files: " + "; ".join(f"{name}: {FIGURES.get(name).inputs}" for name in FIGURES.names()))
     parser.add_argument("--out", type=Path, required=True, help="PNG path; the PDF is written beside it")
-    parser.add_argument("--data", type=Path, default=None, help="dataset file (synthetic_images: mean/std and class names)")
+    parser.add_argument("--data", type=Path, default=None, help="dataset file (synthetic_images, saliency_maps: mean/std and class names)")
+    parser.add_argument("--per-class", type=int, default=2, help="saliency_maps: images per class")
     add_common_arguments(parser, seed=False, device=False)
 
 
-def context(data: Path | None) -> FigureContext:
+def mask_with(images, maps, source, fill, mean, std, others):
+    return mask_images(images, maps, MaskVariant(source=source, fill=fill), mean, std, others)
+
+
+def context(data: Path | None, per_class: int = 2) -> FigureContext:
     labels = {name: s.label for name, s in SELECTORS.items()} | {name: s.label for name, s in METHODS.items()}
     order = SELECTORS.in_order() + METHODS.in_order()
-    return FigureContext(data=data, labels=labels, order=tuple(order), loss_labels={name: s.loss_label for name, s in METHODS.items()})
+    return FigureContext(data=data, labels=labels, order=tuple(order), loss_labels={name: s.loss_label for name, s in METHODS.items()},
+                         mask_images=mask_with, fills=tuple(FILLS.in_order()), per_class=per_class)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -49,7 +57,9 @@ def run(args: argparse.Namespace) -> None:
                             + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "") + "; run the stage that makes it first")
     if args.out.suffix.lower() != ".png":
         raise CondenseError(f"--out {str(args.out)!r} must end in .png (the PDF is written beside it)")
-    fig = figure.draw(list(args.inputs), context(args.data))
+    if args.per_class < 1:
+        raise CondenseError(f"--per-class {args.per_class} must be at least 1")
+    fig = figure.draw(list(args.inputs), context(args.data, args.per_class))
     png, pdf = save_figure(fig, args.out)
     pyplot().close(fig)
     log.info("%s from %d files -> %s, %s", args.figure, len(args.inputs), png, pdf)

@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="small_fcn", help=f"attention model, one of: {', '.join(FCNS.names())}")
     parser.add_argument("--pool", default="lse", help="spatial pooling of the class maps: lse (authors' code) or avg (paper)")
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--lr", type=float, default=0.1, help="initial learning rate (cosine-annealed to 0 over all steps)")
+    parser.add_argument("--lr", type=float, default=0.1, help="initial learning rate (cosine-annealed to --eta-min over all steps)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--weight-decay", type=float, default=1e-4)
     parser.add_argument("--momentum", type=float, default=0.9)
@@ -35,8 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="'_'-joined families applied in turn with per-image parameters (crop, flip, ...), none, "
              "or auto (crop_flip; crop only where a flip changes the class, e.g. digits)",
     )
-    parser.add_argument("--crop-pad", type=int, default=4, help="random-crop padding in pixels (zero fill)")
-    parser.add_argument("--pretrained", type=Path, default=None, help="LOCAL torchvision resnet18 state dict (resnet18_fcn only)")
+    parser.add_argument("--crop-pad", type=int, default=4, help="random-crop padding in pixels")
+    parser.add_argument("--crop-fill", default="mean", help="what the crop's padding holds: mean (zero in normalised space) or black (the authors')")
+    parser.add_argument("--eta-min", type=float, default=0.0, help="floor of the cosine schedule (the authors: 0.001)")
+    parser.add_argument("--pretrained", default=None,
+                        help="resnet18_fcn: imagenet (torchvision's weights API, cached or downloaded once) or a LOCAL resnet18 state dict")
     parser.add_argument("--out", type=Path, required=True, help="trained FCN (.pt)")
     parser.add_argument("--out-json", type=Path, default=None, help="metrics JSON (test accuracy, losses, time, settings)")
     add_common_arguments(parser)
@@ -45,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     settings = FCNTrainingSettings(model=args.model, pool=args.pool, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
                                    weight_decay=args.weight_decay, momentum=args.momentum, per_class=args.per_class,
-                                   augment=args.augment, crop_pad=args.crop_pad, pretrained=args.pretrained)
+                                   augment=args.augment, crop_pad=args.crop_pad, crop_fill=args.crop_fill, eta_min=args.eta_min,
+                                   pretrained=args.pretrained)
     settings.check()
     device = resolve_device(args.device)
     data = load_data(args.data, device)

@@ -21,6 +21,7 @@ rule train_attention:
         "{CONDENSE} train-attention --data {input} --model {params.a[model]} --pool {params.a[pool]}"
         " --epochs {params.a[epochs]} --lr {params.a[lr]} --batch-size {params.a[batch_size]}"
         " --weight-decay {params.a[weight_decay]} --per-class {params.a[per_class]} {params.pretrained}"
+        " --crop-pad {params.a[crop_pad]} --crop-fill {params.a[crop_fill]} --eta-min {params.a[eta_min]}"
         " --seed {params.a[seed]} --device {config[device]} --threads {threads}"
         " --out {output.fcn} --out-json {output.json} --log {log} --quiet"
 
@@ -30,6 +31,12 @@ def saliency_network(wildcards):
     if SOURCES.get(wildcards.source).needs == "fcn":
         return FCN_NETWORK.format(dataset=wildcards.dataset)
     return FULL_MODEL.format(dataset=wildcards.dataset, model=config["attention"]["classifier"], seed=config["full"]["seed"])
+
+
+def saliency_flags(wildcards):
+    """The source's settings from config['attention']['saliency'][source] as flags."""
+    settings = config["attention"]["saliency"].get(wildcards.source, {})
+    return " ".join(f"--{key.replace('_', '-')} {value}" for key, value in settings.items())
 
 
 rule saliency:
@@ -47,9 +54,13 @@ rule saliency:
     threads: res("saliency", "threads")
     resources:
         **rule_resources("saliency"),
+    params:
+        flags=saliency_flags,
+        seed=config["attention"]["seed"],
     shell:
-        "{CONDENSE} saliency --source {wildcards.source} --data {input.data} --network {input.network} --out {output.maps}"
-        " --figure {output.figure} --device {config[device]} --threads {threads} --log {log} --quiet"
+        "{CONDENSE} saliency --source {wildcards.source} --data {input.data} --network {input.network} {params.flags}"
+        " --seed {params.seed} --out {output.maps} --figure {output.figure} --device {config[device]} --threads {threads}"
+        " --log {log} --quiet"
 
 
 rule mask:

@@ -73,42 +73,46 @@ def _shape(text):
     return ("soft", None) if text == "soft" else ("hard", float(text[len("hard"):]))
 
 
-def mask_grid():
-    """{masked method name: its IPCs} from config['attention']['masks']: each entry is the product of its
-    lists (methods × sources × fills × shapes × schemes × ratios; ratio 0 is the plain run)."""
-    att = config["attention"]
-    out = {}
-    for grid in att["masks"]:
-        for method in grid["methods"]:
-            ipcs = grid.get("ipcs") or method_ipcs(method)
-            for source in grid["sources"]:
-                for fill in grid["fills"]:
-                    for shape_text in grid["shapes"]:
-                        shape, q = _shape(shape_text)
-                        for scheme in grid["schemes"]:
-                            for ratio in grid["ratios"]:
-                                if float(ratio) == 0:
-                                    continue
-                                variant = MaskVariant(source, float(ratio), fill, shape, q, scheme).validate()
-                                name = method_name(method, variant)
-                                out[name] = sorted(set(out.get(name, [])) | {int(i) for i in ipcs})
-    return out
-
-
 def method_ipcs(method):
-    """IPCs of a set kind: a masked variant's from its mask grids; else the method's own `ipcs` in
-    config['distill'][method] (or config['coreset']) if given, else the top-level list."""
-    if mask_variant(method) is not None:
-        return mask_grid()[method]
+    """IPCs of a plain method or coreset: its own `ipcs` in config['distill'][method] if given, else the top-level list."""
     return config["distill"].get(method, {}).get("ipcs", config["ipcs"])
 
 
+def grid_runs(grid):
+    """(set name, IPC, seed) of one entry of config['attention']['masks']: the product of its lists
+    (ratio 0 is the method's plain run, at the entry's IPCs and seeds)."""
+    for method in grid["methods"]:
+        for ipc in grid.get("ipcs") or method_ipcs(method):
+            for seed in grid.get("seeds") or config["seeds"]:
+                for ratio in grid["ratios"]:
+                    if float(ratio) == 0:
+                        yield method, int(ipc), int(seed)
+                        continue
+                    for source in grid["sources"]:
+                        for fill in grid["fills"]:
+                            for shape_text in grid["shapes"]:
+                                shape, q = _shape(shape_text)
+                                for scheme in grid["schemes"]:
+                                    variant = MaskVariant(source, float(ratio), fill, shape, q, scheme).validate()
+                                    yield method_name(method, variant), int(ipc), int(seed)
+
+
+def set_runs():
+    """Every (set name, IPC, seed) the config asks for, once: coresets and methods at their IPCs and the
+    top-level seeds, then every mask grid's runs; in a stable order."""
+    runs = [(m, int(ipc), int(seed)) for m in list(config["coreset"]["methods"]) + list(config["distill"]["methods"])
+            for ipc in method_ipcs(m) for seed in config["seeds"]]
+    for grid in config["attention"]["masks"]:
+        runs.extend(grid_runs(grid))
+    return list(dict.fromkeys(runs))
+
+
 def masked_methods():
-    return list(mask_grid())
+    return list(dict.fromkeys(name for name, _, _ in set_runs() if mask_variant(name) is not None))
 
 
 def mask_sources():
-    """The saliency sources some masked variant uses."""
+    """The saliency sources some masked run uses."""
     return sorted({mask_variant(m).source for m in masked_methods()})
 
 
@@ -122,12 +126,9 @@ def evaluated(model, method, ipc):
 
 
 def eval_targets(dataset):
-    methods = list(config["coreset"]["methods"]) + list(config["distill"]["methods"]) + masked_methods()
     return [
         EVAL.format(dataset=dataset, method=method, ipc=ipc, seed=seed, model=model)
-        for method in methods
-        for ipc in method_ipcs(method)
-        for seed in config["seeds"]
+        for method, ipc, seed in set_runs()
         for model in config["eval"]["models"]
         if evaluated(model, method, ipc)
     ]
@@ -138,20 +139,21 @@ def full_targets(dataset):
 
 
 def distilled_sets(dataset, seeds=None):
-    """Set files of every condensed method (masked variants included), for the figures."""
-    methods = list(config["distill"]["methods"]) + masked_methods()
+    """Set files of every condensed run (masked variants included), for the figures; ``seeds``: only these."""
+    coresets = set(config["coreset"]["methods"])
     return [
-        path
-        for method in methods
-        for path in expand(SET, dataset=dataset, method=method, ipc=method_ipcs(method), seed=seeds or config["seeds"])
+        SET.format(dataset=dataset, method=method, ipc=ipc, seed=seed)
+        for method, ipc, seed in set_runs()
+        if method not in coresets and (seeds is None or seed in seeds)
     ]
 
 
 # figure name (`condense figures NAME`) -> its input files for a dataset.
 FIGURE_INPUTS = {
     "mask_ratio": eval_targets,  # Figure 3: every evaluation of the dataset
-    "synthetic_images": lambda dataset: distilled_sets(dataset, seeds=config["seeds"][:1]),  # Figure 4: one seed
+    "synthetic_images": lambda dataset: distilled_sets(dataset, seeds=config["seeds"][:1]),  # Figure 4: the first seed
     "matching_loss": distilled_sets,
+    "saliency_maps": lambda dataset: [MAPS.format(dataset=dataset, source=source) for source in mask_sources()],
 }
 
 

@@ -1,22 +1,38 @@
 """Saliency sources: where a per-image map A in [0, 1] comes from, one file per source.
 
 A :class:`SaliencySource` names what it reads (``needs``: the attention FCN, or the whole-dataset
-classifier) and has one verb, ``attribute(network, images, labels) -> A`` (B×H×W in [0, 1]), as
-Captum gives each attribution method one ``attribute``. :func:`compute_maps` runs any source over
-a training set in batches and stores uint8 maps (``condense saliency``).
+classifier), its own settings dataclass (samples, steps; defaults from each method's paper or
+Captum's documentation) and has one verb, ``attribute(network, images, labels, context) -> A``
+(B×H×W in [0, 1]), as Captum gives each attribution method one ``attribute``.
+:func:`compute_maps` runs any source over a training set in batches, seeded per batch, and
+returns uint8 maps (``condense saliency``).
+
+- ``fcn``: the paper's attention FCN, A = sigmoid(logsumexp of its class maps);
+- ``gradcam``, ``smoothgrad``, ``integrated_gradients``, ``guided_backprop``: attributions of the
+  whole-dataset network for the image's own label (Captum), turned into maps by one per-image
+  normalisation (``_attribution.to_unit_map``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import torch
 from torch import Tensor
 
 from ...core.registry import Registry
-from ...core.runtime import progress
-from ..maps import to_uint8
+from ...core.runtime import derive_seed, progress
+from ...data.maps import to_uint8
+
+
+@dataclass(frozen=True)
+class SaliencyContext:
+    """What ``attribute`` gets besides the network and the batch."""
+
+    mean: Sequence[float]  # the dataset's normalisation: the black image is (0 - mean) / std
+    std: Sequence[float]
+    settings: Any = None  # the source's settings dataclass instance (None for a source without settings)
 
 
 @dataclass(frozen=True)
@@ -24,9 +40,9 @@ class SaliencySource:
     name: str
     label: str
     needs: str  # "fcn" (condense train-attention) or "classifier" (condense full-baseline)
-    attribute: Callable[[torch.nn.Module, Tensor, Tensor], Tensor]
+    attribute: Callable[[torch.nn.Module, Tensor, Tensor, SaliencyContext], Tensor]
+    settings: Optional[type] = None  # frozen dataclass of the source's parameters (fields made with `setting`)
     summary: str = ""
-    settings: Optional[dict] = None  # the source's own parameters, recorded in the maps file
 
 
 SOURCES: Registry[SaliencySource] = Registry("saliency source")
@@ -37,17 +53,24 @@ def register_source(source: SaliencySource) -> SaliencySource:
     return source
 
 
-def compute_maps(source: SaliencySource, network: torch.nn.Module, images: Tensor, labels: Tensor,
-                 batch_size: int = 512, desc: Optional[str] = None) -> Tensor:
-    """uint8 maps (N, H, W) on the CPU for normalised images (N, C, H, W), in batches."""
+def compute_maps(source: SaliencySource, network: torch.nn.Module, images: Tensor, labels: Tensor, context: SaliencyContext,
+                 batch_size: int = 512, seed: int = 0, desc: Optional[str] = None) -> Tensor:
+    """uint8 maps (N, H, W) on the CPU for normalised images (N, C, H, W), in batches. Torch's global
+    generator is seeded from (seed, batch start) before each batch, so a source that draws noise
+    (SmoothGrad) gives the same maps for the same seed and batch size."""
     network.eval()
     chunks = []
     for start in progress(range(0, images.shape[0], batch_size), desc=desc or f"{source.name} maps", unit="batch"):
         stop = start + batch_size
-        chunks.append(to_uint8(source.attribute(network, images[start:stop], labels[start:stop])).cpu())
+        torch.manual_seed(derive_seed(seed, start))
+        chunks.append(to_uint8(source.attribute(network, images[start:stop], labels[start:stop], context)).cpu())
     if not chunks:
         return torch.zeros((0, *images.shape[2:]), dtype=torch.uint8)
     return torch.cat(chunks)
 
 
 from . import fcn  # noqa: E402,F401  (registers "fcn")
+from . import gradcam  # noqa: E402,F401
+from . import smoothgrad  # noqa: E402,F401
+from . import integrated_gradients  # noqa: E402,F401
+from . import guided_backprop  # noqa: E402,F401

@@ -9,7 +9,7 @@ from . import SaliencySource, register_source
 
 
 @torch.no_grad()
-def attribute(network: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def attribute(network: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, context) -> torch.Tensor:
     return attention_map(network(images))
 
 

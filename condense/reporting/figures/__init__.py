@@ -12,7 +12,9 @@ files and writes it as PNG and as PDF beside it (same stem):
 - ``matching_loss``, from condensed set files (their ``meta['losses']``): the matching loss per
   iteration, one panel per base method (DC/DSA and DM losses differ in scale).
 
-The saliency-map grid (``saliency_maps``) is drawn by ``condense saliency --figure``. Labels and
+- ``saliency_maps``, from maps files (one per source) and ``--data``: the same images under every
+  source, their maps and the images masked with each fill (``condense saliency --figure`` draws
+  the same grid for one source). Labels and
 the order of methods come from the registries through :class:`FigureContext`, which the stage
 builds; a figure module imports no registry of methods.
 """
@@ -34,6 +36,9 @@ class FigureContext:
     labels: Mapping[str, str] = field(default_factory=dict)  # method name -> label ("dsa" -> "DSA")
     order: Sequence[str] = ()  # methods in display order (coresets, then condensation methods)
     loss_labels: Mapping[str, str] = field(default_factory=dict)  # method -> what its loss curve shows
+    mask_images: Optional[Callable] = None  # the masks library's (images, maps, source, fill, mean, std, others) -> masked
+    fills: Sequence[str] = ()  # the mask fills to show
+    per_class: int = 2  # images per class in image grids
 
     def label(self, method: str, ratio: float = 0.0, variant: str = "") -> str:
         """'dsa', 1.0 -> 'DSA + mask (r = 1.0)'; ratio 0 is the plain method."""
@@ -65,3 +70,4 @@ def register_figure(name: str, figure: Figure) -> Figure:
 from . import mask_ratio  # noqa: E402,F401
 from . import synthetic_images  # noqa: E402,F401
 from . import matching_loss  # noqa: E402,F401
+from . import saliency_maps  # noqa: E402,F401

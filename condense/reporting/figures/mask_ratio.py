@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from ...core.errors import CondenseError
 from ..tables import load_rows, summarize
 from . import Figure, FigureContext, register_figure
@@ -11,7 +13,8 @@ from ._style import pyplot, suptitle
 
 
 def draw_mask_ratio(paths: list[Path], context: FigureContext):
-    """One panel per model; one line per (method, IPC) with at least one masked set; error bars = std over networks."""
+    """One panel per model; one line per (method, mask variant, IPC) with at least one masked set, starting from
+    the method's unmasked set at ratio 0; error bars = std over networks."""
     table = summarize(load_rows(paths))
     table = table[table["ipc"] != "whole"]
     if table.empty:
@@ -23,13 +26,15 @@ def draw_mask_ratio(paths: list[Path], context: FigureContext):
     for ax, model in zip(axes[0], models):
         rows = table[table["model"] == model]
         lines = 0
-        for (method, ipc), line in sorted(rows.groupby(["method", "ipc"]), key=lambda kv: (context.key(kv[0][0], 0), int(kv[0][1]))):
-            if not (line["mask_ratio"] > 0).any():
-                continue  # no masked variant: not part of the ratio sweep
-            line = line.sort_values("mask_ratio")
-            ax.errorbar(100 * line["mask_ratio"], line["mean"], yerr=line["std"], marker="o", capsize=4,
-                        label=f"{context.label(method)}, IPC {ipc} (n = {'/'.join(str(n) for n in sorted(set(line['n'])))})")
-            lines += 1
+        for (method, ipc), group in sorted(rows.groupby(["method", "ipc"]), key=lambda kv: (context.key(kv[0][0], 0), int(kv[0][1]))):
+            plain = group[group["mask_ratio"] == 0]
+            variants = sorted(set(group.loc[group["mask_ratio"] > 0, "mask_label"]))  # none: not part of the ratio sweep
+            for variant in variants:
+                line = pd.concat([plain, group[(group["mask_ratio"] > 0) & (group["mask_label"] == variant)]]).sort_values("mask_ratio")
+                name = context.label(method) + (f" + mask ({variant})" if len(variants) > 1 else "")
+                ax.errorbar(100 * line["mask_ratio"], line["mean"], yerr=line["std"], marker="o", capsize=4,
+                            label=f"{name}, IPC {ipc} (n = {'/'.join(str(n) for n in sorted(set(line['n'])))})")
+                lines += 1
         if lines == 0:
             ax.text(0.5, 0.5, "no masked sets evaluated", ha="center", va="center", transform=ax.transAxes)
         else:

@@ -79,3 +79,42 @@ def draw_saliency_maps(data: RealData, picks: list[torch.Tensor], panels: Sequen
         cax = fig.add_axes((0.92, 0.1, 0.012, 0.75))
         fig.colorbar(mappable, cax=cax, label="attention A")
     return fig
+
+
+def source_panels(data: RealData, picks: list[torch.Tensor], maps_files: Sequence[dict], mask_images, fills: Sequence[str]) -> list[Panel]:
+    """The image, then for each maps file its map and the image masked with each fill (x′ of the
+    ``other`` fill: the previous picked image, so the figure needs no random draw). ``mask_images(images,
+    maps, source, fill, mean, std, others)`` is the masks library's, passed in by the stage."""
+    idx = torch.cat(picks)
+    images = data.train_images[idx.to(data.train_images.device)].float().cpu()
+    others = images.roll(1, dims=0)
+    panels = [Panel("image", "image", images)]
+    for stored in maps_files:
+        source, maps = stored.get("source", "?"), stored["maps"][idx]
+        panels.append(Panel(f"{source}: A", "map", maps.float().div(255.0)))
+        for fill in fills:
+            panels.append(Panel(f"{fill} fill", "image", mask_images(images, maps, source, fill, data.mean, data.std, others)))
+    return panels
+
+
+def draw_saliency_sources(paths: list, context) -> object:
+    """Every given source's maps of the same images (the first per class), and the images masked by each fill."""
+    from ...data.maps import load_maps
+    from ...data.store import load_data
+
+    data = load_data(context.data)
+    maps_files = [load_maps(path) for path in paths]
+    for path, stored in zip(paths, maps_files):
+        if stored.get("dataset") not in (None, data.name) or stored["maps"].shape[0] != data.train_images.shape[0]:
+            raise CondenseError(f"maps file {str(path)!r} does not belong to {data.name}; pass the maps of this dataset")
+    picks = first_per_class(data, context.per_class)
+    panels = source_panels(data, picks, maps_files, context.mask_images, context.fills)
+    sources = ", ".join(m.get("source", "?") for m in maps_files)
+    return draw_saliency_maps(data, picks, panels, f"{data.name}: saliency maps ({sources}) of the same images, and the images "
+                                                  f"masked with each fill ({', '.join(context.fills)})")
+
+
+from . import Figure, register_figure  # noqa: E402
+
+register_figure("saliency_maps", Figure(draw_saliency_sources, "maps files from `condense saliency` (one per source), with --data",
+                                        needs_data=True))
