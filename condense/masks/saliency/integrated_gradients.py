@@ -39,7 +39,7 @@ def raw_attribution(network: torch.nn.Module, images: torch.Tensor, labels: torc
 
     return IntegratedGradients(frozen(network)).attribute(
         images, baselines=black_image(images, context.mean, context.std), target=labels, n_steps=context.settings.steps,
-        internal_batch_size=max(1, images.shape[0]) * min(context.settings.steps, 16))
+        internal_batch_size=max(1, images.shape[0]))  # one integration point of the batch per forward: cache-sized
 
 
 def attribute(network: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, context) -> torch.Tensor:

@@ -33,8 +33,9 @@ def attribute(network: torch.nn.Module, images: torch.Tensor, labels: torch.Tens
 
     s = context.settings
     stdev = float(s.noise * (images.max() - images.min()))
+    per_forward = max(1, min(s.samples, 512 // max(1, images.shape[0])))  # noisy copies per forward: about 512 images
     grads = NoiseTunnel(Saliency(frozen(network))).attribute(images, nt_type="smoothgrad", nt_samples=s.samples,
-                                                              nt_samples_batch_size=s.samples, stdevs=stdev, target=labels)
+                                                              nt_samples_batch_size=per_forward, stdevs=stdev, target=labels)
     return to_unit_map(grads)
 
 
