@@ -19,6 +19,7 @@ import torch
 from .core.errors import CondenseError
 from .core.plugins import load_plugins
 from .core.runtime import set_progress, setup_logging
+from .stages._args import OneLineParser, check_numbers
 
 # command name -> module; add a stage by adding a line here.
 STAGES = {
@@ -28,6 +29,7 @@ STAGES = {
     "full-baseline": "condense.stages.full_baseline",
     "train-attention": "condense.stages.train_attention",
     "saliency": "condense.stages.saliency",
+    "score-saliency": "condense.stages.score_saliency",
     "mask": "condense.stages.mask",
     "herding-order": "condense.stages.herding_order",
     "coreset": "condense.stages.coreset",
@@ -42,7 +44,12 @@ def _describe(module) -> str:
 
 
 def _run(module, parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+        check_numbers(parser, args)  # every numeric flag in its range and finite, before any work
+    except CondenseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     setup_logging(getattr(args, "log", None))
     set_progress(not getattr(args, "quiet", False))
     if getattr(args, "threads", None):
@@ -83,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if argv and argv[0] in STAGES:
         module = importlib.import_module(STAGES[argv[0]])
-        parser = argparse.ArgumentParser(prog=f"condense {argv[0]}", description=module.__doc__)
+        parser = OneLineParser(prog=f"condense {argv[0]}", description=module.__doc__)
         module.add_arguments(parser)
         return _run(module, parser, argv[1:])
     build_parser().parse_args(argv)  # prints help or the unknown-stage error
@@ -96,7 +103,7 @@ def stage_main(module_name: str, argv: Sequence[str] | None = None) -> int:
         return 2
     module = importlib.import_module(module_name)
     name = module.__spec__.name if module.__spec__ else module_name  # "__main__" under python -m
-    parser = argparse.ArgumentParser(prog=f"python -m {name}", description=module.__doc__)
+    parser = OneLineParser(prog=f"python -m {name}", description=module.__doc__)
     module.add_arguments(parser)
     return _run(module, parser, argv)
 

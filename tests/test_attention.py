@@ -196,7 +196,7 @@ def test_bad_ratio_is_exit_2_without_output(artifacts, tmp_path, capsys, ratio):
     out = tmp_path / "bad.pt"
     assert _mask(artifacts, out, ratio) == 2
     assert not out.exists()
-    assert "mask ratio" in capsys.readouterr().err
+    assert "--ratio" in capsys.readouterr().err  # "--ratio 1.5 is out of range (must be >= 0 and <= 1)"
 
 
 def test_masked_count_is_robust_to_round_off():

@@ -75,9 +75,10 @@ CONTEXTS = {
 @pytest.mark.parametrize("source", SOURCES.names())
 def test_each_source_puts_its_map_mass_in_the_quadrant_the_logit_reads(source):
     spec = SOURCES.get(source)
-    net = QuadrantFCN() if spec.needs == "fcn" else QuadrantClassifier()
+    net = {"fcn": QuadrantFCN(), "classifier": QuadrantClassifier(), "foreground": None}[spec.needs]
     x, y = images(), torch.tensor([0, 1, 2, 0, 1, 2])
-    context = SaliencyContext(mean=[0.0], std=[1.0], settings=CONTEXTS.get(source))
+    foreground = quadrant_mask()[0, 0].bool().expand(6, H, W) if spec.needs == "foreground" else None  # gt: the truth itself
+    context = SaliencyContext(mean=[0.0], std=[1.0], settings=CONTEXTS.get(source), foreground=foreground)
     torch.manual_seed(0)
     a = spec.attribute(net, x, y, context)
     assert a.shape == (6, H, W) and a.min() >= 0 and a.max() <= 1

@@ -15,6 +15,7 @@ set it leads to exists): checkpoints
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,7 @@ class Run:
     seed: int
     state: LoopState
     identity: dict  # what a checkpoint must match to be resumed: settings, seed, mask
+    hooks: tuple = ()  # the hooks watching the run (set by condense)
 
     @property
     def iterations(self) -> int:
@@ -64,6 +66,21 @@ class Hook:
 
     def on_end(self, run: Run) -> None:
         """After the finished run's outputs are written."""
+
+
+class FiniteGuard(Hook):
+    """Stops a diverged run: a non-finite loss or non-finite images end the stage with an error naming the
+    iteration. Give it before the checkpoint hook, so the last checkpoint written is the last finite state
+    and is never overwritten with non-finite tensors; the set is not written."""
+
+    def after_iteration(self, run, it, loss, seconds):
+        if not math.isfinite(loss) or not bool(torch.isfinite(run.problem.images).all()):
+            what = f"loss {loss}" if not math.isfinite(loss) else "non-finite synthetic images"
+            kept = " (the last checkpoint, from before it, is kept)" if any(isinstance(h, CheckpointHook) for h in run.hooks) else ""
+            raise CondenseError(
+                f"condensation diverged at iteration {it}: {what}; no set was written{kept}. "
+                f"Lower --lr-img (now {run.problem.settings.lr_img}) or check the data"
+            )
 
 
 class LogHook(Hook):
@@ -116,6 +133,7 @@ def condense(run: Run, hooks: Sequence[Hook] = (), stop_after: Optional[int] = N
 
     The progress bar shows the loss and the real images consumed per second."""
     problem, state, step = run.problem, run.state, run.spec.step
+    run.hooks = tuple(hooks)
     if run.iterations < 0:
         raise CondenseError(f"--iterations {run.iterations} must be at least 0")
     last = run.iterations if stop_after is None else min(run.iterations, stop_after)

@@ -43,7 +43,8 @@ LEGEND = (
 )
 
 
-COLUMNS = ["dataset", "published_as", "model", "method", "mask", "mask_label", "mask_paper", "mask_ratio", "ipc", "acc"]
+COLUMNS = ["dataset", "published_as", "model", "method", "mask", "mask_label", "mask_paper", "mask_source", "mask_fill", "mask_ratio",
+           "ipc", "acc", "diverged"]
 
 
 def load_rows(paths: list[Path]) -> pd.DataFrame:
@@ -61,8 +62,10 @@ def load_rows(paths: list[Path]) -> pd.DataFrame:
         for run in result["runs"]:
             rows.append({"dataset": result["dataset"], "published_as": published_as, "model": result["model"], "method": method,
                          "mask": result.get("mask") or "", "mask_label": result.get("mask_label") or "",
-                         "mask_paper": bool(result.get("mask_paper", ratio > 0)), "mask_ratio": ratio, "ipc": ipc,
-                         "acc": 100 * run["test_acc"]})
+                         "mask_paper": bool(result.get("mask_paper", ratio > 0)), "mask_source": result.get("mask_source") or "",
+                         "mask_fill": result.get("mask_fill") or "", "mask_ratio": ratio, "ipc": ipc,
+                         # a diverged network's accuracy is chance, not a measurement: counted, never averaged
+                         "acc": float("nan") if run.get("diverged") else 100 * run["test_acc"], "diverged": bool(run.get("diverged"))})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -77,24 +80,30 @@ def published_for(dataset: str, model: str, method: str, ratio: float, ipc, pape
     return lookup(dataset, model, f"{method}+mask", ipc) if ratio == 1.0 and paper_mask else None
 
 
-def fmt_cell(mean: float, std: float, n: int) -> str:
-    return f"{mean:.1f} ± {std:.1f} ({n})"
+def fmt_cell(mean: float, std: float, n: int, diverged: int = 0) -> str:
+    """'mean ± std (n)', with 'diverged d of N' when some networks diverged (all of them: only that)."""
+    if n == 0:
+        return f"diverged {diverged} of {diverged}"
+    cell = f"{mean:.1f} ± {std:.1f} ({n})"
+    return cell + (f", diverged {diverged} of {n + diverged}" if diverged else "")
 
 
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean, population std (as the reference code) and count per (dataset, model, method, mask variant, ipc), with published values."""
     runs = runs.assign(ipc=runs["ipc"].astype("Int64"))
-    grouped = runs.groupby(["dataset", "published_as", "model", "method", "mask_ratio", "mask_label", "mask", "mask_paper", "ipc"],
-                           dropna=False)["acc"]
-    table = grouped.agg(mean="mean", std=lambda a: a.std(ddof=0), n="count").reset_index()
+    grouped = runs.groupby(["dataset", "published_as", "model", "method", "mask_ratio", "mask_label", "mask", "mask_paper", "mask_source",
+                            "mask_fill", "ipc"], dropna=False)
+    table = grouped.agg(mean=("acc", "mean"), std=("acc", lambda a: a.std(ddof=0)), n=("acc", "count"),
+                        diverged=("diverged", "sum")).reset_index()
+    table["diverged"] = table["diverged"].astype(int)
     published = [
         published_for(r.published_as, r.model, r.method, r.mask_ratio, None if pd.isna(r.ipc) else int(r.ipc), r.mask_paper)
         for r in table.itertuples()
     ]
-    table["ours"] = [fmt_cell(r.mean, r.std, r.n) for r in table.itertuples()]
+    table["ours"] = [fmt_cell(r.mean, r.std, r.n, r.diverged) for r in table.itertuples()]
     table["published"] = [p.cell() if p else MISSING for p in published]
     table["source"] = [p.source if p else MISSING for p in published]
-    table["delta"] = [f"{r.mean - p.mean:+.1f}" if p else MISSING for r, p in zip(table.itertuples(), published)]
+    table["delta"] = [f"{r.mean - p.mean:+.1f}" if p and r.n else MISSING for r, p in zip(table.itertuples(), published)]
     table["ipc"] = table["ipc"].map(lambda v: "whole" if pd.isna(v) else str(int(v)))
     return table
 
@@ -159,9 +168,9 @@ def layout_cells(table: pd.DataFrame, layout: TableLayout, entries: Sequence[Ent
             row = ours.get((layout.model, entry.method, float(entry.mask_ratio), entry.mask_label or "", "whole" if ipc is None else str(ipc)))
             pub = published_of(dataset, layout.model, entry, ipc)
             cells[(i, ipc)] = (
-                fmt_cell(row.mean, row.std, row.n) if row is not None else MISSING,
+                fmt_cell(row.mean, row.std, row.n, row.diverged) if row is not None else MISSING,
                 pub,
-                f"{row.mean - pub.mean:+.1f}" if row is not None and pub is not None else MISSING,
+                f"{row.mean - pub.mean:+.1f}" if row is not None and pub is not None and row.n else MISSING,
             )
     return cells
 
@@ -274,7 +283,7 @@ def listing(labels: Sequence[str]) -> str:
     return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1] if labels else ""
 
 
-CSV_DROPPED = ["ours", "published_as", "mask_paper"]
+CSV_DROPPED = ["ours", "published_as", "mask_paper", "mask_source", "mask_fill"]
 
 
 def render(table: pd.DataFrame, layout_name: str, title: str | None, caption: str,

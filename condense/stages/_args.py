@@ -8,15 +8,41 @@ from pathlib import Path
 from typing import Iterable
 
 from ..core.accel import Speed, make_speed
+from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE, Bounds, check_number
+from ..core.errors import CondenseError
 from ..core.settings import flag_name, user_fields
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one line (``error: ...``) and exit status 2, like every other bad input."""
+
+    def error(self, message: str):
+        raise CondenseError(f"{message}; see `{self.prog} --help`")
+
+
+def add_number(parser, flag: str, kind: type, bounds: Bounds, **kwargs) -> argparse.Action:
+    """A numeric flag whose range is checked right after parsing (:func:`check_numbers`): a bad value is a
+    one-line error naming it and the range, before any work."""
+    action = parser.add_argument(flag, type=kind, **kwargs)
+    action.bounds = bounds
+    return action
+
+
+def check_numbers(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Every flag added with :func:`add_number` (or a settings flag with bounds) holds a finite value in its range."""
+    for action in parser._actions:
+        bounds = getattr(action, "bounds", None)
+        value = getattr(args, action.dest, None)
+        if bounds is not None and value is not None:
+            check_number(action.option_strings[0], value, bounds)
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, seed: bool = True, device: bool = True) -> None:
     if seed:
-        parser.add_argument("--seed", type=int, default=0, help="run seed; same seed + same device = same output")
+        add_number(parser, "--seed", int, NON_NEGATIVE, default=0, help="run seed; same seed + same device = same output")
     if device:
         parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    add_number(parser, "--threads", int, AT_LEAST_ONE, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--log", type=Path, default=None, help="also write log lines to this file")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -51,7 +77,9 @@ def add_settings_arguments(parser: argparse.ArgumentParser, settings_classes: It
     group = parser.add_argument_group(title)
     for stem, f in settings_fields(settings_classes, skip).items():
         kind = _TYPES.get(f.type, str)
-        group.add_argument(f"--{stem.replace('_', '-')}", dest=stem, type=kind, default=None, help=f.metadata.get("help") or None)
+        action = group.add_argument(f"--{stem.replace('_', '-')}", dest=stem, type=kind, default=None, help=f.metadata.get("help") or None)
+        if f.metadata.get("bounds") is not None:
+            action.bounds = f.metadata["bounds"]
 
 
 def given_settings(args: argparse.Namespace, settings_classes: Iterable[type], skip: Iterable[str] = ()) -> dict:

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import torch
 
+from ..core.checks import AT_LEAST_ONE
 from ..baselines.coreset import SELECTORS, CoresetInputs, check_ipc, read_herding_order
 from ..core.runtime import make_generator, resolve_device
 from ..data.imagesets import save_set
 from ..data.store import load_data
 from ..models.store import load_network
-from ._args import add_common_arguments
+from ._args import add_number, add_common_arguments
 
 log = logging.getLogger("condense.coreset")
 
@@ -26,7 +27,7 @@ log = logging.getLogger("condense.coreset")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", required=True, help=f"one of: {', '.join(SELECTORS.names())}")
     parser.add_argument("--data", type=Path, required=True, help="dataset file from `condense download`")
-    parser.add_argument("--ipc", type=int, required=True, help="images per class")
+    add_number(parser, "--ipc", int, AT_LEAST_ONE, required=True, help="images per class")
     parser.add_argument("--embed-model", type=Path, default=None, help="herding: trained network from `condense full-baseline`")
     parser.add_argument("--order", type=Path, default=None, help="herding: picks from `condense herding-order` (instead of --embed-model)")
     parser.add_argument("--out", type=Path, required=True, help="image set file (.pt)")

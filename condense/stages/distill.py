@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE
 from ..core.errors import CondenseError
 from ..core.fileio import atomic_path
 from ..core.runtime import resolve_device
@@ -28,9 +29,9 @@ from ..masks.selection import load_selection
 from ..masks.variant import parse_variant
 from ..methods import METHODS
 from ..methods.spec import RUN_FIELDS
-from ..methods.loop import CheckpointHook, LogHook, LoopState, Run, condense, end_run
+from ..methods.loop import CheckpointHook, FiniteGuard, LogHook, LoopState, Run, condense, end_run
 from ..methods.problem import Problem, initial_images
-from ._args import add_common_arguments, add_settings_arguments, add_speed_argument, given_settings, speed_of
+from ._args import add_number, add_common_arguments, add_settings_arguments, add_speed_argument, given_settings, speed_of
 
 log = logging.getLogger("condense.distill")
 
@@ -38,16 +39,16 @@ log = logging.getLogger("condense.distill")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", required=True, help=f"one of: {', '.join(METHODS.names())}")
     parser.add_argument("--data", type=Path, required=True, help="dataset file from `condense download`")
-    parser.add_argument("--ipc", type=int, required=True, help="synthetic images per class")
+    add_number(parser, "--ipc", int, AT_LEAST_ONE, required=True, help="synthetic images per class")
     parser.add_argument("--model", default="convnet", help="network used for matching")
     add_settings_arguments(parser, _settings_classes(), skip=RUN_FIELDS)
     parser.add_argument("--maps", type=Path, default=None, help="saliency maps from `condense saliency`: mask the real images")
     parser.add_argument("--mask", default=None, help="mask variant, e.g. fcn-r1.0-mean-soft-fixed (see condense/masks/variant.py)")
     parser.add_argument("--selection", type=Path, default=None, help="fixed scheme: which images are masked (`condense mask`)")
     parser.add_argument("--checkpoint", type=Path, default=None, help="resume from / save to this file")
-    parser.add_argument("--checkpoint-every", type=int, default=50, help="iterations between checkpoints")
-    parser.add_argument("--log-every", type=int, default=10, help="iterations between log lines")
-    parser.add_argument("--stop-after", type=int, default=None, help=argparse.SUPPRESS)  # tests: simulate a kill
+    add_number(parser, "--checkpoint-every", int, AT_LEAST_ONE, default=50, help="iterations between checkpoints")
+    add_number(parser, "--log-every", int, AT_LEAST_ONE, default=10, help="iterations between log lines")
+    add_number(parser, "--stop-after", int, NON_NEGATIVE, default=None, help=argparse.SUPPRESS)  # tests: simulate a kill
     parser.add_argument("--out", type=Path, required=True, help="synthetic image set (.pt)")
     parser.add_argument("--grid", type=Path, default=None, help="PNG grid of the synthetic images")
     add_speed_argument(parser)
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace) -> None:
     optimizer = torch.optim.SGD([images], lr=settings.lr_img, momentum=spec.image_momentum)
     problem = Problem(real, images, labels, optimizer, settings, speed_of(args, device))
     identity = {"settings": settings.to_dict(), "seed": args.seed, "mask": variant.build() if variant else None}
-    hooks = [LogHook(args.log_every)]
+    hooks = [FiniteGuard(), LogHook(args.log_every)]  # the guard first: nothing non-finite is logged as progress or checkpointed
     state = LoopState()
     if args.checkpoint is not None:
         checkpoint = CheckpointHook(args.checkpoint, args.checkpoint_every)
@@ -124,7 +125,8 @@ def run(args: argparse.Namespace) -> None:
         return
     meta = {"dataset": data.name, "method": settings.method, "mask_ratio": variant.ratio if variant else 0.0,
             "mask": variant.build() if variant else None, "mask_label": variant.describe() if variant else None,
-            "mask_paper": variant.is_paper() if variant else None, "ipc": settings.ipc, "seed": args.seed,
+            "mask_paper": variant.is_paper() if variant else None, "mask_source": variant.source if variant else None,
+            "mask_fill": variant.fill if variant else None, "ipc": settings.ipc, "seed": args.seed,
             "settings": settings.to_dict(), "losses": state.losses, "seconds": state.seconds, "device": str(device)}
     save_set(args.out, images, labels, meta)
     if args.grid is not None:

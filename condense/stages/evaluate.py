@@ -13,14 +13,15 @@ import logging
 import sys
 from pathlib import Path
 
+from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE
 from ..core.errors import CondenseError
 from ..core.fileio import write_json
 from ..core.runtime import make_generator, resolve_device
 from ..data.augment import resolve_strategy
 from ..data.imagesets import load_set
 from ..data.store import load_data, subset_per_class
-from ..training.evaluation import TrainSettings, evaluate_set, summarize
-from ._args import add_common_arguments, add_speed_argument, speed_of
+from ..training.evaluation import TrainSettings, evaluate_set, summarize_runs
+from ._args import add_number, add_common_arguments, add_speed_argument, speed_of
 
 log = logging.getLogger("condense.evaluate")
 
@@ -29,15 +30,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, required=True, help="dataset file from `condense download` (test set)")
     parser.add_argument("--set", type=Path, required=True, help="image set to train on (coreset or synthetic set)")
     parser.add_argument("--model", default="convnet", help="network to train (see condense.models.classifiers.MODELS)")
-    parser.add_argument("--num-nets", type=int, default=5, help="random networks to train")
-    parser.add_argument("--epochs", type=int, default=300, help="300 without augmentation, 1000 with DSA (reference)")
+    add_number(parser, "--num-nets", int, AT_LEAST_ONE, default=5, help="random networks to train")
+    add_number(parser, "--epochs", int, AT_LEAST_ONE, default=300, help="300 without augmentation, 1000 with DSA (reference)")
     parser.add_argument(
         "--augment", default="none", help="none, dsa (the dataset's reference DSA strategy) or an explicit strategy string"
     )
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--lr", type=float, default=0.01)
-    parser.add_argument(
-        "--test-per-class", type=int, default=0,
+    add_number(parser, "--batch-size", int, AT_LEAST_ONE, default=256)
+    add_number(parser, "--lr", float, POSITIVE, default=0.01)
+    add_number(parser, "--test-per-class", int, NON_NEGATIVE, default=0,
         help="test on this many images per class, one fixed random subset (0 = the whole test set; for quick profiles)",
     )
     parser.add_argument("--out", type=Path, required=True, help="result JSON")
@@ -68,8 +68,12 @@ def run(args: argparse.Namespace) -> None:
 
     runs = evaluate_set(images, labels, data.test_images[test], data.test_labels[test], model=args.model, num_classes=data.num_classes,
                         num_nets=args.num_nets, settings=settings, seed=args.seed, speed=speed, hooks=[report])
-    summary = summarize([r["test_acc"] for r in runs])
-    log.info("%s on %s: %.2f ± %.2f (%d nets)", args.model, args.set, summary["mean"], summary["std"], summary["n"])
+    summary = summarize_runs(runs)
+    if summary["diverged"]:
+        log.warning("%d of %d networks diverged (non-finite training loss); their accuracies are left out of the mean",
+                    summary["diverged"], len(runs))
+    if summary["n"]:
+        log.info("%s on %s: %.2f ± %.2f (%d nets)", args.model, args.set, summary["mean"], summary["std"], summary["n"])
     write_json(
         {
             "dataset": data.name,
@@ -79,6 +83,8 @@ def run(args: argparse.Namespace) -> None:
             "mask": meta.get("mask"),
             "mask_label": meta.get("mask_label"),
             "mask_paper": meta.get("mask_paper"),
+            "mask_source": meta.get("mask_source"),
+            "mask_fill": meta.get("mask_fill"),
             "ipc": meta.get("ipc"),
             "set_seed": meta.get("seed"),
             "set": str(args.set),

@@ -11,6 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
+from ..core.checks import AT_LEAST_ONE
 from ..baselines.coreset import SELECTORS
 from ..core.errors import CondenseError
 from ..core.fileio import save_figure
@@ -19,7 +20,7 @@ from ..masks.variant import MaskVariant
 from ..methods import METHODS
 from ..reporting.figures import FIGURES, FigureContext
 from ..reporting.figures._style import pyplot
-from ._args import add_common_arguments
+from ._args import add_number, add_common_arguments
 
 log = logging.getLogger("condense.figures")
 
@@ -30,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="input files: " + "; ".join(f"{name}: {FIGURES.get(name).inputs}" for name in FIGURES.names()))
     parser.add_argument("--out", type=Path, required=True, help="PNG path; the PDF is written beside it")
     parser.add_argument("--data", type=Path, default=None, help="dataset file (synthetic_images, saliency_maps: mean/std and class names)")
-    parser.add_argument("--per-class", type=int, default=2, help="saliency_maps: images per class")
+    add_number(parser, "--per-class", int, AT_LEAST_ONE, default=2, help="saliency_maps: images per class")
     add_common_arguments(parser, seed=False, device=False)
 
 

@@ -10,17 +10,18 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..core.checks import AT_LEAST_ONE
 from ..core.runtime import log
 from ..data.fixtures import write_fixture
 from ..data.sources import DATASETS
-from ._args import add_common_arguments
+from ._args import add_number, add_common_arguments
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS.names())}")
     parser.add_argument("--out", required=True, type=Path, help="directory for the published-format files and md5.json")
-    parser.add_argument("--per-class", type=int, default=10, help="training images per class (default 10)")
-    parser.add_argument("--test-per-class", type=int, default=5, help="test images per class (default 5)")
+    add_number(parser, "--per-class", int, AT_LEAST_ONE, default=10, help="training images per class (default 10)")
+    add_number(parser, "--test-per-class", int, AT_LEAST_ONE, default=5, help="test images per class (default 5)")
     add_common_arguments(parser, seed=True, device=False)
 
 

@@ -12,17 +12,18 @@ import logging
 import sys
 from pathlib import Path
 
+from ..core.checks import UNIT
 from ..core.runtime import make_generator
 from ..data.store import read_stored
 from ..masks.selection import check_ratio, save_selection, select_masked
-from ._args import add_common_arguments
+from ._args import add_number, add_common_arguments
 
 log = logging.getLogger("condense.mask")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, required=True, help="dataset file from `condense download`")
-    parser.add_argument("--ratio", type=float, required=True, help="mask ratio r in [0, 1]: floor(r·n_c) images of each class are masked")
+    add_number(parser, "--ratio", float, UNIT, required=True, help="mask ratio r in [0, 1]: floor(r·n_c) images of each class are masked")
     parser.add_argument("--out", type=Path, required=True, help="mask selection (.pt; no images)")
     add_common_arguments(parser, device=False)
 

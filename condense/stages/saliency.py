@@ -18,6 +18,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from ..core.checks import AT_LEAST_ONE
 from ..core.errors import CondenseError
 from ..core.fileio import save_figure
 from ..core.runtime import resolve_device
@@ -30,7 +31,7 @@ from ..masks.variant import MaskVariant
 from ..models.store import load_network
 from ..reporting.figures._style import pyplot
 from ..reporting.figures.saliency_maps import draw_saliency_maps, first_per_class, source_panels
-from ._args import add_common_arguments, add_settings_arguments, given_settings
+from ._args import add_number, add_common_arguments, add_settings_arguments, given_settings
 
 log = logging.getLogger("condense.saliency")
 
@@ -42,12 +43,13 @@ def _classes() -> list[type]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", default="fcn", help=f"saliency source, one of: {', '.join(SOURCES.names())}")
     parser.add_argument("--data", type=Path, required=True, help="dataset file from `condense download`")
-    parser.add_argument("--network", type=Path, required=True,
-                        help="what the source reads: the FCN (`condense train-attention`) or the classifier (`condense full-baseline`)")
+    parser.add_argument("--network", type=Path, default=None,
+                        help="what the source reads: the FCN (`condense train-attention`) or the classifier (`condense full-baseline`); "
+                             "none for gt (the data file's foregrounds)")
     parser.add_argument("--out", type=Path, required=True, help="maps file (.pt, uint8 N×H×W)")
     parser.add_argument("--figure", type=Path, default=None, help="also draw image / map / masked images for a few images per class (PNG; a PDF beside it)")
-    parser.add_argument("--per-class-figure", type=int, default=4, help="images per class in the figure")
-    parser.add_argument("--batch-size", type=int, default=512)
+    add_number(parser, "--per-class-figure", int, AT_LEAST_ONE, default=4, help="images per class in the figure")
+    add_number(parser, "--batch-size", int, AT_LEAST_ONE, default=512)
     add_settings_arguments(parser, _classes(), title="source settings (default: the source's own)")
     add_common_arguments(parser)
 
@@ -72,19 +74,32 @@ def run(args: argparse.Namespace) -> None:
         settings = build_settings(source.settings, given, owner=f"source {source.name}")
     device = resolve_device(args.device)
     data = load_data(args.data, device)
-    net = load_network(args.network, device, kind=source.needs)
-    spec = net.network_spec
-    if (spec.channel, spec.num_classes) != (data.channel, data.num_classes):
-        raise CondenseError(
-            f"network {str(args.network)!r} takes {spec.channel}-channel images with {spec.num_classes} classes "
-            f"but {data.name} has {data.channel} and {data.num_classes}; train it on this dataset"
-        )
-    trained_on = net.meta.get("dataset")
-    if trained_on is not None and trained_on != data.name:
-        raise CondenseError(f"network {str(args.network)!r} was trained on {trained_on}, not {data.name}; pass this dataset's network")
+    foreground = data.extras.get("train_foreground")
+    if source.needs == "foreground":
+        if args.network is not None:
+            raise CondenseError(f"source {source.name} reads the data file's foregrounds, not a network; drop --network")
+        if foreground is None:
+            raise CondenseError(f"dataset {data.name} stores no foregrounds, which source {source.name} needs; "
+                                "use a derived dataset that has them (condense derive --kind backgrounds)")
+        net = None
+    else:
+        if args.network is None:
+            raise CondenseError(f"source {source.name} needs --network (the output of "
+                                f"{'`condense train-attention`' if source.needs == 'fcn' else '`condense full-baseline`'})")
+        net = load_network(args.network, device, kind=source.needs)
+        spec = net.network_spec
+        if (spec.channel, spec.num_classes) != (data.channel, data.num_classes):
+            raise CondenseError(
+                f"network {str(args.network)!r} takes {spec.channel}-channel images with {spec.num_classes} classes "
+                f"but {data.name} has {data.channel} and {data.num_classes}; train it on this dataset"
+            )
+        trained_on = net.meta.get("dataset")
+        if trained_on is not None and trained_on != data.name:
+            raise CondenseError(f"network {str(args.network)!r} was trained on {trained_on}, not {data.name}; pass this dataset's network")
     context = SaliencyContext(mean=data.mean, std=data.std, settings=settings)
-    maps = compute_maps(source, net, data.train_images, data.train_labels, context, args.batch_size, args.seed)
-    recorded = {"network": str(args.network), "seed": args.seed, "batch_size": args.batch_size, **(asdict(settings) if settings else {})}
+    maps = compute_maps(source, net, data.train_images, data.train_labels, context, args.batch_size, args.seed, foreground=foreground)
+    recorded = {"network": str(args.network) if args.network else None, "seed": args.seed, "batch_size": args.batch_size,
+                **(asdict(settings) if settings else {})}
     save_maps(args.out, maps, data.name, source.name, recorded)
     mean_a = float(from_uint8(maps).mean()) if maps.numel() else float("nan")
     log.info("%d %s maps (%dx%d, mean %.3f) -> %s", maps.shape[0], source.name, maps.shape[1], maps.shape[2], mean_a, args.out)

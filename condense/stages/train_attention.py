@@ -11,33 +11,34 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, UNIT
 from ..core.fileio import write_json
 from ..core.runtime import resolve_device
 from ..data.store import load_data
 from ..masks.fcn_training import FCNTrainingSettings, train_fcn
 from ..models.fcn import FCNS
 from ..models.store import save_network
-from ._args import add_common_arguments
+from ._args import add_number, add_common_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, required=True, help="dataset file from `condense download`")
     parser.add_argument("--model", default="small_fcn", help=f"attention model, one of: {', '.join(FCNS.names())}")
     parser.add_argument("--pool", default="lse", help="spatial pooling of the class maps: lse (authors' code) or avg (paper)")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--lr", type=float, default=0.1, help="initial learning rate (cosine-annealed to --eta-min over all steps)")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--weight-decay", type=float, default=1e-4)
-    parser.add_argument("--momentum", type=float, default=0.9)
-    parser.add_argument("--per-class", type=int, default=0, help="train on this many images per class (0 = all); for quick profiles")
+    add_number(parser, "--epochs", int, AT_LEAST_ONE, default=10)
+    add_number(parser, "--lr", float, POSITIVE, default=0.1, help="initial learning rate (cosine-annealed to --eta-min over all steps)")
+    add_number(parser, "--batch-size", int, AT_LEAST_ONE, default=128)
+    add_number(parser, "--weight-decay", float, NON_NEGATIVE, default=1e-4)
+    add_number(parser, "--momentum", float, UNIT, default=0.9)
+    add_number(parser, "--per-class", int, NON_NEGATIVE, default=0, help="train on this many images per class (0 = all); for quick profiles")
     parser.add_argument(
         "--augment", default="auto",
         help="'_'-joined families applied in turn with per-image parameters (crop, flip, ...), none, "
              "or auto (crop_flip; crop only where a flip changes the class, e.g. digits)",
     )
-    parser.add_argument("--crop-pad", type=int, default=4, help="random-crop padding in pixels")
+    add_number(parser, "--crop-pad", int, NON_NEGATIVE, default=4, help="random-crop padding in pixels")
     parser.add_argument("--crop-fill", default="mean", help="what the crop's padding holds: mean (zero in normalised space) or black (the authors')")
-    parser.add_argument("--eta-min", type=float, default=0.0, help="floor of the cosine schedule (the authors: 0.001)")
+    add_number(parser, "--eta-min", float, NON_NEGATIVE, default=0.0, help="floor of the cosine schedule (the authors: 0.001)")
     parser.add_argument("--pretrained", default=None,
                         help="resnet18_fcn: imagenet (torchvision's weights API, cached or downloaded once) or a LOCAL resnet18 state dict")
     parser.add_argument("--out", type=Path, required=True, help="trained FCN (.pt)")

@@ -11,6 +11,7 @@ set and a test split gets the same per-network numbers the ``evaluate`` stage wr
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from dataclasses import asdict, dataclass
@@ -98,7 +99,9 @@ def evaluate_set(
         fast = FastNet(fresh, speed) if fast is None else fast.load_(fresh)
         stats = train_network(fast.forward, images, labels, settings, make_generator(net_seed), desc=f"net {i + 1}/{num_nets}", speed=speed)
         test_acc = accuracy(fast.forward, test_images, test_labels, speed=speed)
-        runs.append({"net": i, "seed": net_seed, "test_acc": test_acc, **stats, "seconds": time.perf_counter() - started})
+        diverged = not math.isfinite(stats["train_loss"])  # its accuracy is chance, not a measurement of the set
+        runs.append({"net": i, "seed": net_seed, "test_acc": test_acc, "diverged": diverged, **stats,
+                     "seconds": time.perf_counter() - started})
         for hook in hooks:
             hook(runs[-1])
     return runs
@@ -108,3 +111,13 @@ def summarize(accs: list[float]) -> dict:
     """Mean and population std (numpy's default, as the reference code reports) in percent."""
     mean = statistics.fmean(accs)
     return {"mean": 100 * mean, "std": 100 * statistics.pstdev(accs), "n": len(accs)}
+
+
+def summarize_runs(runs: list[dict]) -> dict:
+    """:func:`summarize` over the networks that did not diverge, plus the ``diverged`` count; mean and std
+    are None when every network diverged."""
+    accs = [r["test_acc"] for r in runs if not r.get("diverged")]
+    diverged = len(runs) - len(accs)
+    if not accs:
+        return {"mean": None, "std": None, "n": 0, "diverged": diverged}
+    return {**summarize(accs), "diverged": diverged}

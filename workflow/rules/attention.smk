@@ -27,10 +27,14 @@ rule train_attention:
 
 
 def saliency_network(wildcards):
-    """What a source reads: the attention FCN, or the whole-dataset classifier (config attention.classifier)."""
-    if SOURCES.get(wildcards.source).needs == "fcn":
-        return FCN_NETWORK.format(dataset=wildcards.dataset)
-    return FULL_MODEL.format(dataset=wildcards.dataset, model=config["attention"]["classifier"], seed=config["full"]["seed"])
+    """What a source reads: the attention FCN, the whole-dataset classifier (config attention.classifier),
+    or nothing beyond the data file (gt: its foregrounds)."""
+    needs = SOURCES.get(wildcards.source).needs
+    if needs == "fcn":
+        return {"network": FCN_NETWORK.format(dataset=wildcards.dataset)}
+    if needs == "classifier":
+        return {"network": FULL_MODEL.format(dataset=wildcards.dataset, model=config["attention"]["classifier"], seed=config["full"]["seed"])}
+    return {}
 
 
 def saliency_flags(wildcards):
@@ -41,8 +45,8 @@ def saliency_flags(wildcards):
 
 rule saliency:
     input:
+        unpack(saliency_network),
         data=DATA,
-        network=saliency_network,
     output:
         maps=MAPS,
         figure=report(MAPS_FIGURE, caption="../report/attention_maps.rst", category="Attention maps", subcategory="{dataset}",
@@ -56,9 +60,10 @@ rule saliency:
         **rule_resources("saliency"),
     params:
         flags=saliency_flags,
+        network=lambda wildcards, input: f"--network {input.network}" if "network" in input.keys() else "",
         seed=config["attention"]["seed"],
     shell:
-        "{CONDENSE} saliency --source {wildcards.source} --data {input.data} --network {input.network} {params.flags}"
+        "{CONDENSE} saliency --source {wildcards.source} --data {input.data} {params.network} {params.flags}"
         " --seed {params.seed} --out {output.maps} --figure {output.figure} --device {config[device]} --threads {threads}"
         " --log {log} --quiet"
 

@@ -97,23 +97,38 @@ def grid_runs(grid):
                                     yield method_name(method, variant), int(ipc), int(seed)
 
 
-def set_runs():
-    """Every (set name, IPC, seed) the config asks for, once: coresets and methods at their IPCs and the
-    top-level seeds, then every mask grid's runs; in a stable order."""
+def set_runs(dataset):
+    """Every (set name, IPC, seed) the config asks for on ``dataset``, once: coresets and methods at their
+    IPCs and the top-level seeds, then the runs of every mask grid that applies to it (all datasets, or
+    those in its `datasets`); in a stable order."""
     runs = [(m, int(ipc), int(seed)) for m in list(config["coreset"]["methods"]) + list(config["distill"]["methods"])
             for ipc in method_ipcs(m) for seed in config["seeds"]]
     for grid in config["attention"]["masks"]:
-        runs.extend(grid_runs(grid))
+        if dataset in (grid.get("datasets") or [dataset]):
+            runs.extend(grid_runs(grid))
     return list(dict.fromkeys(runs))
 
 
-def masked_methods():
-    return list(dict.fromkeys(name for name, _, _ in set_runs() if mask_variant(name) is not None))
+def masked_methods(dataset):
+    return list(dict.fromkeys(name for name, _, _ in set_runs(dataset) if mask_variant(name) is not None))
 
 
-def mask_sources():
-    """The saliency sources some masked run uses."""
-    return sorted({mask_variant(m).source for m in masked_methods()})
+def mask_sources(dataset):
+    """The saliency sources some masked run on ``dataset`` uses."""
+    return sorted({mask_variant(m).source for m in masked_methods(dataset)})
+
+
+def has_foregrounds(dataset):
+    """A derived dataset whose derivation stores exact foregrounds (saliency can be scored against them)."""
+    entry = config["derived"].get(dataset)
+    return entry is not None and DERIVATIONS.get(entry["kind"]).foregrounds
+
+
+SCORES = R + "/{dataset}/tables/saliency_scores"
+
+
+def score_inputs(dataset):
+    return [MAPS.format(dataset=dataset, source=source) for source in mask_sources(dataset)] if has_foregrounds(dataset) else []
 
 
 def evaluated(model, method, ipc):
@@ -128,7 +143,7 @@ def evaluated(model, method, ipc):
 def eval_targets(dataset):
     return [
         EVAL.format(dataset=dataset, method=method, ipc=ipc, seed=seed, model=model)
-        for method, ipc, seed in set_runs()
+        for method, ipc, seed in set_runs(dataset)
         for model in config["eval"]["models"]
         if evaluated(model, method, ipc)
     ]
@@ -143,7 +158,7 @@ def distilled_sets(dataset, seeds=None):
     coresets = set(config["coreset"]["methods"])
     return [
         SET.format(dataset=dataset, method=method, ipc=ipc, seed=seed)
-        for method, ipc, seed in set_runs()
+        for method, ipc, seed in set_runs(dataset)
         if method not in coresets and (seeds is None or seed in seeds)
     ]
 
@@ -153,7 +168,9 @@ FIGURE_INPUTS = {
     "mask_ratio": eval_targets,  # Figure 3: every evaluation of the dataset
     "synthetic_images": lambda dataset: distilled_sets(dataset, seeds=config["seeds"][:1]),  # Figure 4: the first seed
     "matching_loss": distilled_sets,
-    "saliency_maps": lambda dataset: [MAPS.format(dataset=dataset, source=source) for source in mask_sources()],
+    "saliency_maps": lambda dataset: [MAPS.format(dataset=dataset, source=source) for source in mask_sources(dataset)],
+    "dataset_samples": lambda dataset: [DATA.format(dataset=dataset)] if has_foregrounds(dataset) else [],
+    "score_vs_accuracy": lambda dataset: ([SCORES.format(dataset=dataset) + ".json"] + eval_targets(dataset)) if score_inputs(dataset) else [],
 }
 
 
@@ -170,6 +187,7 @@ def figure_targets(dataset):
 def all_targets():
     return [
         *expand(TABLE + ".md", dataset=config["datasets"]),
+        *[SCORES.format(dataset=dataset) + ".md" for dataset in config["datasets"] if score_inputs(dataset)],
         *expand(PAPER_TABLE + ".{ext}", dataset=config["datasets"], layout=LAYOUTS.names(), ext=("md", "csv", "tex", "html")),
         *[path for dataset in config["datasets"] for path in figure_targets(dataset)],
     ]

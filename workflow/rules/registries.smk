@@ -10,6 +10,7 @@ load_plugins(config.get("plugins") or [])
 os.environ[PLUGINS_ENV] = ",".join(config.get("plugins") or [])
 
 from condense.baselines.coreset import SELECTORS
+from condense.data.derived import DERIVATIONS
 from condense.data.sources import DATASETS
 from condense.masks.saliency import SOURCES
 from condense.masks.variant import VARIANT_PATTERN, MaskVariant, method_name, split_method

@@ -62,3 +62,22 @@ rule figures:
         **rule_resources("figures"),
     shell:
         "{CONDENSE} figures {wildcards.figure} {input.files} --data {input.data} --out {output.png} --log {log}"
+
+
+rule saliency_scores:
+    """Every mask source's maps scored against a derived dataset's exact foregrounds."""
+    input:
+        data=DATA,
+        maps=lambda wildcards: score_inputs(wildcards.dataset),
+    output:
+        md=SCORES + ".md",
+        csv=SCORES + ".csv",
+        json=SCORES + ".json",
+    log:
+        LOGS + "/tables/saliency_scores.log",
+    threads: res("table", "threads")
+    resources:
+        **rule_resources("table"),
+    shell:
+        "{CONDENSE} score-saliency {input.maps} --data {input.data} --out-md {output.md} --out-csv {output.csv}"
+        " --out-json {output.json} --log {log}"

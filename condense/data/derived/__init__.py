@@ -24,6 +24,7 @@ class Derivation:
     summary: str
     settings: type  # frozen dataclass; every field a `setting`
     derive: Callable[[dict, object, torch.Generator], dict]  # (stored base, settings, generator) -> stored derived
+    foregrounds: bool = False  # its data files store exact foregrounds (train_foreground, test_foreground)
 
 
 DERIVATIONS: Registry[Derivation] = Registry("dataset derivation")
@@ -32,3 +33,6 @@ DERIVATIONS: Registry[Derivation] = Registry("dataset derivation")
 def register_derivation(derivation: Derivation) -> Derivation:
     DERIVATIONS.add(derivation.name, derivation)
     return derivation
+
+
+from . import backgrounds  # noqa: E402,F401  (registers "backgrounds")

@@ -10,12 +10,13 @@ returns uint8 maps (``condense saliency``).
 - ``fcn``: the paper's attention FCN, A = sigmoid(logsumexp of its class maps);
 - ``gradcam``, ``smoothgrad``, ``integrated_gradients``, ``guided_backprop``: attributions of the
   whole-dataset network for the image's own label (Captum), turned into maps by one per-image
-  normalisation (``_attribution.to_unit_map``).
+  normalisation (``_attribution.to_unit_map``);
+- ``gt``: the exact foreground as the map, an oracle, for datasets that store it (``backgrounds``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Optional, Sequence
 
 import torch
@@ -33,13 +34,14 @@ class SaliencyContext:
     mean: Sequence[float]  # the dataset's normalisation: the black image is (0 - mean) / std
     std: Sequence[float]
     settings: Any = None  # the source's settings dataclass instance (None for a source without settings)
+    foreground: Optional[Tensor] = None  # the batch's exact foregrounds (B×H×W bool), for datasets that store them
 
 
 @dataclass(frozen=True)
 class SaliencySource:
     name: str
     label: str
-    needs: str  # "fcn" (condense train-attention) or "classifier" (condense full-baseline)
+    needs: str  # "fcn" (condense train-attention), "classifier" (condense full-baseline) or "foreground" (the data file's)
     attribute: Callable[[torch.nn.Module, Tensor, Tensor, SaliencyContext], Tensor]
     settings: Optional[type] = None  # frozen dataclass of the source's parameters (fields made with `setting`)
     summary: str = ""
@@ -53,17 +55,20 @@ def register_source(source: SaliencySource) -> SaliencySource:
     return source
 
 
-def compute_maps(source: SaliencySource, network: torch.nn.Module, images: Tensor, labels: Tensor, context: SaliencyContext,
-                 batch_size: int = 512, seed: int = 0, desc: Optional[str] = None) -> Tensor:
+def compute_maps(source: SaliencySource, network: Optional[torch.nn.Module], images: Tensor, labels: Tensor, context: SaliencyContext,
+                 batch_size: int = 512, seed: int = 0, desc: Optional[str] = None, foreground: Optional[Tensor] = None) -> Tensor:
     """uint8 maps (N, H, W) on the CPU for normalised images (N, C, H, W), in batches. Torch's global
     generator is seeded from (seed, batch start) before each batch, so a source that draws noise
-    (SmoothGrad) gives the same maps for the same seed and batch size."""
-    network.eval()
+    (SmoothGrad) gives the same maps for the same seed and batch size. ``foreground``: the images'
+    exact foregrounds (N×H×W), handed to the source batch by batch."""
+    if network is not None:
+        network.eval()
     chunks = []
     for start in progress(range(0, images.shape[0], batch_size), desc=desc or f"{source.name} maps", unit="batch"):
         stop = start + batch_size
         torch.manual_seed(derive_seed(seed, start))
-        chunks.append(to_uint8(source.attribute(network, images[start:stop], labels[start:stop], context)).cpu())
+        batch_context = context if foreground is None else replace(context, foreground=foreground[start:stop])
+        chunks.append(to_uint8(source.attribute(network, images[start:stop], labels[start:stop], batch_context)).cpu())
     if not chunks:
         return torch.zeros((0, *images.shape[2:]), dtype=torch.uint8)
     return torch.cat(chunks)
@@ -74,3 +79,4 @@ from . import gradcam  # noqa: E402,F401
 from . import smoothgrad  # noqa: E402,F401
 from . import integrated_gradients  # noqa: E402,F401
 from . import guided_backprop  # noqa: E402,F401
+from . import gt  # noqa: E402,F401

@@ -12,6 +12,9 @@ files and writes it as PNG and as PDF beside it (same stem):
 - ``matching_loss``, from condensed set files (their ``meta['losses']``): the matching loss per
   iteration, one panel per base method (DC/DSA and DM losses differ in scale).
 
+- ``dataset_samples``, from a data file with foregrounds: images per class beside their foregrounds;
+- ``score_vs_accuracy``, from a saliency-scores JSON and evaluation JSONs: each source's score
+  against the accuracy of the sets it masked;
 - ``saliency_maps``, from maps files (one per source) and ``--data``: the same images under every
   source, their maps and the images masked with each fill (``condense saliency --figure`` draws
   the same grid for one source). Labels and
@@ -71,3 +74,5 @@ from . import mask_ratio  # noqa: E402,F401
 from . import synthetic_images  # noqa: E402,F401
 from . import matching_loss  # noqa: E402,F401
 from . import saliency_maps  # noqa: E402,F401
+from . import dataset_samples  # noqa: E402,F401
+from . import score_vs_accuracy  # noqa: E402,F401
