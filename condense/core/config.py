@@ -9,6 +9,7 @@ validation, so a new registry entry needs no schema edit.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -50,7 +51,21 @@ def validate_config(config: dict, schema_path: str | Path, enums: Mapping[str, S
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
         raise CondenseError(describe(error, source))
+    check_finite(config, source)
     return config
+
+
+def check_finite(node: Any, source: str, path: tuple = ()) -> None:
+    """No NaN or infinity anywhere (YAML's .nan / .inf pass JSON-schema ranges, whose comparisons are false)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            check_finite(value, source, (*path, key))
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            check_finite(value, source, (*path, i))
+    elif isinstance(node, float) and not math.isfinite(node):
+        key = ".".join(str(p) for p in path)
+        raise CondenseError(f"{source}: key {key} = {node!r} is invalid (not a finite number); fix it in the config file")
 
 
 def describe(error: jsonschema.ValidationError, source: str) -> str:
