@@ -134,3 +134,18 @@ def test_quick_profile_limits_alexnet_and_sweeps_mask_ratios_for_dm_only(tmp_pat
     # eval.model_epochs: AlexNet trains 300 epochs, ConvNet the profile's 80.
     epochs = {(m.group(1), m.group(2)) for line in commands if (m := re.search(r"--model (\w+) .*--epochs (\d+)", line)) and " evaluate " in line}
     assert epochs == {("alexnet", "300"), ("convnet", "80")}
+
+
+def test_backgrounds_study_dag(tmp_path):
+    """The background benchmark profile: two derived datasets, every source's maps, scores, the study grids."""
+    proc = snakemake("-n", "-p", "--cores", "2", "all", "--configfile", str(REPO / "config" / "quick.yaml"),
+                     str(REPO / "config" / "backgrounds.yaml"), "--config", f"results={tmp_path / 'r'}", cwd=tmp_path)
+    out = proc.stdout + proc.stderr
+    counts = job_counts(out)
+    assert counts["derive"] == 2 and counts["saliency_scores"] == 1
+    assert counts["saliency"] == 6  # gt, fcn and the four attributions, on the correlated variant
+    assert counts["distill"] == 3 * 3 * (1 + 6 * 3)  # (DM IPC 1, DM IPC 10, DSA IPC 1) × 3 seeds × (plain + sources × fills)
+    assert "derive --kind backgrounds" in out and "--variant correlated" in out and "--variant independent" in out
+    assert "saliency --source gt" in out and "--network" not in next(l for l in out.splitlines() if "saliency --source gt" in l)
+    assert "fmnist-bg-correlated/sets/dm-mask-gt-r1.0-other-soft-fixed_ipc1_seed2.pt" in out
+    assert "fmnist-bg-independent/full/convnet_seed0.json" in out  # the whole-dataset network on both variants
