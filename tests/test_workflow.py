@@ -28,11 +28,11 @@ def job_counts(output: str) -> dict:
 def test_paper_config_dry_run_lists_the_full_grid(tmp_path):
     proc = snakemake("-n", "--cores", "8", "all", cwd=tmp_path)
     counts = job_counts(proc.stdout + proc.stderr)
-    # 2 coreset + 3 condensation methods + (DC, DSA) × 4 mask ratios, × IPC {1, 10, 50} × 1 seed,
-    # each evaluated on AlexNet and ConvNet.
+    # 2 coreset + 4 condensation methods (DC, DSA, DM, DataDAM) + (DC, DSA) × 4 mask ratios, × IPC {1, 10, 50}
+    # × 1 seed, each evaluated on AlexNet and ConvNet.
     assert counts["coreset"] == 6
-    assert counts["distill"] == 9 + 2 * 4 * 3
-    assert counts["evaluate"] == (5 + 8) * 3 * 2
+    assert counts["distill"] == 4 * 3 + 2 * 4 * 3
+    assert counts["evaluate"] == (6 + 8) * 3 * 2
     assert counts["train_attention"] == 1 and counts["saliency"] == 1
     assert "mask" not in counts  # the authors' per-batch scheme (the paper profile's) stores no selection
     assert counts["full_baseline"] == 2

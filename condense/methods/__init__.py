@@ -10,5 +10,6 @@ from .spec import METHODS, MethodSpec, register_method, setting
 from . import dc  # noqa: E402,F401  (registers "dc")
 from . import dsa  # noqa: E402,F401  (registers "dsa")
 from . import dm  # noqa: E402,F401  (registers "dm")
+from . import datadam  # noqa: E402,F401  (registers "datadam")
 
 __all__ = ["METHODS", "MethodSpec", "register_method", "setting"]

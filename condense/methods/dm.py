@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE
+from ..models.classifiers import has_batchnorm
 from .gradient_matching import _strategy
 from .problem import Problem
 from ..core.settings import setting
@@ -37,23 +38,30 @@ class DMSettings:
 def distribution_matching(problem: Problem, generator: torch.Generator) -> Tensor:
     """One DM iteration: Σ_c ‖mean embed(aug(real_c)) − mean embed(aug(syn_c))‖² on a fresh frozen network.
 
-    Real embeddings need no gradient: class by class under no_grad (one class at a time keeps the
-    activations cache-sized; one 2,560-image batch ran slower). The synthetic images of all classes
-    go through the network in one batch; for per-sample norms (instance norm) this equals the
-    reference's per-class loop, for BatchNorm it is the reference's BN branch."""
+    Real embeddings need no gradient (no_grad). The synthetic images of all classes go through the
+    network in one batch. For per-sample norms (instance norm, the default ConvNet) the real side goes
+    class by class (one class at a time keeps the activations cache-sized; one 2,560-image batch ran
+    slower), which equals the reference's per-class loop. A network with BatchNorm takes the real
+    batches of all classes in one forward, as the reference's BN branch does (``main_DM.py``), so the
+    batch statistics span every class on both sides."""
     s = problem.settings
     fast = problem.new_network()
     fast.eager.train().requires_grad_(False)
-    mean_real, syns = [], []
+    reals, syns = [], []
     for c in range(problem.num_classes):
         real = problem.data.sample_class(c, s.batch_real, generator)
         real, syn = problem.siamese(real, problem.images[problem.class_slice(c)], generator)
-        with torch.no_grad():
-            mean_real.append(fast.embed(problem.speed.layout(real)).mean(0))
+        reals.append(real)
         syns.append(syn)
+    with torch.no_grad():
+        if has_batchnorm(fast.eager):
+            everything = fast.embed(problem.speed.layout(torch.cat(reals)))
+            mean_real = torch.stack([chunk.mean(0) for chunk in everything.split([r.shape[0] for r in reals])])
+        else:
+            mean_real = torch.stack([fast.embed(problem.speed.layout(real)).mean(0) for real in reals])
     emb_syn = fast.eager.embed(torch.cat(syns))
     mean_syn = emb_syn.reshape(problem.num_classes, s.ipc, -1).mean(1)
-    loss = ((torch.stack(mean_real) - mean_syn) ** 2).sum()
+    loss = ((mean_real - mean_syn) ** 2).sum()
     problem.image_step(loss)
     return loss.detach() / problem.num_classes
 
