@@ -178,7 +178,7 @@ def test_a_new_method_is_one_new_file(data_file, tmp_path):
     md, csv = tmp_path / "t.md", tmp_path / "t.csv"
     condense("table", str(evaluation), "--layout", "convnet", "--out-md", str(md), "--out-csv", str(csv))
     table = md.read_text()
-    assert "\n| Toy " in table and "\n| Toy + mask " in table and "DM and Toy" in table  # its own rows, by its label
+    assert "\n| Toy " in table and "\n| Toy + mask " in table and "and Toy with and without masks" in table  # its own rows, by its label
     bad = subprocess.run([sys.executable, "-m", "condense", "distill", "--method", "toy", "--data", str(data_file), "--ipc", "1",
                           "--lr-net", "0.1", "--device", "cpu", "--out", str(tmp_path / "x.pt")], capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and "--lr-net does not apply to toy" in bad.stderr
