@@ -36,6 +36,7 @@ STAGES = {
     "distill": "condense.stages.distill",
     "evaluate": "condense.stages.evaluate",
     "table": "condense.stages.table",
+    "cost": "condense.stages.cost",
     "figures": "condense.stages.figures",
 }
 

@@ -134,7 +134,7 @@ def test_smoke_workflow_through_slurm_equals_a_local_run(slurm_cluster, tmp_path
     assert "submitted with SLURM jobid" in log
     planned = _job_counts(log)
     remote = set(re.findall(r"^rule (\w+):", log, re.M))
-    assert {"fixture", "download", "full_baseline", "coreset", "distill", "evaluate", "table"} <= remote
+    assert {"fixture", "download", "full_baseline", "coreset", "distill_dm", "evaluate", "table"} <= remote  # one distill rule per method
     logs_by_rule: dict[str, list[Path]] = {}
     for p in (slurm_dir / ".snakemake" / "slurm_logs").glob("rule_*/*/*.log"):
         logs_by_rule.setdefault(p.parent.parent.name.removeprefix("rule_"), []).append(p)
@@ -145,7 +145,7 @@ def test_smoke_workflow_through_slurm_equals_a_local_run(slurm_cluster, tmp_path
     # GPU requests were scheduled through GRES; the other rules asked for none.
     gpu_job = _scontrol_job(job_ids["full_baseline"][0])
     assert "TresPerJob=gres:gpu:1" in gpu_job, gpu_job
-    assert "gres:gpu" not in _scontrol_job(job_ids["distill"][0])
+    assert "gres:gpu" not in _scontrol_job(job_ids["distill_dm"][0])
     # Requests from config['resources'] reached sbatch (smoke: 1000 MB, 10 minutes).
     table_job = _scontrol_job(job_ids["table"][0])
     assert "TimeLimit=00:10:00" in table_job and "mem=1000M" in table_job, table_job

@@ -1,5 +1,6 @@
 """The Snakemake workflow: the paper grid as a dry run, and the smoke profile end to end."""
 
+import json
 import re
 import subprocess
 import sys
@@ -20,9 +21,11 @@ def snakemake(*args, cwd: Path, check=True):
 
 
 def job_counts(output: str) -> dict:
-    """Parse Snakemake's 'Job stats' table into {rule: count}."""
+    """Parse Snakemake's 'Job stats' table into {rule: count}; "distill" sums the per-method distill rules."""
     block = output.split("Job stats:")[1]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", block, re.M)}
+    counts = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", block, re.M)}
+    distill = sum(v for k, v in counts.items() if k.startswith("distill_"))
+    return {**counts, "distill": distill} if distill else counts
 
 
 def test_paper_config_dry_run_lists_the_full_grid(tmp_path):
@@ -66,7 +69,7 @@ def smoke_run(tmp_path_factory):
 def test_smoke_profile_end_to_end(smoke_run):
     workdir, results = smoke_run
     table = (results / "tables" / "summary.md").read_text()
-    for method in ("random", "herding", "dc", "dsa", "dm", "full"):
+    for method in ("random", "herding", "dc", "dsa", "dm", "datadam", "full"):
         assert f"| {method} " in table
     assert (results / "eval" / "herding_ipc3_seed0" / "convnet.json").exists()
     assert (results / "sets" / "dsa_ipc3_seed0.png").stat().st_size > 0
@@ -85,9 +88,17 @@ def test_smoke_profile_end_to_end(smoke_run):
     assert convnet.loc["DC", "IPC 10: ours"] == "—"
     table2 = pd.read_csv(results / "tables" / "table2.csv", dtype=str, keep_default_na=False).set_index("method")
     assert set(table2["IPC 1: ours"]) <= {"—", ""}  # no AlexNet evaluations in the smoke profile: nothing filled in
-    for figure in ("mask_ratio", "synthetic_images", "matching_loss"):
+    for figure in ("mask_ratio", "synthetic_images", "matching_loss", "saliency_maps", "accuracy_vs_time", "tsne"):
         for ext in ("png", "pdf"):
             assert (results / "figures" / f"{figure}.{ext}").stat().st_size > 1000
+    # DataDAM, the fourth method; DM's snapshots and their evaluations; the cost table
+    assert (results / "eval" / "datadam_ipc3_seed0" / "convnet.json").exists()
+    assert (results / "snapshots" / "dm_ipc1_seed0" / "it0.pt").exists()
+    snapshot = json.loads((results / "eval" / "dm_ipc1_seed0" / "it1" / "convnet.json").read_text())
+    assert snapshot["iteration"] == 1 and snapshot["final"] is False and snapshot["set_seconds"] > 0
+    cost = pd.read_csv(results / "tables" / "cost.csv", dtype=str, keep_default_na=False)
+    assert set(cost["method"]) == {"DC", "DSA", "DM", "DataDAM"} and set(cost["energy J"]) <= {"—"} | set(cost["energy J"])
+    assert (cost["device"] == "cpu").all() and (cost["evaluated by"] == "convnet × 2").all()
     assert not list((results / "checkpoints").glob("*.ckpt"))  # removed after each finished run
     assert (results / "logs" / "download.log").stat().st_size > 0
     # Everything is up to date: a second run does nothing.

@@ -26,6 +26,7 @@ import torch
 from ..core.errors import CondenseError
 from ..core.fileio import load_torch, save_torch
 from ..core.runtime import derive_seed, make_generator, progress
+from ..data.imagesets import save_set
 from .problem import Problem
 from .spec import MethodSpec
 
@@ -35,11 +36,13 @@ CHECKPOINT_FORMAT = 1
 
 @dataclass
 class LoopState:
-    """Where a run stands: the next iteration, the loss of each finished one, seconds spent iterating."""
+    """Where a run stands: the next iteration, the loss of each finished one, seconds spent iterating,
+    and the energy spent (joules; None when no meter could be read in some part of the run)."""
 
     next_iteration: int = 0
     losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    energy_j: Optional[float] = 0.0
 
 
 @dataclass
@@ -106,7 +109,7 @@ class CheckpointHook(Hook):
             p, s = run.problem, run.state
             save_torch({"format": CHECKPOINT_FORMAT, "identity": run.identity, "next_iteration": s.next_iteration,
                         "images": p.images.detach().cpu(), "optimizer": p.optimizer.state_dict(), "losses": s.losses,
-                        "seconds": s.seconds}, self.path)
+                        "seconds": s.seconds, "energy_j": s.energy_j}, self.path)
 
     def on_end(self, run):
         if self.path.exists():
@@ -125,7 +128,37 @@ class CheckpointHook(Hook):
             problem.images.copy_(saved["images"].to(problem.images.device))
         problem.optimizer.load_state_dict(saved["optimizer"])
         log.info("resumed from %s at iteration %d", self.path, saved["next_iteration"])
-        return LoopState(saved["next_iteration"], list(saved["losses"]), saved["seconds"])
+        return LoopState(saved["next_iteration"], list(saved["losses"]), saved["seconds"], saved.get("energy_j"))
+
+
+class EnergyHook(Hook):
+    """Adds the energy of each iteration to the run's state, from a real meter; no meter: None from then on."""
+
+    def __init__(self, meter):
+        self.meter = meter
+        self.meter.start()
+        self._last = 0.0
+
+    def after_iteration(self, run, it, loss, seconds):
+        now = self.meter.joules()
+        if now is None or run.state.energy_j is None:
+            run.state.energy_j = None
+            return
+        run.state.energy_j += now - self._last
+        self._last = now
+
+
+class SnapshotHook(Hook):
+    """Writes the set as it stands after the iterations in ``paths`` (iteration -> file): no extra condensation
+    work, and a snapshot written before a kill stays (a resumed run that redoes the iteration rewrites the same
+    tensors). ``meta(run, it)`` gives each snapshot's metadata."""
+
+    def __init__(self, paths: dict, meta):
+        self.paths, self.meta = dict(paths), meta
+
+    def after_iteration(self, run, it, loss, seconds):
+        if it in self.paths:
+            save_set(self.paths[it], run.problem.images, run.problem.labels, self.meta(run, it))
 
 
 def condense(run: Run, hooks: Sequence[Hook] = (), stop_after: Optional[int] = None) -> bool:

@@ -55,6 +55,8 @@ def load_rows(paths: list[Path]) -> pd.DataFrame:
     rows = []
     for path in paths:
         result = read_json(path, what="evaluation result")
+        if not result.get("final", True):
+            continue  # a snapshot's evaluation: the accuracy-vs-time figure's, not a table's
         method = result.get("method") or "?"
         ipc = None if method == "full" else result.get("ipc")
         ratio = float(result.get("mask_ratio") or 0.0)

@@ -29,7 +29,8 @@ from ..masks.selection import load_selection
 from ..masks.variant import parse_variant
 from ..methods import METHODS
 from ..methods.spec import RUN_FIELDS
-from ..methods.loop import CheckpointHook, FiniteGuard, LogHook, LoopState, Run, condense, end_run
+from ..core.meters import EnergyMeter, peak_gpu_mb, peak_host_mb
+from ..methods.loop import CheckpointHook, EnergyHook, FiniteGuard, LogHook, LoopState, Run, SnapshotHook, condense, end_run
 from ..methods.problem import Problem, initial_images
 from ._args import add_number, add_common_arguments, add_settings_arguments, add_speed_argument, given_settings, speed_of
 
@@ -49,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_number(parser, "--checkpoint-every", int, AT_LEAST_ONE, default=50, help="iterations between checkpoints")
     add_number(parser, "--log-every", int, AT_LEAST_ONE, default=10, help="iterations between log lines")
     add_number(parser, "--stop-after", int, NON_NEGATIVE, default=None, help=argparse.SUPPRESS)  # tests: simulate a kill
+    parser.add_argument("--snapshot-at", default="", help="comma-separated iterations after which the set is also written "
+                        "(to --snapshots DIR/it<N>.pt), for accuracy over the course of condensation")
+    parser.add_argument("--snapshots", type=Path, default=None, help="directory of the snapshots")
     parser.add_argument("--out", type=Path, required=True, help="synthetic image set (.pt)")
     parser.add_argument("--grid", type=Path, default=None, help="PNG grid of the synthetic images")
     add_speed_argument(parser)
@@ -94,11 +98,34 @@ def masked_real(args: argparse.Namespace, data: RealData):
     return real, variant
 
 
+def snapshot_iterations(text: str, iterations: int) -> list[int]:
+    """'10,50' -> [10, 50]: each an iteration before the last (the final set is the last point)."""
+    its = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        try:
+            it = int(part)
+        except ValueError:
+            raise CondenseError(f"--snapshot-at {text!r}: {part!r} is not an iteration; give comma-separated integers") from None
+        if not 0 <= it < iterations:
+            raise CondenseError(f"--snapshot-at {it} is outside 0..{iterations - 1} (the final set, iteration {iterations}, is written anyway)")
+        its.append(it)
+    return sorted(set(its))
+
+
 def save_grid(path: Path, images: torch.Tensor, data: RealData, ipc: int) -> None:
     from torchvision.utils import save_image
 
     with atomic_path(path) as tmp:
         save_image(denormalize(images.detach().cpu(), data.mean, data.std), tmp, nrow=ipc if ipc > 1 else data.num_classes, format="png")
+
+
+def cost(state, per_iteration: int, device) -> dict:
+    """What the run has cost so far: seconds iterating, real images per second, peak memory, energy (a meter or None)."""
+    iterations = len(state.losses)
+    return {"seconds": state.seconds, "iterations": iterations, "device": str(device),
+            "real_images_per_second": per_iteration * iterations / state.seconds if state.seconds else None,
+            "peak_host_mb": peak_host_mb(), "peak_gpu_mb": peak_gpu_mb(device), "energy_j": state.energy_j,
+            "energy_meter": EnergyMeter(device).name}
 
 
 def run(args: argparse.Namespace) -> None:
@@ -112,7 +139,24 @@ def run(args: argparse.Namespace) -> None:
     optimizer = torch.optim.SGD([images], lr=settings.lr_img, momentum=spec.image_momentum)
     problem = Problem(real, images, labels, optimizer, settings, speed_of(args, device))
     identity = {"settings": settings.to_dict(), "seed": args.seed, "mask": variant.build() if variant else None}
-    hooks = [FiniteGuard(), LogHook(args.log_every)]  # the guard first: nothing non-finite is logged as progress or checkpointed
+    snapshots = snapshot_iterations(args.snapshot_at, settings.iterations)
+    if snapshots and args.snapshots is None:
+        raise CondenseError("--snapshot-at needs --snapshots DIR (where the snapshot sets go)")
+    base_meta = {"dataset": data.name, "method": settings.method, "mask_ratio": variant.ratio if variant else 0.0,
+                 "mask": variant.build() if variant else None, "mask_label": variant.describe() if variant else None,
+                 "mask_paper": variant.is_paper() if variant else None, "mask_source": variant.source if variant else None,
+                 "mask_fill": variant.fill if variant else None, "ipc": settings.ipc, "seed": args.seed,
+                 "settings": settings.to_dict(), "device": str(device)}
+    per_iteration = spec.real_images_per_iteration(settings, data.num_classes)
+
+    def snapshot_meta(run, it):
+        return {**base_meta, "iteration": it, "final": False, "losses": list(run.state.losses), "seconds": run.state.seconds,
+                "cost": cost(run.state, per_iteration, device)}
+
+    # the guard first: nothing non-finite is logged as progress, snapshotted or checkpointed
+    hooks = [FiniteGuard(), EnergyHook(EnergyMeter(device)), LogHook(args.log_every)]
+    if snapshots:
+        hooks.append(SnapshotHook({it: args.snapshots / f"it{it}.pt" for it in snapshots}, snapshot_meta))
     state = LoopState()
     if args.checkpoint is not None:
         checkpoint = CheckpointHook(args.checkpoint, args.checkpoint_every)
@@ -123,11 +167,8 @@ def run(args: argparse.Namespace) -> None:
     if not condense(run_, hooks, stop_after=args.stop_after):
         log.info("stopped after iteration %d as asked; the checkpoint holds the state", state.next_iteration - 1)
         return
-    meta = {"dataset": data.name, "method": settings.method, "mask_ratio": variant.ratio if variant else 0.0,
-            "mask": variant.build() if variant else None, "mask_label": variant.describe() if variant else None,
-            "mask_paper": variant.is_paper() if variant else None, "mask_source": variant.source if variant else None,
-            "mask_fill": variant.fill if variant else None, "ipc": settings.ipc, "seed": args.seed,
-            "settings": settings.to_dict(), "losses": state.losses, "seconds": state.seconds, "device": str(device)}
+    meta = {**base_meta, "iteration": settings.iterations, "final": True, "losses": state.losses, "seconds": state.seconds,
+            "cost": cost(state, per_iteration, device)}
     save_set(args.out, images, labels, meta)
     if args.grid is not None:
         save_grid(args.grid, images, data, settings.ipc)

@@ -16,6 +16,7 @@ from pathlib import Path
 from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE
 from ..core.errors import CondenseError
 from ..core.fileio import write_json
+from ..core.meters import EnergyMeter, peak_gpu_mb, peak_host_mb
 from ..core.runtime import make_generator, resolve_device
 from ..data.augment import resolve_strategy
 from ..data.imagesets import load_set
@@ -66,8 +67,12 @@ def run(args: argparse.Namespace) -> None:
         log.info("net %d/%d: test acc %.4f, train acc %.4f, %.1f s", result["net"] + 1, args.num_nets, result["test_acc"],
                  result["train_acc"], result["seconds"])
 
+    meter = EnergyMeter(device)
+    meter.start()
     runs = evaluate_set(images, labels, data.test_images[test], data.test_labels[test], model=args.model, num_classes=data.num_classes,
                         num_nets=args.num_nets, settings=settings, seed=args.seed, speed=speed, hooks=[report])
+    cost = {"seconds": sum(r["seconds"] for r in runs), "device": str(device), "peak_host_mb": peak_host_mb(),
+            "peak_gpu_mb": peak_gpu_mb(device), "energy_j": meter.joules(), "energy_meter": meter.name}
     summary = summarize_runs(runs)
     if summary["diverged"]:
         log.warning("%d of %d networks diverged (non-finite training loss); their accuracies are left out of the mean",
@@ -87,6 +92,9 @@ def run(args: argparse.Namespace) -> None:
             "mask_fill": meta.get("mask_fill"),
             "ipc": meta.get("ipc"),
             "set_seed": meta.get("seed"),
+            "iteration": meta.get("iteration"),  # a snapshot's condensation iteration (the final set: the last)
+            "final": meta.get("final", True),
+            "set_seconds": meta.get("seconds"),  # condensation seconds to reach this set
             "set": str(args.set),
             "model": args.model,
             "eval_seed": args.seed,
@@ -95,6 +103,7 @@ def run(args: argparse.Namespace) -> None:
             "test_images": int(test.numel()),
             "compile": speed.compile,
             **summary,
+            "cost": cost,
             "runs": runs,
         },
         args.out,

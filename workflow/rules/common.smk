@@ -7,6 +7,10 @@ FULL_JSON = R + "/{dataset}/full/{model}_seed{seed}.json"
 SET = R + "/{dataset}/sets/{method}_ipc{ipc}_seed{seed}.pt"
 HERDING_ORDER = R + "/{dataset}/coresets/herding_order.pt"
 EVAL = R + "/{dataset}/eval/{method}_ipc{ipc}_seed{seed}/{model}.json"
+SNAPSHOT = R + "/{dataset}/snapshots/{method}_ipc{ipc}_seed{seed}/it{it}.pt"
+EVAL_SNAPSHOT = R + "/{dataset}/eval/{method}_ipc{ipc}_seed{seed}/it{it}/{model}.json"
+COST = R + "/{dataset}/tables/cost"
+RUN_KEYS = ("ipcs", "snapshots")  # keys of config['distill'][method] that say what to run, not how
 ATT = R + "/{dataset}/attention"
 FCN_NETWORK = ATT + "/fcn/network.pt"  # the attention FCN the `fcn` source reads
 FCN_JSON = ATT + "/fcn/network.json"
@@ -30,6 +34,7 @@ wildcard_constraints:
     source="|".join(SOURCES.names()),
     ipc="[0-9]+",
     seed="[0-9]+",
+    it="[0-9]+",
     ratio="[0-9]+(\\.[0-9]+)?",
 
 
@@ -149,6 +154,34 @@ def eval_targets(dataset):
     ]
 
 
+def snapshot_eval_targets(dataset):
+    """Evaluations of every unmasked condensed run's snapshots (config['distill'][method]['snapshots'])."""
+    return [
+        EVAL_SNAPSHOT.format(dataset=dataset, method=method, ipc=ipc, seed=seed, it=it, model=model)
+        for method, ipc, seed in set_runs(dataset)
+        if method in METHODS and mask_variant(method) is None
+        for it in config["distill"].get(method, {}).get("snapshots", [])
+        for model in config["eval"]["models"]
+        if evaluated(model, method, ipc)
+    ]
+
+
+def unmasked_sets(dataset):
+    coresets = set(config["coreset"]["methods"])
+    return [SET.format(dataset=dataset, method=m, ipc=i, seed=s) for m, i, s in set_runs(dataset)
+            if m not in coresets and mask_variant(m) is None]
+
+
+def tsne_inputs(dataset):
+    """The whole-dataset network and the unmasked sets of the largest IPC, first seed."""
+    runs = [(m, i, s) for m, i, s in set_runs(dataset) if m in METHODS and mask_variant(m) is None and s == config["seeds"][0]]
+    if not runs or config["attention"]["classifier"] not in config["full"]["models"]:
+        return []
+    top = max(i for _, i, _ in runs)
+    network = FULL_MODEL.format(dataset=dataset, model=config["attention"]["classifier"], seed=config["full"]["seed"])
+    return [network] + [SET.format(dataset=dataset, method=m, ipc=i, seed=s) for m, i, s in runs if i == top]
+
+
 def full_targets(dataset):
     return expand(FULL_JSON, dataset=dataset, model=config["full"]["models"], seed=config["full"]["seed"])
 
@@ -171,6 +204,8 @@ FIGURE_INPUTS = {
     "saliency_maps": lambda dataset: [MAPS.format(dataset=dataset, source=source) for source in mask_sources(dataset)],
     "dataset_samples": lambda dataset: [DATA.format(dataset=dataset)] if has_foregrounds(dataset) else [],
     "score_vs_accuracy": lambda dataset: ([SCORES.format(dataset=dataset) + ".json"] + eval_targets(dataset)) if score_inputs(dataset) else [],
+    "accuracy_vs_time": lambda dataset: (snapshot_eval_targets(dataset) + eval_targets(dataset)) if snapshot_eval_targets(dataset) else [],
+    "tsne": tsne_inputs,
 }
 
 
@@ -188,6 +223,7 @@ def all_targets():
     return [
         *expand(TABLE + ".md", dataset=config["datasets"]),
         *[SCORES.format(dataset=dataset) + ".md" for dataset in config["datasets"] if score_inputs(dataset)],
+        *[COST.format(dataset=dataset) + ".md" for dataset in config["datasets"] if unmasked_sets(dataset) or masked_methods(dataset)],
         *expand(PAPER_TABLE + ".{ext}", dataset=config["datasets"], layout=LAYOUTS.names(), ext=("md", "csv", "tex", "html")),
         *[path for dataset in config["datasets"] for path in figure_targets(dataset)],
     ]

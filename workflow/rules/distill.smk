@@ -4,7 +4,7 @@
 def distill_flags(wildcards):
     """The method's settings from config['distill'][method] as command-line flags."""
     settings = config["distill"].get(base_method(wildcards.method), {})
-    return " ".join(f"--{key.replace('_', '-')} {value}" for key, value in settings.items() if key != "ipcs")
+    return " ".join(f"--{key.replace('_', '-')} {value}" for key, value in settings.items() if key not in RUN_KEYS)
 
 
 def mask_input(wildcards):
@@ -26,39 +26,60 @@ def mask_flags(wildcards, input):
     return f"--mask {variant.build()} --maps {input.maps}{selection}"
 
 
-rule distill:
-    input:
-        unpack(mask_input),
-        data=DATA,
-    output:
-        set=SET,
-        grid=report(
-            R + "/{dataset}/sets/{method}_ipc{ipc}_seed{seed}.png",
-            caption="../report/distill_grid.rst",
-            category="Synthetic images",
-            subcategory="{dataset}",
-            labels={"method": "{method}", "IPC": "{ipc}", "seed": "{seed}"},
-        ),
-    wildcard_constraints:
-        method=METHOD_PATTERN,
-    log:
-        LOGS + "/sets/{method}_ipc{ipc}_seed{seed}.log",
-    benchmark:
-        BENCH + "/sets/{method}_ipc{ipc}_seed{seed}.tsv"
-    threads: res("distill", "threads")
-    resources:
-        **rule_resources("distill"),
-    params:
-        compile=lambda wildcards: compile_flag("distill", base_method(wildcards.method)),
-        flags=distill_flags,
-        mask=mask_flags,
-        base=lambda wildcards: base_method(wildcards.method),
-        model=config["distill"]["model"],
-        every=config["distill"]["checkpoint_every"],
-        log_every=config["distill"]["log_every"],
-        checkpoint=R + "/{dataset}/checkpoints/{method}_ipc{ipc}_seed{seed}.ckpt",
-    shell:
-        "{CONDENSE} distill --method {params.base} --data {input.data} {params.mask} --ipc {wildcards.ipc} --model {params.model}"
-        " {params.flags} --seed {wildcards.seed} --checkpoint {params.checkpoint} --checkpoint-every {params.every}"
-        " --log-every {params.log_every} --device {config[device]} {params.compile} --threads {threads}"
-        " --out {output.set} --grid {output.grid} --log {log} --quiet"
+def snapshot_iterations(base):
+    """config['distill'][base]['snapshots']: the iterations after which the set is also written (the final set is the last point)."""
+    return [int(it) for it in config["distill"].get(base, {}).get("snapshots", [])]
+
+
+def snapshot_flags(wildcards, output):
+    its = snapshot_iterations(base_method(wildcards.method))
+    if not its:
+        return ""
+    folder = os.path.dirname(output.snapshots[0])
+    return f"--snapshot-at {','.join(map(str, its))} --snapshots {folder}"
+
+
+# One rule per registered method, so each method's snapshots are its outputs (a method added as a file or a
+# plugin gets its rule here without an edit); masked variants of a method go through its rule.
+for _base in METHODS.names():
+
+    rule:
+        name:
+            f"distill_{_base}"
+        input:
+            unpack(mask_input),
+            data=DATA,
+        output:
+            set=SET,
+            grid=report(
+                R + "/{dataset}/sets/{method}_ipc{ipc}_seed{seed}.png",
+                caption="../report/distill_grid.rst",
+                category="Synthetic images",
+                subcategory="{dataset}",
+                labels={"method": "{method}", "IPC": "{ipc}", "seed": "{seed}"},
+            ),
+            snapshots=expand(SNAPSHOT, it=snapshot_iterations(_base), allow_missing=True),
+        wildcard_constraints:
+            method=f"{_base}(-mask-{VARIANT_PATTERN})?",
+        log:
+            LOGS + "/sets/{method}_ipc{ipc}_seed{seed}.log",
+        benchmark:
+            BENCH + "/sets/{method}_ipc{ipc}_seed{seed}.tsv"
+        threads: res("distill", "threads")
+        resources:
+            **rule_resources("distill"),
+        params:
+            compile=lambda wildcards: compile_flag("distill", base_method(wildcards.method)),
+            flags=distill_flags,
+            mask=mask_flags,
+            snapshots=snapshot_flags,
+            base=lambda wildcards: base_method(wildcards.method),
+            model=config["distill"]["model"],
+            every=config["distill"]["checkpoint_every"],
+            log_every=config["distill"]["log_every"],
+            checkpoint=R + "/{dataset}/checkpoints/{method}_ipc{ipc}_seed{seed}.ckpt",
+        shell:
+            "{CONDENSE} distill --method {params.base} --data {input.data} {params.mask} --ipc {wildcards.ipc} --model {params.model}"
+            " {params.flags} {params.snapshots} --seed {wildcards.seed} --checkpoint {params.checkpoint} --checkpoint-every {params.every}"
+            " --log-every {params.log_every} --device {config[device]} {params.compile} --threads {threads}"
+            " --out {output.set} --grid {output.grid} --log {log} --quiet"

@@ -26,3 +26,15 @@ rule evaluate:
         " --lr {params.ev[lr]} --batch-size {params.ev[batch_size]} --seed {params.ev[seed]}"
         " --test-per-class {params.ev[test_per_class]}"
         " --device {config[device]} {params.compile} --threads {threads} --out {output} --log {log} --quiet"
+
+
+use rule evaluate as evaluate_snapshot with:
+    input:
+        data=DATA,
+        set=SNAPSHOT,
+    output:
+        EVAL_SNAPSHOT,
+    log:
+        LOGS + "/eval/{method}_ipc{ipc}_seed{seed}/it{it}/{model}.log",
+    benchmark:
+        BENCH + "/eval/{method}_ipc{ipc}_seed{seed}/it{it}/{model}.tsv"

@@ -81,3 +81,24 @@ rule saliency_scores:
     shell:
         "{CONDENSE} score-saliency {input.maps} --data {input.data} --out-md {output.md} --out-csv {output.csv}"
         " --out-json {output.json} --log {log}"
+
+
+rule cost_table:
+    """What each condensed set cost to make and to evaluate (condense/reporting/costs.py)."""
+    input:
+        sets=lambda wildcards: distilled_sets(wildcards.dataset),
+        evals=lambda wildcards: eval_targets(wildcards.dataset),
+    output:
+        md=COST + ".md",
+        csv=COST + ".csv",
+        tex=COST + ".tex",
+    log:
+        LOGS + "/tables/cost.log",
+    threads: res("table", "threads")
+    resources:
+        **rule_resources("table"),
+    params:
+        caption=config["table"]["caption"],
+    shell:
+        "{CONDENSE} cost {input.sets} {input.evals} --out-md {output.md} --out-csv {output.csv} --out-tex {output.tex}"
+        " --caption {params.caption:q} --log {log}"

@@ -15,6 +15,9 @@ files and writes it as PNG and as PDF beside it (same stem):
 - ``dataset_samples``, from a data file with foregrounds: images per class beside their foregrounds;
 - ``score_vs_accuracy``, from a saliency-scores JSON and evaluation JSONs: each source's score
   against the accuracy of the sets it masked;
+- ``accuracy_vs_time``, from evaluation JSONs of snapshots and final sets: accuracy against condensation
+  seconds and iterations, one line per method and IPC;
+- ``tsne``, from the whole-dataset network and set files: real and synthetic images in feature space;
 - ``saliency_maps``, from maps files (one per source) and ``--data``: the same images under every
   source, their maps and the images masked with each fill (``condense saliency --figure`` draws
   the same grid for one source). Labels and
@@ -76,3 +79,5 @@ from . import matching_loss  # noqa: E402,F401
 from . import saliency_maps  # noqa: E402,F401
 from . import dataset_samples  # noqa: E402,F401
 from . import score_vs_accuracy  # noqa: E402,F401
+from . import accuracy_vs_time  # noqa: E402,F401
+from . import tsne  # noqa: E402,F401
