@@ -288,12 +288,51 @@ def listing(labels: Sequence[str]) -> str:
 CSV_DROPPED = ["ours", "published_as", "mask_paper", "mask_source", "mask_fill"]
 
 
+MASKS = "masks"
+MASKS_TITLE = "Masks at ratio 1 against no mask"
+
+
+def masks_frame(table: pd.DataFrame, methods: Sequence[tuple[str, str]] = ()) -> pd.DataFrame:
+    """The mask study's grid: one row per mask variant (source and options) evaluated at ratio 1, one column group
+    per (method, IPC, model) with masked runs: ours, and Δ = our mean − the same method's unmasked mean (with the
+    unmasked cell itself in the first row)."""
+    table = table[table["ipc"] != "whole"]
+    masked = table[table["mask_ratio"] == 1.0]
+    if masked.empty:
+        raise CondenseError("the masks table needs evaluations of sets masked at ratio 1")
+    order = [name for name, _ in methods]
+    labels = dict(methods)
+    groups = sorted({(r.method, r.ipc, r.model) for r in masked.itertuples()},
+                    key=lambda g: (order.index(g[0]) if g[0] in order else len(order), int(g[1]), g[2]))
+    variants = sorted(set(masked["mask_label"]))
+    ours = {(r.method, r.ipc, r.model, r.mask_label, float(r.mask_ratio)): r for r in table.itertuples()}
+    columns = {("", "mask"): ["none (ratio 0)"] + variants}
+    for method, ipc, model in groups:
+        name = f"{labels.get(method, method)} IPC {ipc}" + ("" if len({g[2] for g in groups}) == 1 else f", {model}")
+        plain = ours.get((method, ipc, model, "", 0.0))
+        cells, deltas = [fmt_cell(plain.mean, plain.std, plain.n, plain.diverged) if plain is not None else MISSING], [""]
+        for variant in variants:
+            row = ours.get((method, ipc, model, variant, 1.0))
+            cells.append(fmt_cell(row.mean, row.std, row.n, row.diverged) if row is not None else MISSING)
+            deltas.append(f"{row.mean - plain.mean:+.1f}" if row is not None and plain is not None and row.n and plain.n else MISSING)
+        columns[(name, OURS)] = cells
+        columns[(name, "Δ vs no mask")] = deltas
+    frame = pd.DataFrame(columns)
+    frame.columns = pd.MultiIndex.from_tuples(frame.columns)
+    return frame
+
+
 def render(table: pd.DataFrame, layout_name: str, title: str | None, caption: str,
            methods: Sequence[tuple[str, str]] = ()) -> tuple[pd.DataFrame, pd.DataFrame, str, tuple[str, ...]]:
     """(CSV frame, displayed frame, title, notes) for the summary or a paper layout; ``methods``: the
     condensation methods' (name, label) pairs, in the order the ConvNet table lists them."""
     if layout_name == SUMMARY:
         return table.drop(columns=CSV_DROPPED), summary_shown(table), title or SUMMARY_TITLE, ()
+    if layout_name == MASKS:
+        frame = masks_frame(table, methods)
+        notes = ("Test accuracy (%): mean ± std (n networks, over every condensation seed); Δ = the masked set's mean − the "
+                 "unmasked set's (first row) under the same method, IPC and evaluation; — = not measured.",)
+        return flat(frame), frame, f"{title or MASKS_TITLE} — {dataset_of(table)[0]}, test accuracy (%)", notes
     layout = LAYOUTS.get(layout_name)
     frame = layout_frame(table, layout, methods)
     full_title = f"{title or layout.title.format(methods=listing([label for _, label in methods]))} — {dataset_of(table)[0]}, test accuracy (%)"

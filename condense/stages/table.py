@@ -15,7 +15,7 @@ from pathlib import Path
 from ..core.fileio import atomic_path
 from ..methods import METHODS
 from ..reporting.layouts import LAYOUTS
-from ..reporting.tables import SUMMARY, SUMMARY_TITLE, flat, load_rows, render, summarize, to_html, to_latex, to_markdown
+from ..reporting.tables import MASKS, SUMMARY, SUMMARY_TITLE, flat, load_rows, render, summarize, to_html, to_latex, to_markdown
 from ._args import add_common_arguments
 
 log = logging.getLogger("condense.table")
@@ -23,8 +23,9 @@ log = logging.getLogger("condense.table")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", nargs="+", type=Path, help="evaluation or full-baseline JSON files")
-    parser.add_argument("--layout", default=SUMMARY, choices=[SUMMARY, *LAYOUTS.names()],
-                        help="summary: the long table; otherwise a paper layout from condense/reporting/layouts.py")
+    parser.add_argument("--layout", default=SUMMARY, choices=[SUMMARY, MASKS, *LAYOUTS.names()],
+                        help="summary: the long table; masks: every mask variant at ratio 1 against no mask; "
+                             "otherwise a paper layout from condense/reporting/layouts.py")
     parser.add_argument("--out-csv", type=Path, required=True)
     parser.add_argument("--out-md", type=Path, required=True)
     parser.add_argument("--out-tex", type=Path, default=None, help="also a LaTeX table (booktabs)")

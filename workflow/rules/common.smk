@@ -10,6 +10,7 @@ EVAL = R + "/{dataset}/eval/{method}_ipc{ipc}_seed{seed}/{model}.json"
 SNAPSHOT = R + "/{dataset}/snapshots/{method}_ipc{ipc}_seed{seed}/it{it}.pt"
 EVAL_SNAPSHOT = R + "/{dataset}/eval/{method}_ipc{ipc}_seed{seed}/it{it}/{model}.json"
 COST = R + "/{dataset}/tables/cost"
+MASKS_TABLE = R + "/{dataset}/tables/masks"
 RUN_KEYS = ("ipcs", "snapshots")  # keys of config['distill'][method] that say what to run, not how
 ATT = R + "/{dataset}/attention"
 FCN_NETWORK = ATT + "/fcn/network.pt"  # the attention FCN the `fcn` source reads
@@ -224,6 +225,8 @@ def all_targets():
         *expand(TABLE + ".md", dataset=config["datasets"]),
         *[SCORES.format(dataset=dataset) + ".md" for dataset in config["datasets"] if score_inputs(dataset)],
         *[COST.format(dataset=dataset) + ".md" for dataset in config["datasets"] if unmasked_sets(dataset) or masked_methods(dataset)],
+        *[MASKS_TABLE.format(dataset=dataset) + ".md" for dataset in config["datasets"]
+          if any(mask_variant(m).ratio == 1.0 for m in masked_methods(dataset))],
         *expand(PAPER_TABLE + ".{ext}", dataset=config["datasets"], layout=LAYOUTS.names(), ext=("md", "csv", "tex", "html")),
         *[path for dataset in config["datasets"] for path in figure_targets(dataset)],
     ]

@@ -102,3 +102,24 @@ rule cost_table:
     shell:
         "{CONDENSE} cost {input.sets} {input.evals} --out-md {output.md} --out-csv {output.csv} --out-tex {output.tex}"
         " --caption {params.caption:q} --log {log}"
+
+
+rule masks_table:
+    """Every mask variant at ratio 1 against the same method's unmasked set (condense table --layout masks)."""
+    input:
+        evals=lambda wildcards: eval_targets(wildcards.dataset),
+    output:
+        md=MASKS_TABLE + ".md",
+        csv=MASKS_TABLE + ".csv",
+        tex=MASKS_TABLE + ".tex",
+        html=report(MASKS_TABLE + ".html", caption="../report/table.rst", category="Tables", subcategory="{dataset}", labels={"table": "masks"}),
+    log:
+        LOGS + "/tables/masks.log",
+    threads: res("table", "threads")
+    resources:
+        **rule_resources("table"),
+    params:
+        caption=config["table"]["caption"],
+    shell:
+        "{CONDENSE} table {input.evals} --layout masks --out-md {output.md} --out-csv {output.csv}"
+        " --out-tex {output.tex} --out-html {output.html} --caption {params.caption:q} --log {log}"
