@@ -112,7 +112,7 @@ rule masks_table:
         md=MASKS_TABLE + ".md",
         csv=MASKS_TABLE + ".csv",
         tex=MASKS_TABLE + ".tex",
-        html=report(MASKS_TABLE + ".html", caption="../report/table.rst", category="Tables", subcategory="{dataset}", labels={"table": "masks"}),
+        html=report(MASKS_TABLE + ".html", caption="../report/masks_table.rst", category="Tables", subcategory="{dataset}", labels={"table": "masks"}),
     log:
         LOGS + "/tables/masks.log",
     threads: res("table", "threads")
