@@ -42,7 +42,9 @@ def test_paper_config_dry_run_lists_the_full_grid(tmp_path):
     assert counts["herding_order"] == 1  # herding embeds the training set once for IPC 1, 10 and 50
     assert counts["download"] == 1 and counts["table"] == 1
     # Table 1, Table 2 and the ConvNet table; Figure 3 (mask ratio), Figure 4 (images), matching loss, saliency maps.
-    assert counts["paper_table"] == 3 and counts["figures"] == 4  # + the saliency maps of every mask source
+    # + the saliency maps of every mask source, accuracy over condensation time (snapshots), t-SNE
+    assert counts["paper_table"] == 3 and counts["figures"] == 6
+    assert counts["evaluate_snapshot"] == (3 * 1 + 3 * 1 + 3 * 3 + 3 * 3) * 2  # DC, DSA: 1 snapshot; DM, DataDAM: 3
     assert "results/cifar10/eval/herding_ipc50_seed0/alexnet.json" in proc.stdout + proc.stderr
 
 
