@@ -56,6 +56,21 @@ def run_step(problem, seed: int):
     return loss, (before - problem.images.detach()) / lr  # first SGD step: momentum buffer empty
 
 
+def same_network(problem, convnet_class, norm: str, seed: int) -> nn.Module:
+    """The official ConvNet with the weights of the network our step draws under ``seed``, frozen, train mode."""
+    from condense.models.classifiers import build_model
+
+    torch.manual_seed(seed)
+    ours = build_model(problem.settings.model, problem.data.channel, problem.num_classes, problem.data.im_size)
+    theirs = convnet_class(channel=1, num_classes=3, net_width=128, net_depth=3, net_act="relu", net_norm=norm,
+                           net_pooling="avgpooling", im_size=(28, 28))
+    copy_weights(ours, theirs)
+    theirs.train()
+    for p in theirs.parameters():
+        p.requires_grad = False
+    return theirs
+
+
 def drawn_batches(problem, seed: int):
     """The real batches the step draws under ``seed`` (the same generator calls, no augmentation)."""
     gen = torch.Generator().manual_seed(seed)
@@ -69,15 +84,7 @@ def test_dm_batchnorm_equals_the_official_bn_branch(data_file):
     spec.loader.exec_module(official)
     problem = make_problem(data_file, "dm", ipc=2, model="convnet_bn", strategy="none", lr_img=1.0)
     seed = 7
-    torch.manual_seed(seed)
-    ours_net = __import__("condense.models.classifiers", fromlist=["build_model"]).build_model(
-        "convnet_bn", problem.data.channel, problem.num_classes, problem.data.im_size)
-    theirs = official.ConvNet(channel=1, num_classes=3, net_width=128, net_depth=3, net_act="relu", net_norm="batchnorm",
-                              net_pooling="avgpooling", im_size=(28, 28))
-    copy_weights(ours_net, theirs)
-    theirs.train()
-    for p in theirs.parameters():
-        p.requires_grad = False
+    theirs = same_network(problem, official.ConvNet, "batchnorm", seed)
     reals = drawn_batches(problem, seed)
     image_syn = problem.images.detach().clone().requires_grad_(True)
     # main_DM.py, the `else: # for ConvNetBN` branch, without DSA:
@@ -98,16 +105,7 @@ def test_datadam_step_equals_the_official_loss_and_gradient(data_file):
     get_attention = extract(folder / "utils.py", {"get_attention"}, {"torch": torch, "F": F})["get_attention"]
     problem = make_problem(data_file, "datadam", ipc=2, model="convnet", strategy="none", lr_img=1.0)  # 8 real per class
     seed = 5
-    torch.manual_seed(seed)
-    from condense.models.classifiers import build_model
-
-    ours_net = build_model("convnet", problem.data.channel, problem.num_classes, problem.data.im_size)
-    theirs = namespace["ConvNet"](channel=1, num_classes=3, net_width=128, net_depth=3, net_act="relu", net_norm="instancenorm",
-                                  net_pooling="avgpooling", im_size=(28, 28))
-    copy_weights(ours_net, theirs)
-    theirs.train()
-    for p in theirs.parameters():
-        p.requires_grad = False
+    theirs = same_network(problem, namespace["ConvNet"], "instancenorm", seed)
     reals = drawn_batches(problem, seed)
     image_syn = problem.images.detach().clone().requires_grad_(True)
     # main_DataDAM.py: hooks on the ReLUs of `features`, the real then the synthetic forward, attention of every
