@@ -35,49 +35,40 @@ def first_per_class(data: RealData, per_class: int) -> list[torch.Tensor]:
 
 
 def draw_saliency_maps(data: RealData, picks: list[torch.Tensor], panels: Sequence[Panel], title: str):
-    """Rows = classes; per image one panel of each kind given, images de-normalised, maps on a [0, 1] scale."""
+    """One row per picked image (classes in turn, the class named on its first image), one column per panel:
+    images de-normalised, maps on a [0, 1] scale."""
     plt = pyplot()
-    k = max(p.numel() for p in picks)
-    width = len(panels)
-    rows, cols = data.num_classes, width * k
-    fig, axes = plt.subplots(rows, cols, figsize=(1.15 * cols + 1.6, 1.2 * rows + 0.6), squeeze=False)
+    rows, cols = sum(p.numel() for p in picks), len(panels)
+    fig, axes = plt.subplots(rows, cols, figsize=(0.62 * cols + 1.6, 0.62 * rows + 1.8), squeeze=False)
     gray = data.channel == 1
     mappable = None
-    offsets = [0]
-    for p in picks:
-        offsets.append(offsets[-1] + p.numel())
-    for c, idx in enumerate(picks):
-        shown = []
-        for panel in panels:
-            values = panel.values[offsets[c]:offsets[c + 1]].float().cpu()
-            shown.append(denormalize(values, data.mean, data.std) if panel.kind == "image" else values)
-        for j in range(k):
-            group = axes[c, width * j : width * (j + 1)]
-            for ax in group:
-                ax.set_xticks([])
-                ax.set_yticks([])
-                for spine in ax.spines.values():
-                    spine.set_visible(False)
-            if j >= idx.numel():
-                for ax in group:
-                    ax.axis("off")
-                continue
-            for ax, panel, values in zip(group, panels, shown):
-                if panel.kind == "map":
-                    mappable = ax.imshow(values[j].numpy(), cmap="inferno", vmin=0.0, vmax=1.0)
-                elif gray:
-                    ax.imshow(values[j][0].numpy(), cmap="gray", vmin=0.0, vmax=1.0)
-                else:
-                    ax.imshow(values[j].permute(1, 2, 0).numpy())
-            if c == 0:
-                for ax, panel in zip(group, panels):
-                    ax.set_title(panel.title, fontsize=8)
-        axes[c, 0].set_ylabel(data.classes[c], fontsize=8, rotation=0, ha="right", va="center")
-    fig.suptitle(title, fontsize=10)
-    fig.subplots_adjust(left=0.1, right=0.9, top=0.9, bottom=0.02, wspace=0.05, hspace=0.1)
+    shown = []
+    for panel in panels:
+        values = panel.values.float().cpu()
+        shown.append(denormalize(values, data.mean, data.std) if panel.kind == "image" else values)
+    names = [data.classes[c] for c, idx in enumerate(picks) for _ in range(idx.numel())]
+    first = {sum(p.numel() for p in picks[:c]) for c in range(len(picks))}
+    for r in range(rows):
+        for ax, panel, values in zip(axes[r], panels, shown):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if panel.kind == "map":
+                mappable = ax.imshow(values[r].numpy(), cmap="inferno", vmin=0.0, vmax=1.0)
+            elif gray:
+                ax.imshow(values[r][0].numpy(), cmap="gray", vmin=0.0, vmax=1.0)
+            else:
+                ax.imshow(values[r].permute(1, 2, 0).numpy())
+            if r == 0:
+                ax.set_title(panel.title, fontsize=6, rotation=60, ha="left", va="bottom")
+        if r in first:
+            axes[r, 0].set_ylabel(names[r], fontsize=7, rotation=0, ha="right", va="center")
+    fig.suptitle(title, fontsize=9)
+    fig.subplots_adjust(left=0.09, right=0.9, top=1 - 1.6 / (0.62 * rows + 1.8), bottom=0.01, wspace=0.04, hspace=0.06)
     if mappable is not None:
-        cax = fig.add_axes((0.92, 0.1, 0.012, 0.75))
-        fig.colorbar(mappable, cax=cax, label="attention A")
+        cax = fig.add_axes((0.92, 0.2, 0.012, 0.6))
+        fig.colorbar(mappable, cax=cax, label="map A")
     return fig
 
 
