@@ -24,11 +24,12 @@ def _fmt(value, spec: str) -> str:
 
 def cost_rows(set_paths: list[Path], eval_paths: list[Path], labels: dict) -> pd.DataFrame:
     """The cost table: one row per condensed set (snapshots left out), its evaluations beside it."""
-    evals: dict[str, list[dict]] = {}
-    for path in eval_paths:
+    evals: dict[tuple, list[dict]] = {}
+    for path in eval_paths:  # matched to their sets by what they evaluated, not by a path (relative to some run)
         result = read_json(path, what="evaluation result")
-        if result.get("final", True):
-            evals.setdefault(str(Path(result["set"]).resolve()), []).append(result)
+        if result.get("final", True) and result.get("method") != "full":
+            key = (result["dataset"], result.get("method"), result.get("mask"), result.get("ipc"), result.get("set_seed"))
+            evals.setdefault(key, []).append(result)
     rows = []
     for path in set_paths:
         stored = load_torch(path, what="image set")
@@ -38,12 +39,13 @@ def cost_rows(set_paths: list[Path], eval_paths: list[Path], labels: dict) -> pd
             continue  # a coreset or a set made before costs were recorded
         if not meta.get("final", True):
             continue
-        mine = evals.get(str(Path(path).resolve()), [])
+        mine = evals.get((meta.get("dataset"), meta.get("method"), meta.get("mask"), meta.get("ipc"), meta.get("seed")), [])
         eval_s = sum(r.get("cost", {}).get("seconds", 0.0) for r in mine)
         eval_peak = max((r.get("cost", {}).get("peak_host_mb") or 0.0 for r in mine), default=None)
         rows.append({
             "dataset": meta.get("dataset"), "method": labels.get(meta.get("method"), meta.get("method")),
-            "mask": meta.get("mask_label") or "none", "ipc": meta.get("ipc"), "seed": meta.get("seed"),
+            "mask": f"{meta['mask_label']}, r = {meta.get('mask_ratio'):g}" if meta.get("mask_label") else "none",
+            "ipc": meta.get("ipc"), "seed": meta.get("seed"),
             "device": cost.get("device"), "iterations": cost.get("iterations"),
             "condensation s": _fmt(cost.get("seconds"), ".1f"), "real images / s": _fmt(cost.get("real_images_per_second"), ".0f"),
             "peak host MB": _fmt(cost.get("peak_host_mb"), ".0f"), "peak GPU MB": _fmt(cost.get("peak_gpu_mb"), ".0f"),

@@ -174,13 +174,13 @@ def unmasked_sets(dataset):
 
 
 def tsne_inputs(dataset):
-    """The whole-dataset network and the unmasked sets of the largest IPC, first seed."""
+    """The whole-dataset network and, for each unmasked condensation method, its set of the largest IPC (first seed)."""
     runs = [(m, i, s) for m, i, s in set_runs(dataset) if m in METHODS and mask_variant(m) is None and s == config["seeds"][0]]
     if not runs or config["attention"]["classifier"] not in config["full"]["models"]:
         return []
-    top = max(i for _, i, _ in runs)
+    top = {m: max(i for mm, i, _ in runs if mm == m) for m, _, _ in runs}
     network = FULL_MODEL.format(dataset=dataset, model=config["attention"]["classifier"], seed=config["full"]["seed"])
-    return [network] + [SET.format(dataset=dataset, method=m, ipc=i, seed=s) for m, i, s in runs if i == top]
+    return [network] + [SET.format(dataset=dataset, method=m, ipc=top[m], seed=config["seeds"][0]) for m in top]
 
 
 def full_targets(dataset):
