@@ -52,7 +52,9 @@ def check_config(config: dict, schema_path) -> dict:
             raise CondenseError(f"config: derived dataset {name!r} shadows the dataset of that name; rename it")
         if entry["base"] not in DATASETS:
             raise CondenseError(f"config: key derived.{name}.base = {entry['base']!r} is invalid (not a known dataset: {known})")
-    for method in config["distill"]["methods"]:
+    # every method that runs, plainly or in a mask grid (a profile inherits the settings it does not override)
+    used = list(config["distill"]["methods"]) + [m for grid in config["attention"]["masks"] for m in grid["methods"]]
+    for method in dict.fromkeys(used):
         check_method_config(METHODS.get(method), config["distill"].get(method, {}), f"distill.{method}")
     for name, entry in config["attention"]["saliency"].items():
         source = SOURCES.get(name)

@@ -69,3 +69,14 @@ def test_bad_values_name_key_and_value(paper_config, path, value, needle):
     with pytest.raises(CondenseError) as err:
         validate_config(config)
     assert needle in str(err.value)
+
+
+def test_a_profile_must_not_inherit_snapshots_past_its_iterations(paper_config):
+    """A profile that shortens a method keeps config.yaml's snapshots unless it overrides them: caught here."""
+    config = copy.deepcopy(paper_config)
+    config["distill"]["dsa"]["iterations"] = 10  # snapshots: [500] from config.yaml
+    with pytest.raises(CondenseError, match=r"distill.dsa.snapshots: 500 is outside 0..9"):
+        validate_config(config)
+    config["distill"]["methods"] = ["dm"]  # DSA still runs in a mask grid: still checked
+    with pytest.raises(CondenseError, match=r"distill.dsa.snapshots"):
+        validate_config(config)
