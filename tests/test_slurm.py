@@ -96,9 +96,12 @@ def _job_counts(output: str) -> dict[str, int]:
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", block, re.M)}
 
 
+_MEASURED = ("seconds", "per_second", "peak_", "energy")  # wall time, throughput, memory, energy: measurements of the run
+
+
 def _strip_timing(value):
     if isinstance(value, dict):
-        return {k: _strip_timing(v) for k, v in value.items() if "seconds" not in k}
+        return {k: _strip_timing(v) for k, v in value.items() if not any(m in k for m in _MEASURED)}
     if isinstance(value, list):
         return [_strip_timing(v) for v in value]
     return value

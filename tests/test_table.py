@@ -157,7 +157,7 @@ def test_paper_convnet_table_keeps_published_only_columns_and_drops_empty_ones(t
     # whole dataset: neither measured nor published for FashionMNIST -> the column group is dropped.
     assert not any(h.startswith("whole dataset:") for h in csv.columns)
     assert rows["whole dataset"]["IPC 1: ours"] == ""
-    assert list(csv.index) == ["random", "herding", "DC", "DC + mask", "DSA", "DSA + mask", "DM", "DM + mask", "whole dataset"]
+    assert list(csv.index) == ["random", "herding", "DC", "DC + mask", "DSA", "DSA + mask", "DM", "DM + mask", "DataDAM", "DataDAM + mask", "whole dataset"]
 
 
 def test_paper_layout_takes_one_dataset(tmp_path, capsys):
