@@ -155,11 +155,12 @@ def test_gt_maps_score_perfectly_and_the_stages_run_on_the_derived_data(base_fil
     save_maps(fcn_maps, torch.full_like(stored["maps"], 128), "fashionmnist-backgrounds", "fcn", {})  # knows nothing
     md, csv, js = tmp_path / "s.md", tmp_path / "s.csv", tmp_path / "s.json"
     assert main(["score-saliency", str(gt), str(fcn_maps), "--data", str(data), "--out-md", str(md), "--out-csv", str(csv),
-                 "--out-json", str(js)]) == 0
+                 "--out-json", str(js), "--out-html", str(tmp_path / "s.html")]) == 0
     rows = {r["source"]: r for r in json.loads(js.read_text())["rows"]}
     assert rows["gt"]["mass"] == pytest.approx(1.0) and rows["gt"]["iou"] == pytest.approx(1.0) and rows["gt"]["pointing"] == 1.0
     assert rows["fcn"]["mass"] == pytest.approx(rows["fcn"]["chance_mass"], abs=1e-6)
     assert "exact foreground" in md.read_text()
+    assert "<table" in (tmp_path / "s.html").read_text() and "pointing game" in (tmp_path / "s.html").read_text()
     # any stage runs on it: a masked DM run with the oracle mask, the whole-dataset network with its background-free test
     out = tmp_path / "dm.pt"
     assert main(["distill", "--method", "dm", "--data", str(data), "--ipc", "1", "--iterations", "1", "--batch-real", "4",

@@ -101,6 +101,7 @@ def test_smoke_profile_end_to_end(smoke_run):
     cost = pd.read_csv(results / "tables" / "cost.csv", dtype=str, keep_default_na=False)
     assert set(cost["method"]) == {"DC", "DSA", "DM", "DataDAM"} and set(cost["energy J"]) <= {"—"} | set(cost["energy J"])
     assert (cost["device"] == "cpu").all() and (cost["evaluated by"] == "convnet × 2").all()
+    assert "<table" in (results / "tables" / "cost.html").read_text()
     assert not list((results / "checkpoints").glob("*.ckpt"))  # removed after each finished run
     assert (results / "logs" / "download.log").stat().st_size > 0
     # Everything is up to date: a second run does nothing.
@@ -121,7 +122,9 @@ def test_report_of_the_smoke_run(smoke_run):
     # Every category of the report, and the files in it (named in the report's data).
     for name in ("Tables", "Figures", "Synthetic images", "Attention maps", "table1.html", "table2.html",
                  "convnet.html", "summary.html", "mask_ratio.png", "synthetic_images.png", "matching_loss.png",
-                 "maps.png", "dsa-mask-fcn-r1.0-mean-soft-fixed_ipc3_seed0.png", "Test accuracy vs mask ratio"):
+                 "maps.png", "dsa-mask-fcn-r1.0-mean-soft-fixed_ipc3_seed0.png", "Test accuracy vs mask ratio",
+                 "cost.html", "What each condensed set", "accuracy_vs_time.png", "Test accuracy over the course of condensation",
+                 "tsne.png", "Synthetic sets in feature space", "saliency_maps.png", "under every mask source"):
         assert name in report, name
 
 

@@ -1,5 +1,5 @@
 """The cost table: condensation seconds, device, peak memory, real images per second, evaluation seconds,
-energy where a meter was read ("—" otherwise), one row per condensed set (Markdown, CSV, LaTeX).
+energy where a meter was read ("—" otherwise), one row per condensed set (Markdown, CSV, LaTeX, HTML).
 
 ``condense cost SETS... EVALS... --out-md cost.md --out-csv cost.csv [--out-tex cost.tex]``: set files
 (``.pt``) and evaluation JSONs in any order; see :mod:`condense.reporting.costs`.
@@ -15,7 +15,7 @@ from pathlib import Path
 from ..core.fileio import atomic_path
 from ..methods import METHODS
 from ..reporting.costs import cost_rows
-from ..reporting.tables import to_latex
+from ..reporting.tables import to_html, to_latex
 from ._args import add_common_arguments
 
 log = logging.getLogger("condense.cost")
@@ -26,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-md", type=Path, required=True)
     parser.add_argument("--out-csv", type=Path, required=True)
     parser.add_argument("--out-tex", type=Path, default=None)
+    parser.add_argument("--out-html", type=Path, default=None, help="also an HTML page (for `snakemake --report`)")
     parser.add_argument("--caption", default="")
     add_common_arguments(parser, seed=False, device=False)
 
@@ -46,6 +47,9 @@ def run(args: argparse.Namespace) -> None:
     if args.out_tex is not None:
         with atomic_path(args.out_tex) as tmp:
             tmp.write_text(to_latex(frame, title, args.caption, "cost", (note,)))
+    if args.out_html is not None:
+        with atomic_path(args.out_html) as tmp:
+            tmp.write_text(to_html(frame, title, args.caption, (note,)))
     log.info("cost table of %d sets -> %s", len(frame), args.out_md)
 
 

@@ -19,6 +19,7 @@ from ..data.maps import check_maps_fit, load_maps
 from ..data.store import read_stored
 from ..masks.saliency import SOURCES
 from ..masks.scoring import score_maps
+from ..reporting.tables import to_html
 from ._args import add_common_arguments
 
 log = logging.getLogger("condense.score_saliency")
@@ -30,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-md", type=Path, required=True)
     parser.add_argument("--out-csv", type=Path, required=True)
     parser.add_argument("--out-json", type=Path, default=None)
+    parser.add_argument("--out-html", type=Path, default=None, help="also an HTML page (for `snakemake --report`)")
     parser.add_argument("--caption", default="")
     add_common_arguments(parser, seed=False, device=False)
 
@@ -61,9 +63,13 @@ def run(args: argparse.Namespace) -> None:
             f"{chance['chance_iou']:.3f}.")
     with atomic_path(args.out_csv) as tmp:
         frame.to_csv(tmp, index=False)
+    title = f"Saliency against the exact foreground — {stored['name']}"
     with atomic_path(args.out_md) as tmp:
-        tmp.write_text("\n".join([f"## Saliency against the exact foreground — {stored['name']}", ""] + ([args.caption, ""] if args.caption else [])
+        tmp.write_text("\n".join([f"## {title}", ""] + ([args.caption, ""] if args.caption else [])
                                  + [shown.to_markdown(index=False, disable_numparse=True), "", note, ""]))
+    if args.out_html is not None:
+        with atomic_path(args.out_html) as tmp:
+            tmp.write_text(to_html(shown, title, args.caption, (note,)))
     if args.out_json is not None:
         write_json({"dataset": stored["name"], "rows": rows}, args.out_json)
 

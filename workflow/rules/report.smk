@@ -73,6 +73,7 @@ rule saliency_scores:
         md=SCORES + ".md",
         csv=SCORES + ".csv",
         json=SCORES + ".json",
+        html=report(SCORES + ".html", caption="../report/saliency_scores.rst", category="Tables", subcategory="{dataset}", labels={"table": "saliency scores"}),
     log:
         LOGS + "/tables/saliency_scores.log",
     threads: res("table", "threads")
@@ -80,7 +81,7 @@ rule saliency_scores:
         **rule_resources("table"),
     shell:
         "{CONDENSE} score-saliency {input.maps} --data {input.data} --out-md {output.md} --out-csv {output.csv}"
-        " --out-json {output.json} --log {log}"
+        " --out-json {output.json} --out-html {output.html} --log {log}"
 
 
 rule cost_table:
@@ -92,6 +93,7 @@ rule cost_table:
         md=COST + ".md",
         csv=COST + ".csv",
         tex=COST + ".tex",
+        html=report(COST + ".html", caption="../report/cost_table.rst", category="Tables", subcategory="{dataset}", labels={"table": "cost"}),
     log:
         LOGS + "/tables/cost.log",
     threads: res("table", "threads")
@@ -101,6 +103,7 @@ rule cost_table:
         caption=config["table"]["caption"],
     shell:
         "{CONDENSE} cost {input.sets} {input.evals} --out-md {output.md} --out-csv {output.csv} --out-tex {output.tex}"
+        " --out-html {output.html}"
         " --caption {params.caption:q} --log {log}"
 
 
