@@ -43,9 +43,12 @@ def check_config(config: dict, schema_path) -> dict:
 
     validate_config(config, schema_path, schema_enums(), source="config")
     known = ", ".join(DATASETS.names())
-    for i, name in enumerate(config["datasets"]):
+    named = [(f"datasets.{i}", name) for i, name in enumerate(config["datasets"])]
+    named += [(f"attention.masks.{g}.datasets.{i}", name) for g, grid in enumerate(config["attention"]["masks"])
+              for i, name in enumerate(grid.get("datasets") or [])]
+    for key, name in named:
         if name not in DATASETS and name not in config["derived"]:
-            raise CondenseError(f"config: key datasets.{i} = {name!r} is invalid (not a known dataset: {known}; nor defined "
+            raise CondenseError(f"config: key {key} = {name!r} is invalid (not a known dataset: {known}; nor defined "
                                 "under `derived`); fix it in the config file")
     for name, entry in config["derived"].items():
         if name in DATASETS:

@@ -20,9 +20,21 @@ def paper_config(repo_root):
     return yaml.safe_load((repo_root / "config.yaml").read_text())
 
 
-@pytest.mark.parametrize("profile", ["config.yaml", "config/smoke.yaml", "config/quick.yaml"])
-def test_shipped_configs_validate(repo_root, profile):
-    config = yaml.safe_load((repo_root / profile).read_text())
+def overlaid(base: dict, overlay: dict) -> dict:
+    """Snakemake's --configfile merge: nested dicts update, everything else is replaced."""
+    out = copy.deepcopy(base)
+    for key, value in overlay.items():
+        out[key] = overlaid(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+@pytest.mark.parametrize("profiles", [["config.yaml"], ["config/smoke.yaml"], ["config/quick.yaml"],
+                                      ["config.yaml", "config/quick.yaml", "config/backgrounds.yaml"],
+                                      ["config.yaml", "config/quick.yaml", "config/mask-sources.yaml"]])
+def test_shipped_configs_validate(repo_root, profiles):
+    config: dict = {}
+    for profile in profiles:
+        config = overlaid(config, yaml.safe_load((repo_root / profile).read_text()))
     validate_config(config)
 
 
@@ -80,3 +92,12 @@ def test_a_profile_must_not_inherit_snapshots_past_its_iterations(paper_config):
     config["distill"]["methods"] = ["dm"]  # DSA still runs in a mask grid: still checked
     with pytest.raises(CondenseError, match=r"distill.dsa.snapshots"):
         validate_config(config)
+
+
+def test_a_mask_grid_naming_an_unknown_dataset_stops_the_config(paper_config):
+    grid = {"methods": ["dm"], "ratios": [0, 1.0], "datasets": ["cifar10", "fmnist-bg"]}
+    paper_config["attention"]["masks"] = [grid]
+    with pytest.raises(CondenseError, match=r"attention\.masks\.0\.datasets\.1 = 'fmnist-bg' is invalid"):
+        validate_config(paper_config)
+    paper_config["derived"] = {"fmnist-bg": {"kind": "backgrounds", "base": "fashionmnist", "settings": {}}}
+    assert validate_config(paper_config)["attention"]["masks"][0]["datasets"] == ["cifar10", "fmnist-bg"]

@@ -133,11 +133,18 @@ def test_quick_profile_limits_alexnet_and_sweeps_mask_ratios_for_dm_only(tmp_pat
                      "--config", f"results={tmp_path / 'r'}", cwd=tmp_path)
     out = proc.stdout + proc.stderr
     counts = job_counts(out)
-    # DC, DSA, DM × IPC {1, 10}, unmasked and masked (DC, DSA at ratio 1; DM at 0.25, 0.5, 1).
-    assert counts["distill"] == 2 * (3 + 2 + 3)
-    assert counts["mask"] == 3
-    # 10 set kinds × 2 IPCs on ConvNet; AlexNet only for DC/DSA (± mask) at IPC 1.
-    assert counts["evaluate"] == 20 + 4
+    # FashionMNIST: DC, DSA at IPC 1 (± mask at ratio 1), DM at IPC {1, 10} (0, 0.25, 0.5, 1), DataDAM at
+    # IPC {1, 10} (± mask); the background slice: DM at IPC 1, 3 seeds, unmasked, gt and FCN masks at ratio 1.
+    sets = set(re.findall(r"results/quick/([\w-]+)/sets/([\w.-]+)\.pt", out.replace(str(tmp_path / "r"), "results/quick")))
+    by_dataset = {d: {name for dd, name in sets if dd == d} for d, _ in sets}
+    assert set(by_dataset) == {"fashionmnist", "fmnist-bg-correlated"}
+    assert len(by_dataset["fashionmnist"] - {f"{c}_ipc{i}_seed0" for c in ("random", "herding") for i in (1, 10)}) == 2 + 2 + 8 + 4
+    assert by_dataset["fmnist-bg-correlated"] == {f"dm{v}_ipc1_seed{s}" for v in ("", "-mask-gt-r1.0-other-soft-fixed",
+                                                                               "-mask-fcn-r1.0-other-soft-fixed") for s in range(3)}
+    assert counts["distill"] == 16 + 9
+    # FashionMNIST's 20 sets on ConvNet plus AlexNet for DC/DSA (± mask) at IPC 1; the slice's 9 sets on ConvNet.
+    assert counts["evaluate"] == 20 + 4 + 9
+    assert counts["derive"] == 1 and counts["full_baseline"] == 2 and counts["saliency_scores"] == 1
     alexnet = set(re.findall(r"eval/([\w.-]+)_seed0/alexnet\.json", out))
     masked = "-mask-fcn-r1.0-mean-soft-fixed"
     assert alexnet == {"dc_ipc1", "dsa_ipc1", f"dc{masked}_ipc1", f"dsa{masked}_ipc1"}
@@ -146,7 +153,7 @@ def test_quick_profile_limits_alexnet_and_sweeps_mask_ratios_for_dm_only(tmp_pat
     commands = [line for line in out.splitlines() if " -m condense " in line]
     compiled = {re.search(r"-m condense ([\w-]+)(?: --method (\w+))?", line).groups() for line in commands if "--compile" in line}
     assert compiled == {("distill", "dm")}
-    assert sum("--compile" in line for line in commands) == 8
+    assert sum("--compile" in line for line in commands) == 8 + 9
     # eval.model_epochs: AlexNet trains 300 epochs, ConvNet the profile's 80.
     epochs = {(m.group(1), m.group(2)) for line in commands if (m := re.search(r"--model (\w+) .*--epochs (\d+)", line)) and " evaluate " in line}
     assert epochs == {("alexnet", "300"), ("convnet", "80")}

@@ -103,14 +103,21 @@ def grid_runs(grid):
                                     yield method_name(method, variant), int(ipc), int(seed)
 
 
+def workflow_datasets():
+    """The datasets the workflow builds: `datasets` (every plain run), then those only a mask grid names
+    (only that grid's runs, with the dataset's whole-dataset network, tables and figures)."""
+    named = [d for grid in config["attention"]["masks"] for d in grid.get("datasets") or []]
+    return list(dict.fromkeys([*config["datasets"], *named]))
+
+
 def set_runs(dataset):
     """Every (set name, IPC, seed) the config asks for on ``dataset``, once: coresets and methods at their
-    IPCs and the top-level seeds, then the runs of every mask grid that applies to it (all datasets, or
-    those in its `datasets`); in a stable order."""
-    runs = [(m, int(ipc), int(seed)) for m in list(config["coreset"]["methods"]) + list(config["distill"]["methods"])
-            for ipc in method_ipcs(m) for seed in config["seeds"]]
+    IPCs and the top-level seeds (datasets in `datasets`), then the runs of every mask grid that applies
+    to it (all of `datasets`, or those in its own `datasets`); in a stable order."""
+    plain = list(config["coreset"]["methods"]) + list(config["distill"]["methods"]) if dataset in config["datasets"] else []
+    runs = [(m, int(ipc), int(seed)) for m in plain for ipc in method_ipcs(m) for seed in config["seeds"]]
     for grid in config["attention"]["masks"]:
-        if dataset in (grid.get("datasets") or [dataset]):
+        if dataset in (grid.get("datasets") or config["datasets"]):
             runs.extend(grid_runs(grid))
     return list(dict.fromkeys(runs))
 
@@ -221,14 +228,15 @@ def figure_targets(dataset):
 
 
 def all_targets():
+    datasets = workflow_datasets()
     return [
-        *expand(TABLE + ".md", dataset=config["datasets"]),
-        *[SCORES.format(dataset=dataset) + ".md" for dataset in config["datasets"] if score_inputs(dataset)],
-        *[COST.format(dataset=dataset) + ".md" for dataset in config["datasets"] if unmasked_sets(dataset) or masked_methods(dataset)],
-        *[MASKS_TABLE.format(dataset=dataset) + ".md" for dataset in config["datasets"]
+        *expand(TABLE + ".md", dataset=datasets),
+        *[SCORES.format(dataset=dataset) + ".md" for dataset in datasets if score_inputs(dataset)],
+        *[COST.format(dataset=dataset) + ".md" for dataset in datasets if unmasked_sets(dataset) or masked_methods(dataset)],
+        *[MASKS_TABLE.format(dataset=dataset) + ".md" for dataset in datasets
           if any(mask_variant(m).ratio == 1.0 for m in masked_methods(dataset))],
-        *expand(PAPER_TABLE + ".{ext}", dataset=config["datasets"], layout=LAYOUTS.names(), ext=("md", "csv", "tex", "html")),
-        *[path for dataset in config["datasets"] for path in figure_targets(dataset)],
+        *expand(PAPER_TABLE + ".{ext}", dataset=datasets, layout=LAYOUTS.names(), ext=("md", "csv", "tex", "html")),
+        *[path for dataset in datasets for path in figure_targets(dataset)],
     ]
 
 
