@@ -18,14 +18,26 @@ DEVICES = ("auto", "cpu", "cuda")
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present; ``cuda`` on a machine without one is a clear error."""
+    """``auto`` picks CUDA when present; ``cuda`` on a machine without one is a clear error. ``auto`` and
+    ``cuda`` on a machine with several visible GPUs take a free one (:mod:`condense.core.gpu_slots`), so
+    parallel jobs spread over them; ``cuda:<i>`` is taken as given."""
     if name not in DEVICES and not name.startswith("cuda:"):
         raise CondenseError(f"unknown device {name!r}; use one of: {', '.join(DEVICES)}")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
+    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
         raise CondenseError(f"device {name!r} asked for but no CUDA device is available; use --device cpu or auto")
-    return torch.device(name)
+    if name.startswith("cuda:"):
+        return torch.device(name)
+    count = torch.cuda.device_count()
+    if count <= 1:
+        return torch.device("cuda")
+    from .gpu_slots import acquire_slot
+
+    device = torch.device("cuda", acquire_slot(count))
+    torch.cuda.set_device(device)  # so that code asking for "the current device" (memory meters, NVML) agrees
+    log.info("GPU slot: %s of %d visible devices", device, count)
+    return device
 
 
 def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
