@@ -27,9 +27,12 @@ from .errors import CondenseError
 
 @dataclass(frozen=True)
 class Speed:
-    """How networks run: eager (the straightforward reference) or compiled with channels-last."""
+    """How networks run: eager (the straightforward reference) or compiled with channels-last; and whether
+    gradient matching computes every class's gradients in one batched call (``torch.func.vmap``) rather
+    than class by class (same loss within float tolerance; fewer, larger kernels, which pays on a GPU)."""
 
     compile: bool = False
+    batch_classes: bool = False
 
     @property
     def channels_last(self) -> bool:
@@ -45,10 +48,18 @@ class Speed:
 EAGER = Speed()
 
 
-def make_speed(compile: bool, device: torch.device | str = "cpu") -> Speed:
+BATCH_CLASSES = ("auto", "on", "off")
+
+
+def make_speed(compile: bool, device: torch.device | str = "cpu", batch_classes: str = "auto") -> Speed:
     """The Speed of a stage; compiling on the CPU first checks that torch.compile has a C++ compiler
-    (Inductor builds C++ kernels there), so a machine without one fails at once with the fix."""
-    speed = Speed(compile=bool(compile))
+    (Inductor builds C++ kernels there), so a machine without one fails at once with the fix.
+    ``batch_classes`` "auto" batches the classes on CUDA only: on the CPU the class-by-class loop already
+    runs at the convolution roofline and measured no slower (benchmarks/results/batched_matching_cpu.md)."""
+    if batch_classes not in BATCH_CLASSES:
+        raise CondenseError(f"batch_classes {batch_classes!r} is invalid; use one of: {', '.join(BATCH_CLASSES)}")
+    batched = torch.device(device).type == "cuda" if batch_classes == "auto" else batch_classes == "on"
+    speed = Speed(compile=bool(compile), batch_classes=batched)
     if speed.compile and torch.device(device).type == "cpu":
         check_cpp_compiler()
     return speed

@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
+from torch.func import functional_call, grad, vmap
 
 from ..core.accel import FastNet
 from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE
@@ -95,7 +96,11 @@ def class_gradients(net: Callable[[Tensor], Tensor], params: list[Tensor], image
 
 
 def matching_loss(problem: Problem, fast: FastNet, params: list[Tensor], generator: torch.Generator) -> Tensor:
-    """Σ_c distance(grad of syn_c, grad of real_c), class by class as the reference does."""
+    """Σ_c distance(grad of syn_c, grad of real_c): class by class as the reference does, or every class in
+    one batched call when ``problem.speed.batch_classes`` is set (the same draws, the same loss within
+    float tolerance)."""
+    if problem.speed.batch_classes:
+        return batched_matching_loss(problem, fast, params, generator)
     s = problem.settings
     loss = torch.zeros((), device=problem.images.device)
     for c in range(problem.num_classes):
@@ -105,6 +110,51 @@ def matching_loss(problem: Problem, fast: FastNet, params: list[Tensor], generat
         gw_real = [g.detach() for g in class_gradients(fast.forward, params, problem.speed.layout(real), c, create_graph=False)]
         gw_syn = class_gradients(fast.eager, params, syn, c, create_graph=True)
         loss = loss + match_loss(gw_syn, gw_real, s.dis_metric)
+    return loss
+
+
+def batched_matching_loss(problem: Problem, fast: FastNet, params: list[Tensor], generator: torch.Generator) -> Tensor:
+    """:func:`matching_loss` with the per-class gradients of all classes from one ``vmap(grad(...))`` call on
+    each side. Real batches and augmentation draws are taken class by class first, in the loop's order, so
+    the generator gives the same draws. Classes whose real batches differ in size (a class smaller than
+    ``batch_real``) cannot be stacked: the loop runs instead. BatchNorm must be frozen (eval mode), as
+    gradient matching keeps it; a BatchNorm in training mode would mix the classes' statistics."""
+    s = problem.settings
+    reals, syns = [], []
+    for c in range(problem.num_classes):
+        real = problem.data.sample_class(c, s.batch_real, generator)
+        real, syn = problem.siamese(real, problem.images[problem.class_slice(c)], generator)
+        reals.append(real)
+        syns.append(syn)
+    if len({r.shape[0] for r in reals}) > 1:
+        return _loss_from_batches(problem, fast, params, reals, syns)
+    net = fast.eager
+    matched = {name: p for name, p in net.named_parameters() if any(p is q for q in params)}
+    fixed = {name: p for name, p in net.named_parameters() if name not in matched}
+    fixed.update(dict(net.named_buffers()))
+
+    def class_loss(weights: dict, images: Tensor, label: Tensor) -> Tensor:
+        out = functional_call(net, {**fixed, **weights}, (images,))
+        return F.cross_entropy(out, label.expand(images.shape[0]))
+
+    per_class = vmap(grad(class_loss), in_dims=(None, 0, 0))
+    labels = torch.arange(problem.num_classes, device=problem.images.device)
+    with torch.no_grad():
+        g_real = per_class({k: v.detach() for k, v in matched.items()}, torch.stack(reals), labels)
+    g_syn = per_class(matched, torch.stack(syns), labels)  # differentiable: the images' graph runs through it
+    loss = torch.zeros((), device=problem.images.device)
+    names = list(matched)
+    for c in range(problem.num_classes):
+        loss = loss + match_loss([g_syn[n][c] for n in names], [g_real[n][c] for n in names], s.dis_metric)
+    return loss
+
+
+def _loss_from_batches(problem: Problem, fast: FastNet, params: list[Tensor], reals: list[Tensor], syns: list[Tensor]) -> Tensor:
+    loss = torch.zeros((), device=problem.images.device)
+    for c, (real, syn) in enumerate(zip(reals, syns)):
+        gw_real = [g.detach() for g in class_gradients(fast.forward, params, problem.speed.layout(real), c, create_graph=False)]
+        gw_syn = class_gradients(fast.eager, params, syn, c, create_graph=True)
+        loss = loss + match_loss(gw_syn, gw_real, problem.settings.dis_metric)
     return loss
 
 

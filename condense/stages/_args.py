@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 from typing import Iterable
 
-from ..core.accel import Speed, make_speed
+from ..core.accel import BATCH_CLASSES, Speed, make_speed
 from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE, Bounds, check_number
 from ..core.errors import CondenseError
 from ..core.settings import flag_name, user_fields
@@ -55,8 +55,16 @@ def add_speed_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_batch_classes_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--batch-classes", choices=BATCH_CLASSES, default="auto",
+        help="gradient matching: every class's gradients in one batched call (torch.func.vmap) or class by "
+             "class; same loss within float tolerance (default auto: batched on CUDA, class by class on the CPU)",
+    )
+
+
 def speed_of(args: argparse.Namespace, device) -> Speed:
-    return make_speed(getattr(args, "compile", False), device)
+    return make_speed(getattr(args, "compile", False), device, getattr(args, "batch_classes", "auto"))
 
 
 _TYPES = {int: int, float: float, str: str, "int": int, "float": float, "str": str}

@@ -32,7 +32,8 @@ from ..methods.spec import RUN_FIELDS
 from ..core.meters import EnergyMeter, peak_gpu_mb, peak_host_mb
 from ..methods.loop import CheckpointHook, EnergyHook, FiniteGuard, LogHook, LoopState, Run, SnapshotHook, condense, end_run
 from ..methods.problem import Problem, initial_images
-from ._args import add_number, add_common_arguments, add_settings_arguments, add_speed_argument, given_settings, speed_of
+from ._args import (add_batch_classes_argument, add_number, add_common_arguments, add_settings_arguments, add_speed_argument,
+                    given_settings, speed_of)
 
 log = logging.getLogger("condense.distill")
 
@@ -56,6 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="synthetic image set (.pt)")
     parser.add_argument("--grid", type=Path, default=None, help="PNG grid of the synthetic images")
     add_speed_argument(parser)
+    add_batch_classes_argument(parser)
     add_common_arguments(parser)
 
 
