@@ -33,6 +33,7 @@ class Speed:
 
     compile: bool = False
     batch_classes: bool = False
+    ensemble: bool = False  # evaluation: a set's networks trained as one vmap-ed ensemble (condense.training.ensemble)
 
     @property
     def channels_last(self) -> bool:
@@ -51,15 +52,18 @@ EAGER = Speed()
 BATCH_CLASSES = ("auto", "on", "off")
 
 
-def make_speed(compile: bool, device: torch.device | str = "cpu", batch_classes: str = "auto") -> Speed:
+def make_speed(compile: bool, device: torch.device | str = "cpu", batch_classes: str = "auto", ensemble: str = "auto") -> Speed:
     """The Speed of a stage; compiling on the CPU first checks that torch.compile has a C++ compiler
     (Inductor builds C++ kernels there), so a machine without one fails at once with the fix.
     ``batch_classes`` "auto" batches the classes on CUDA only: on the CPU the class-by-class loop already
-    runs at the convolution roofline and measured no slower (benchmarks/results/batched_matching_cpu.md)."""
-    if batch_classes not in BATCH_CLASSES:
-        raise CondenseError(f"batch_classes {batch_classes!r} is invalid; use one of: {', '.join(BATCH_CLASSES)}")
-    batched = torch.device(device).type == "cuda" if batch_classes == "auto" else batch_classes == "on"
-    speed = Speed(compile=bool(compile), batch_classes=batched)
+    runs at the convolution roofline (benchmarks/results/batched_paths_cpu.md). ``ensemble`` likewise."""
+    on_cuda = torch.device(device).type == "cuda"
+    chosen = {}
+    for name, value in (("batch_classes", batch_classes), ("ensemble", ensemble)):
+        if value not in BATCH_CLASSES:
+            raise CondenseError(f"{name} {value!r} is invalid; use one of: {', '.join(BATCH_CLASSES)}")
+        chosen[name] = on_cuda if value == "auto" else value == "on"
+    speed = Speed(compile=bool(compile), **chosen)
     if speed.compile and torch.device(device).type == "cpu":
         check_cpp_compiler()
     return speed

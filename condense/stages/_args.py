@@ -63,8 +63,18 @@ def add_batch_classes_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_ensemble_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ensemble", choices=BATCH_CLASSES, default="auto",
+        help="train the evaluation networks as one vmap-ed ensemble (each its own seed, batch order and "
+             "augmentation; same accuracies within float tolerance; BatchNorm networks one by one) or one by one "
+             "(default auto: an ensemble on CUDA, one by one on the CPU)",
+    )
+
+
 def speed_of(args: argparse.Namespace, device) -> Speed:
-    return make_speed(getattr(args, "compile", False), device, getattr(args, "batch_classes", "auto"))
+    return make_speed(getattr(args, "compile", False), device, getattr(args, "batch_classes", "auto"),
+                      getattr(args, "ensemble", "auto"))
 
 
 _TYPES = {int: int, float: float, str: str, "int": int, "float": float, "str": str}

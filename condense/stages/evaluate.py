@@ -22,7 +22,7 @@ from ..data.augment import resolve_strategy
 from ..data.imagesets import load_set
 from ..data.store import load_data, subset_per_class
 from ..training.evaluation import TrainSettings, evaluate_set, summarize_runs
-from ._args import add_number, add_common_arguments, add_speed_argument, speed_of
+from ._args import add_ensemble_argument, add_number, add_common_arguments, add_speed_argument, speed_of
 
 log = logging.getLogger("condense.evaluate")
 
@@ -43,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", type=Path, required=True, help="result JSON")
     add_speed_argument(parser)
+    add_ensemble_argument(parser)
     add_common_arguments(parser)
 
 

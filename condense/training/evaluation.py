@@ -87,8 +87,20 @@ def evaluate_set(
 
     Network ``i`` is initialised and trained from ``derive_seed(seed, i)`` alone, so the runs are
     reproducible one by one. One module instance is reused and re-initialised in place, so a compiled
-    graph is built once. Each hook is called with a network's result as soon as it is known."""
+    graph is built once. Each hook is called with a network's result as soon as it is known. With
+    ``speed.ensemble`` the networks train as one ensemble (:mod:`condense.training.ensemble`): the same
+    per-network results within float tolerance; BatchNorm networks still one by one."""
     channel, im_size = int(images.shape[1]), (int(images.shape[2]), int(images.shape[3]))
+    if speed.ensemble and num_nets > 1:
+        from .ensemble import can_stack, evaluate_as_ensemble
+
+        if can_stack(model, channel, num_classes, im_size):
+            runs = evaluate_as_ensemble(images, labels, test_images, test_labels, model=model, num_classes=num_classes,
+                                        num_nets=num_nets, settings=settings, seed=seed)
+            for run in runs:
+                for hook in hooks:
+                    hook(run)
+            return runs
     fast: Optional[FastNet] = None
     runs = []
     for i in range(num_nets):
