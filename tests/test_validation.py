@@ -159,3 +159,36 @@ def test_a_diverged_evaluation_network_is_counted_and_shown_not_averaged(data_fi
     md, csv = tmp_path / "t.md", tmp_path / "t.csv"
     assert main(["table", str(out), "--out-md", str(md), "--out-csv", str(csv)]) == 0
     assert "(1), diverged 1 of 2" in md.read_text()
+
+
+def test_deferred_loss_reads_give_the_same_run_and_still_catch_divergence(data_file, tmp_path, capsys, monkeypatch):
+    """On CUDA the loop reads losses only where a hook needs them; forced here on the CPU: the same set, losses,
+    snapshots and checkpoint as reading every iteration, and a divergence is still stopped before a checkpoint."""
+    from condense.methods import loop
+
+    def distill(out, *extra):
+        return main(["distill", "--method", "dm", "--data", str(data_file), "--ipc", "1", "--iterations", "7", "--batch-real", "4",
+                     "--model", "convnet_w32", "--device", "cpu", "--log-every", "3", "--seed", "5", "--out", str(out), "--quiet", *extra])
+
+    outs = {}
+    for deferred in (False, True):
+        monkeypatch.setattr(loop, "defers", lambda device, d=deferred: d)
+        snaps = tmp_path / f"snaps{deferred}"
+        assert distill(tmp_path / f"set{deferred}.pt", "--snapshot-at", "2,5", "--snapshots", str(snaps)) == 0
+        outs[deferred] = (load_set(tmp_path / f"set{deferred}.pt"), [load_set(snaps / f"it{i}.pt") for i in (2, 5)])
+    (final_a, snaps_a), (final_b, snaps_b) = outs[False], outs[True]
+    assert torch.equal(final_a[0], final_b[0]) and final_a[2]["losses"] == final_b[2]["losses"] and len(final_b[2]["losses"]) == 8
+    for a, b in zip(snaps_a, snaps_b):
+        assert torch.equal(a[0], b[0]) and a[2]["losses"] == b[2]["losses"]
+    # images poisoned after iteration 4's step: iteration 5's loss is nan; the checkpoint of iteration 3 stays
+    spec = MethodSpec("nan_dm", "NaN DM", DMSettings, nan_at(4), "dsa", "loss", lambda s, c: c * s.batch_real)
+    monkeypatch.setitem(METHODS._items, "nan_dm", spec)
+    ckpt, out = tmp_path / "run.ckpt", tmp_path / "nan.pt"
+    capsys.readouterr()
+    code = main(["distill", "--method", "nan_dm", "--data", str(data_file), "--ipc", "1", "--iterations", "9", "--batch-real", "4",
+                 "--model", "convnet_w32", "--checkpoint", str(ckpt), "--checkpoint-every", "4", "--log-every", "100",
+                 "--device", "cpu", "--out", str(out), "--quiet"])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+    assert code == 2 and len(err) == 1 and "diverged at iteration 5" in err[0] and not out.exists()
+    saved = torch.load(ckpt, weights_only=True)
+    assert saved["next_iteration"] == 4 and torch.isfinite(saved["images"]).all()

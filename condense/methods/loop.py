@@ -62,7 +62,16 @@ class Run:
 
 
 class Hook:
-    """Override what you need; every method is called in the order the hooks were given."""
+    """Override what you need; every method is called in the order the hooks were given.
+
+    On CUDA the loop keeps each iteration's loss on the device and reads the losses in one go only where
+    a hook needs them now (:meth:`needs_now`), so the GPU is not drained every iteration; the hooks then
+    see the iterations since the last read, in order, with the images as they stand at the read. A hook
+    that must act on the state of exactly iteration ``it`` says so with ``needs_now``; the default (True)
+    keeps a hook that does not know about this in step with every iteration, as on the CPU."""
+
+    def needs_now(self, run: Run, it: int) -> bool:
+        return True
 
     def after_iteration(self, run: Run, it: int, loss: float, seconds: float) -> None:
         pass
@@ -74,10 +83,15 @@ class Hook:
 class FiniteGuard(Hook):
     """Stops a diverged run: a non-finite loss or non-finite images end the stage with an error naming the
     iteration. Give it before the checkpoint hook, so the last checkpoint written is the last finite state
-    and is never overwritten with non-finite tensors; the set is not written."""
+    and is never overwritten with non-finite tensors; the set is not written. It checks whenever losses are
+    read (each read: every loss since the previous one, and the images as they stand)."""
+
+    def needs_now(self, run, it):
+        return False
 
     def after_iteration(self, run, it, loss, seconds):
-        if not math.isfinite(loss) or not bool(torch.isfinite(run.problem.images).all()):
+        current = it == run.state.next_iteration - 1  # the images are those of this iteration (always, on the CPU)
+        if not math.isfinite(loss) or (current and not bool(torch.isfinite(run.problem.images).all())):
             what = f"loss {loss}" if not math.isfinite(loss) else "non-finite synthetic images"
             kept = " (the last checkpoint, from before it, is kept)" if any(isinstance(h, CheckpointHook) for h in run.hooks) else ""
             raise CondenseError(
@@ -92,8 +106,11 @@ class LogHook(Hook):
     def __init__(self, every: int):
         self.every = every
 
+    def needs_now(self, run, it):
+        return it % self.every == 0 or it == run.iterations
+
     def after_iteration(self, run, it, loss, seconds):
-        if it % self.every == 0 or it == run.iterations:
+        if self.needs_now(run, it):
             per = run.spec.real_images_per_iteration(run.problem.settings, run.problem.num_classes)
             log.info("iter %d/%d loss %.4f (%.2f s/iter, %.0f real images/s)", it, run.iterations, loss, seconds, per / seconds)
 
@@ -104,8 +121,11 @@ class CheckpointHook(Hook):
     def __init__(self, path: Path, every: int):
         self.path, self.every = Path(path), every
 
+    def needs_now(self, run, it):
+        return (it + 1) % self.every == 0 and it < run.iterations
+
     def after_iteration(self, run, it, loss, seconds):
-        if (it + 1) % self.every == 0 and it < run.iterations:
+        if self.needs_now(run, it):
             p, s = run.problem, run.state
             save_torch({"format": CHECKPOINT_FORMAT, "identity": run.identity, "next_iteration": s.next_iteration,
                         "images": p.images.detach().cpu(), "optimizer": p.optimizer.state_dict(), "losses": s.losses,
@@ -139,6 +159,9 @@ class EnergyHook(Hook):
         self.meter.start()
         self._last = 0.0
 
+    def needs_now(self, run, it):
+        return False  # the meter counts on: a later read adds the same joules
+
     def after_iteration(self, run, it, loss, seconds):
         now = self.meter.joules()
         if now is None or run.state.energy_j is None:
@@ -156,34 +179,56 @@ class SnapshotHook(Hook):
     def __init__(self, paths: dict, meta):
         self.paths, self.meta = dict(paths), meta
 
+    def needs_now(self, run, it):
+        return it in self.paths
+
     def after_iteration(self, run, it, loss, seconds):
         if it in self.paths:
             save_set(self.paths[it], run.problem.images, run.problem.labels, self.meta(run, it))
 
 
-def condense(run: Run, hooks: Sequence[Hook] = (), stop_after: Optional[int] = None) -> bool:
+def defers(device: torch.device) -> bool:
+    """Whether the loop keeps losses on the device between reads by default: on CUDA, where a read drains
+    the queue of kernels; on the CPU a read costs nothing."""
+    return device.type == "cuda"
+
+
+def condense(run: Run, hooks: Sequence[Hook] = (), stop_after: Optional[int] = None, defer: Optional[bool] = None) -> bool:
     """Run iterations ``run.state.next_iteration`` .. ``run.iterations`` (or ``stop_after``); True when finished.
 
-    The progress bar shows the loss and the real images consumed per second."""
+    ``defer`` (default: on CUDA) keeps the losses on the device between the points where a hook needs them
+    (:meth:`Hook.needs_now`, and the last iteration), so nothing drains the GPU inside the loop; on the CPU
+    reading a loss costs nothing and every iteration is read at once. The progress bar shows the loss and
+    the real images consumed per second at each read."""
     problem, state, step = run.problem, run.state, run.spec.step
     run.hooks = tuple(hooks)
     if run.iterations < 0:
         raise CondenseError(f"--iterations {run.iterations} must be at least 0")
+    if defer is None:
+        defer = defers(problem.images.device)
     last = run.iterations if stop_after is None else min(run.iterations, stop_after)
     per_iteration = run.spec.real_images_per_iteration(problem.settings, problem.num_classes)
     bar = progress(range(state.next_iteration, last + 1), desc=f"{run.spec.name} ipc {problem.settings.ipc}",
                    total=last + 1 - state.next_iteration)
+    pending: list[tuple[int, torch.Tensor]] = []  # (iteration, its loss, still on the device) since the last read
+    began = time.perf_counter()
     for it in bar:
-        began = time.perf_counter()
         torch.manual_seed(derive_seed(run.seed, it, 0))  # this iteration's random network
-        loss = float(step(problem, make_generator(derive_seed(run.seed, it, 1))))
-        took = time.perf_counter() - began
-        state.seconds += took
-        state.losses.append(loss)
+        loss = step(problem, make_generator(derive_seed(run.seed, it, 1)))
+        pending.append((it, loss.detach().reshape(()) if isinstance(loss, torch.Tensor) else torch.tensor(float(loss))))
         state.next_iteration = it + 1
-        bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{per_iteration / took:.0f}")
-        for hook in hooks:
-            hook.after_iteration(run, it, loss, took)
+        if defer and it < last and not any(hook.needs_now(run, it) for hook in hooks):
+            continue
+        values = torch.stack([value.float() for _, value in pending]).tolist()  # the one read (one sync on CUDA)
+        took = (time.perf_counter() - began) / len(pending)
+        for done, value in zip((i for i, _ in pending), values):
+            state.seconds += took
+            state.losses.append(value)
+            for hook in hooks:
+                hook.after_iteration(run, done, value, took)
+        bar.set_postfix(loss=f"{values[-1]:.4f}", img_s=f"{per_iteration / took:.0f}")
+        pending.clear()
+        began = time.perf_counter()
     return last == run.iterations
 
 
