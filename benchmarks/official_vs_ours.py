@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/official_vs_ours.py --official /path/to/DatasetCondensation \\
         [--rows dm_ipc1 dc_inner_epoch_ipc10 ...] [--repeats 3] [--threads 2] [--device cpu|cuda] \\
-        [--compile] [--out benchmarks/results/official_vs_ours]
+        [--compile] [--batched] [--out benchmarks/results/official_vs_ours]
 
 Without ``--official`` (or ``$CONDENSE_OFFICIAL_DIR``) the official code is cloned from GitHub into
 ``benchmarks/.official/`` (git-ignored) at the pinned commit (``--official-url`` may name a mirror).
@@ -440,6 +440,9 @@ def main() -> None:
     parser.add_argument("--test-size", type=int, default=10000, help="test images for the test-pass rows")
     parser.add_argument("--compile", action="store_true",
                         help="also time our side with torch.compile + channels-last (condense --compile), as a third column")
+    parser.add_argument("--batched", action="store_true",
+                        help="also time our side with every class's gradients in one vmap call (distill --batch-classes on), "
+                             "as another column (DC/DSA rows; the other rows equal `ours`)")
     parser.add_argument("--no-allocator-env", action="store_true", help="do not re-execute with condense's allocator setting")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "official_vs_ours", help="output path without suffix")
     args = parser.parse_args()
@@ -458,6 +461,8 @@ def main() -> None:
     sides = {"official": Official(utils, data, device), "ours": Ours(data, device, Speed())}
     if args.compile:
         sides["ours_compiled"] = Ours(data, device, Speed(compile=True))
+    if args.batched:
+        sides["ours_batched"] = Ours(data, device, Speed(batch_classes=True))
     report = {
         "machine": machine_info(device),
         "settings": {"device": str(device), "repeats": args.repeats, "per_class": args.per_class, "test_size": args.test_size,
