@@ -73,12 +73,7 @@ def attention_matching(problem: Problem, generator: torch.Generator) -> Tensor:
     """One DataDAM iteration (see the module docstring); the loss returned is per class, as the official log."""
     s, k = problem.settings, problem.num_classes
     net = problem.new_network().eager.train().requires_grad_(False)
-    reals, syns = [], []
-    for c in range(k):
-        real = problem.data.sample_class(c, s.batch_real, generator)
-        real, syn = problem.siamese(real, problem.images[problem.class_slice(c)], generator)
-        reals.append(real)
-        syns.append(syn)
+    reals, syns = problem.class_batches(generator)
     with torch.no_grad():
         real_blocks, real_embedding = block_outputs(net, torch.cat(reals))
     syn_blocks, syn_embedding = block_outputs(net, torch.cat(syns))

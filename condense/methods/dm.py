@@ -47,12 +47,7 @@ def distribution_matching(problem: Problem, generator: torch.Generator) -> Tenso
     s = problem.settings
     fast = problem.new_network()
     fast.eager.train().requires_grad_(False)
-    reals, syns = [], []
-    for c in range(problem.num_classes):
-        real = problem.data.sample_class(c, s.batch_real, generator)
-        real, syn = problem.siamese(real, problem.images[problem.class_slice(c)], generator)
-        reals.append(real)
-        syns.append(syn)
+    reals, syns = problem.class_batches(generator)
     with torch.no_grad():
         if has_batchnorm(fast.eager):
             everything = fast.embed(problem.speed.layout(torch.cat(reals)))

@@ -120,12 +120,7 @@ def batched_matching_loss(problem: Problem, fast: FastNet, params: list[Tensor],
     ``batch_real``) cannot be stacked: the loop runs instead. BatchNorm must be frozen (eval mode), as
     gradient matching keeps it; a BatchNorm in training mode would mix the classes' statistics."""
     s = problem.settings
-    reals, syns = [], []
-    for c in range(problem.num_classes):
-        real = problem.data.sample_class(c, s.batch_real, generator)
-        real, syn = problem.siamese(real, problem.images[problem.class_slice(c)], generator)
-        reals.append(real)
-        syns.append(syn)
+    reals, syns = problem.class_batches(generator)
     if len({r.shape[0] for r in reals}) > 1:
         return _loss_from_batches(problem, fast, params, reals, syns)
     net = fast.eager

@@ -49,6 +49,17 @@ class Problem:
         draw = sample(self.settings.strategy, 1, generator, device=real.device, per_image=False)
         return apply(real, draw), apply(syn, draw)
 
+    def class_batches(self, generator: torch.Generator) -> tuple[list[Tensor], list[Tensor]]:
+        """Class by class, in order: a real batch of ``settings.batch_real`` images and the class's synthetic
+        images under one shared augmentation draw (every method's draws come in this order)."""
+        reals, syns = [], []
+        for c in range(self.num_classes):
+            real = self.data.sample_class(c, self.settings.batch_real, generator)
+            real, syn = self.siamese(real, self.images[self.class_slice(c)], generator)
+            reals.append(real)
+            syns.append(syn)
+        return reals, syns
+
     def image_step(self, loss: Tensor) -> None:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
