@@ -165,9 +165,13 @@ def test_backgrounds_study_dag(tmp_path):
                      str(REPO / "config" / "backgrounds.yaml"), "--config", f"results={tmp_path / 'r'}", cwd=tmp_path)
     out = proc.stdout + proc.stderr
     counts = job_counts(out)
-    assert counts["derive"] == 2 and counts["saliency_scores"] == 1
-    assert counts["saliency"] == 6  # gt, fcn and the four attributions, on the correlated variant
-    assert counts["distill"] == 3 * 3 * (1 + 6 * 3)  # (DM IPC 1, DM IPC 10, DSA IPC 1) × 3 seeds × (plain + sources × fills)
+    assert counts["derive"] == 2 and counts["saliency_scores"] == 2
+    assert counts["saliency"] == 6 + 3  # correlated: gt, fcn and the four attributions; independent: gt, fcn, smoothgrad
+    # (a, b) DM IPC 1, DM IPC 10, DSA IPC 1 × 3 seeds × (plain + 6 sources × 3 fills); (c) 3 sources × 3 ratios × 3 seeds;
+    # (d) the independent variant: 3 seeds × (plain + 3 sources)
+    assert counts["distill"] == 3 * 3 * (1 + 6 * 3) + 3 * 3 * 3 + 3 * (1 + 3)
+    assert "fmnist-bg-correlated/sets/dm-mask-smoothgrad-r0.75-other-soft-fixed_ipc1_seed1.pt" in out
+    assert "fmnist-bg-independent/sets/dm-mask-fcn-r1.0-other-soft-fixed_ipc1_seed2.pt" in out
     assert "derive --kind backgrounds" in out and "--variant correlated" in out and "--variant independent" in out
     assert "saliency --source gt" in out and "--network" not in next(l for l in out.splitlines() if "saliency --source gt" in l)
     assert "fmnist-bg-correlated/sets/dm-mask-gt-r1.0-other-soft-fixed_ipc1_seed2.pt" in out
