@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -176,3 +177,19 @@ def test_backgrounds_study_dag(tmp_path):
     assert "saliency --source gt" in out and "--network" not in next(l for l in out.splitlines() if "saliency --source gt" in l)
     assert "fmnist-bg-correlated/sets/dm-mask-gt-r1.0-other-soft-fixed_ipc1_seed2.pt" in out
     assert "fmnist-bg-independent/full/convnet_seed0.json" in out  # the whole-dataset network on both variants
+
+
+@pytest.mark.slow
+def test_a_new_mask_grid_reruns_only_its_own_jobs(smoke_run, tmp_path):
+    """Adding a grid (and a saliency setting) must not retrain the FCN or remake the maps and sets made from them."""
+    workdir, _ = smoke_run
+    extra = tmp_path / "more.yaml"
+    extra.write_text(yaml.safe_dump({"attention": {
+        "masks": [{"methods": ["dsa"], "ratios": [0.5, 1.0], "schemes": ["fixed"]},
+                  {"methods": ["dm"], "ipcs": [1], "ratios": [0.5], "sources": ["gradcam"], "fills": ["black", "other"], "schemes": ["batch"]},
+                  {"methods": ["dm"], "ipcs": [1], "ratios": [1.0], "fills": ["black"], "schemes": ["fixed"]}],
+        "saliency": {"smoothgrad": {"samples": 7}}}}))
+    proc = snakemake("-n", "--cores", "2", "all", "--configfile", SMOKE, str(extra), cwd=workdir)
+    counts = job_counts(proc.stdout + proc.stderr)
+    assert counts.get("distill") == 1 and counts.get("evaluate") == 1  # the new DM + FCN black-fill set only
+    assert "train_attention" not in counts and "saliency" not in counts

@@ -15,7 +15,9 @@ rule train_attention:
     resources:
         **rule_resources("train_attention"),
     params:
-        a=config["attention"],
+        # only the FCN's own settings: adding a mask grid or a saliency setting must not retrain it (and
+        # rerun every set made from its maps)
+        a={k: v for k, v in config["attention"].items() if k not in ("masks", "saliency")},
         pretrained=lambda wildcards: f"--pretrained {config['attention']['pretrained']}" if config["attention"]["pretrained"] else "",
     shell:
         "{CONDENSE} train-attention --data {input} --model {params.a[model]} --pool {params.a[pool]}"
