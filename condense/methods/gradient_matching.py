@@ -97,32 +97,26 @@ def class_gradients(net: Callable[[Tensor], Tensor], params: list[Tensor], image
 
 def matching_loss(problem: Problem, fast: FastNet, params: list[Tensor], generator: torch.Generator) -> Tensor:
     """Σ_c distance(grad of syn_c, grad of real_c): class by class as the reference does, or every class in
-    one batched call when ``problem.speed.batch_classes`` is set (the same draws, the same loss within
-    float tolerance)."""
-    if problem.speed.batch_classes:
-        return batched_matching_loss(problem, fast, params, generator)
-    s = problem.settings
+    one batched call when ``problem.speed.batch_classes`` is set. Both take the same real batches and
+    augmentation draws (:meth:`Problem.class_batches`; the gradients draw nothing), so they give the same
+    loss within float tolerance. Classes whose real batches differ in size (a class smaller than
+    ``batch_real``) cannot be stacked: the loop runs then."""
+    reals, syns = problem.class_batches(generator)
+    if problem.speed.batch_classes and len({r.shape[0] for r in reals}) == 1:
+        return batched_matching_loss(problem, fast, params, reals, syns)
     loss = torch.zeros((), device=problem.images.device)
-    for c in range(problem.num_classes):
-        real = problem.data.sample_class(c, s.batch_real, generator)
-        real, syn = problem.siamese(real, problem.images[problem.class_slice(c)], generator)
+    for c, (real, syn) in enumerate(zip(reals, syns)):
         # The real side is the bulk of the work and needs no second derivative: the compiled view.
         gw_real = [g.detach() for g in class_gradients(fast.forward, params, problem.speed.layout(real), c, create_graph=False)]
         gw_syn = class_gradients(fast.eager, params, syn, c, create_graph=True)
-        loss = loss + match_loss(gw_syn, gw_real, s.dis_metric)
+        loss = loss + match_loss(gw_syn, gw_real, problem.settings.dis_metric)
     return loss
 
 
-def batched_matching_loss(problem: Problem, fast: FastNet, params: list[Tensor], generator: torch.Generator) -> Tensor:
-    """:func:`matching_loss` with the per-class gradients of all classes from one ``vmap(grad(...))`` call on
-    each side. Real batches and augmentation draws are taken class by class first, in the loop's order, so
-    the generator gives the same draws. Classes whose real batches differ in size (a class smaller than
-    ``batch_real``) cannot be stacked: the loop runs instead. BatchNorm must be frozen (eval mode), as
-    gradient matching keeps it; a BatchNorm in training mode would mix the classes' statistics."""
-    s = problem.settings
-    reals, syns = problem.class_batches(generator)
-    if len({r.shape[0] for r in reals}) > 1:
-        return _loss_from_batches(problem, fast, params, reals, syns)
+def batched_matching_loss(problem: Problem, fast: FastNet, params: list[Tensor], reals: list[Tensor], syns: list[Tensor]) -> Tensor:
+    """:func:`matching_loss` of equal-size class batches, the per-class gradients of all classes from one
+    ``vmap(grad(...))`` call on each side. BatchNorm must be frozen (eval mode), as gradient matching keeps
+    it; a BatchNorm in training mode would mix the classes' statistics."""
     net = fast.eager
     matched = {name: p for name, p in net.named_parameters() if any(p is q for q in params)}
     fixed = {name: p for name, p in net.named_parameters() if name not in matched}
@@ -138,18 +132,8 @@ def batched_matching_loss(problem: Problem, fast: FastNet, params: list[Tensor],
         g_real = per_class({k: v.detach() for k, v in matched.items()}, torch.stack(reals), labels)
     g_syn = per_class(matched, torch.stack(syns), labels)  # differentiable: the images' graph runs through it
     loss = torch.zeros((), device=problem.images.device)
-    names = list(matched)
     for c in range(problem.num_classes):
-        loss = loss + match_loss([g_syn[n][c] for n in names], [g_real[n][c] for n in names], s.dis_metric)
-    return loss
-
-
-def _loss_from_batches(problem: Problem, fast: FastNet, params: list[Tensor], reals: list[Tensor], syns: list[Tensor]) -> Tensor:
-    loss = torch.zeros((), device=problem.images.device)
-    for c, (real, syn) in enumerate(zip(reals, syns)):
-        gw_real = [g.detach() for g in class_gradients(fast.forward, params, problem.speed.layout(real), c, create_graph=False)]
-        gw_syn = class_gradients(fast.eager, params, syn, c, create_graph=True)
-        loss = loss + match_loss(gw_syn, gw_real, problem.settings.dis_metric)
+        loss = loss + match_loss([g_syn[n][c] for n in matched], [g_real[n][c] for n in matched], problem.settings.dis_metric)
     return loss
 
 
