@@ -49,7 +49,7 @@ class Speed:
 EAGER = Speed()
 
 
-BATCH_CLASSES = ("auto", "on", "off")
+AUTO_ON_OFF = ("auto", "on", "off")
 
 
 def make_speed(compile: bool, device: torch.device | str = "cpu", batch_classes: str = "auto", ensemble: str = "auto") -> Speed:
@@ -60,8 +60,8 @@ def make_speed(compile: bool, device: torch.device | str = "cpu", batch_classes:
     on_cuda = torch.device(device).type == "cuda"
     chosen = {}
     for name, value in (("batch_classes", batch_classes), ("ensemble", ensemble)):
-        if value not in BATCH_CLASSES:
-            raise CondenseError(f"{name} {value!r} is invalid; use one of: {', '.join(BATCH_CLASSES)}")
+        if value not in AUTO_ON_OFF:
+            raise CondenseError(f"{name} {value!r} is invalid; use one of: {', '.join(AUTO_ON_OFF)}")
         chosen[name] = on_cuda if value == "auto" else value == "on"
     speed = Speed(compile=bool(compile), **chosen)
     if speed.compile and torch.device(device).type == "cpu":

@@ -183,7 +183,7 @@ class SnapshotHook(Hook):
         return it in self.paths
 
     def after_iteration(self, run, it, loss, seconds):
-        if it in self.paths:
+        if self.needs_now(run, it):
             save_set(self.paths[it], run.problem.images, run.problem.labels, self.meta(run, it))
 
 
@@ -221,7 +221,7 @@ def condense(run: Run, hooks: Sequence[Hook] = (), stop_after: Optional[int] = N
             continue
         values = torch.stack([value.float() for _, value in pending]).tolist()  # the one read (one sync on CUDA)
         took = (time.perf_counter() - began) / len(pending)
-        for done, value in zip((i for i, _ in pending), values):
+        for (done, _), value in zip(pending, values):
             state.seconds += took
             state.losses.append(value)
             for hook in hooks:

@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 from typing import Iterable
 
-from ..core.accel import BATCH_CLASSES, Speed, make_speed
+from ..core.accel import AUTO_ON_OFF, Speed, make_speed
 from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE, Bounds, check_number
 from ..core.errors import CondenseError
 from ..core.settings import flag_name, user_fields
@@ -57,7 +57,7 @@ def add_speed_argument(parser: argparse.ArgumentParser) -> None:
 
 def add_batch_classes_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--batch-classes", choices=BATCH_CLASSES, default="auto",
+        "--batch-classes", choices=AUTO_ON_OFF, default="auto",
         help="gradient matching: every class's gradients in one batched call (torch.func.vmap) or class by "
              "class; same loss within float tolerance (default auto: batched on CUDA, class by class on the CPU)",
     )
@@ -65,7 +65,7 @@ def add_batch_classes_argument(parser: argparse.ArgumentParser) -> None:
 
 def add_ensemble_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--ensemble", choices=BATCH_CLASSES, default="auto",
+        "--ensemble", choices=AUTO_ON_OFF, default="auto",
         help="train the evaluation networks as one vmap-ed ensemble (each its own seed, batch order and "
              "augmentation; same accuracies within float tolerance; BatchNorm networks one by one) or one by one "
              "(default auto: an ensemble on CUDA, one by one on the CPU)",

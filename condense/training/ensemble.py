@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn as nn
@@ -24,8 +24,9 @@ from torch import Tensor
 from torch.func import functional_call, stack_module_state, vmap
 
 from ..core.runtime import derive_seed, make_generator, progress
-from ..data.augment import augment as dsa_augment
 from ..models.classifiers import build_model, has_batchnorm
+from .evaluation import make_optimizer
+from .loop import augmenter
 
 
 def can_stack(model: str, channel: int, num_classes: int, im_size: tuple[int, int]) -> bool:
@@ -57,19 +58,14 @@ class Ensemble:
         return list(self.params.values())
 
 
-def _optimizer(ensemble: Ensemble, lr: float, settings) -> torch.optim.Optimizer:
-    return torch.optim.SGD(ensemble.parameters(), lr=lr, momentum=settings.momentum, weight_decay=settings.weight_decay)
-
-
 def train_ensemble(ensemble: Ensemble, images: Tensor, labels: Tensor, settings, generators: Sequence[torch.Generator],
                    desc: str = "train ensemble") -> tuple[Tensor, Tensor]:
     """The reference protocol (``epochs + 1`` passes, lr × 0.1 and a fresh optimiser after pass
     ``epochs // 2 + 1``) for every network at once; returns the last pass's per-network loss and accuracy."""
     n, batch_size = images.shape[0], settings.batch_size
-    aug: Callable | None = None if settings.augment == "none" else (lambda x, g: dsa_augment(x, settings.augment, g))
+    aug = augmenter(settings.augment)
     lr = settings.lr
-    optimizer = _optimizer(ensemble, lr, settings)
-    loss_sum = correct = torch.zeros(ensemble.size, device=images.device)
+    optimizer = make_optimizer(ensemble, lr, settings)
     for epoch in progress(range(settings.epochs + 1), desc=desc, unit="epoch"):
         ensemble.train(True)
         # each network draws its permutation, then each batch its augmentation, from its own generator
@@ -91,9 +87,9 @@ def train_ensemble(ensemble: Ensemble, images: Tensor, labels: Tensor, settings,
             optimizer.step()
             loss_sum += per_net.detach() * y.shape[1]
             correct += (logits.detach().argmax(-1) == y).sum(1)
-        if epoch == settings.epochs // 2 + 1:
+        if epoch == settings.decay_after:
             lr *= 0.1
-            optimizer = _optimizer(ensemble, lr, settings)
+            optimizer = make_optimizer(ensemble, lr, settings)
     return loss_sum / n, correct / n
 
 

@@ -38,8 +38,14 @@ class TrainSettings:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def decay_after(self) -> int:
+        """The pass after which the learning rate drops × 0.1 (with a fresh optimiser), as the reference does."""
+        return self.epochs // 2 + 1
 
-def _optimizer(net: nn.Module, lr: float, s: TrainSettings) -> torch.optim.Optimizer:
+
+def make_optimizer(net, lr: float, s: TrainSettings) -> torch.optim.Optimizer:
+    """The reference SGD over ``net.parameters()`` (a module or anything that has them, e.g. an ensemble)."""
     return torch.optim.SGD(net.parameters(), lr=lr, momentum=s.momentum, weight_decay=s.weight_decay)
 
 
@@ -53,18 +59,17 @@ def train_network(
     speed: Speed = EAGER,
 ) -> dict:
     """Train ``net`` in place with the reference protocol; returns final train loss/accuracy and seconds."""
-    decay_after = settings.epochs // 2 + 1
     lr = [settings.lr]
 
     def drop_lr(epoch, stats, bar):
-        if epoch == decay_after:
+        if epoch == settings.decay_after:
             lr[0] *= 0.1
-            return _optimizer(net, lr[0], settings)
+            return make_optimizer(net, lr[0], settings)
         return None
 
     started = time.perf_counter()
     stats = fit(net, images, labels, passes=settings.epochs + 1, batch_size=settings.batch_size, generator=generator,
-                optimizer=_optimizer(net, settings.lr, settings), augment=settings.augment, speed=speed,
+                optimizer=make_optimizer(net, settings.lr, settings), augment=settings.augment, speed=speed,
                 after_epoch=drop_lr, desc=desc)
     return {"train_loss": float(stats.loss), "train_acc": float(stats.accuracy), "train_seconds": time.perf_counter() - started}
 

@@ -39,7 +39,7 @@ class EpochStats:
         return self.correct / self.count
 
 
-def _augmenter(augment: Augment) -> Optional[Callable[[Tensor, torch.Generator], Tensor]]:
+def augmenter(augment: Augment) -> Optional[Callable[[Tensor, torch.Generator], Tensor]]:
     if augment is None or augment == "none":
         return None
     if isinstance(augment, str):
@@ -67,7 +67,7 @@ def train_epoch(
     n = images.shape[0]
     # the permutation is drawn on the generator's device and copied without a stream sync on CUDA
     order = torch.randperm(n, generator=generator, device=generator.device).to(images.device, non_blocking=True)
-    aug = _augmenter(augment)
+    aug = augmenter(augment)
     loss_sum = torch.zeros((), device=images.device)
     correct = torch.zeros((), device=images.device)
     for start in range(0, n, batch_size):
