@@ -16,6 +16,7 @@ from typing import Sequence
 
 import torch
 
+from .core.allocator import apply_in_process
 from .core.errors import CondenseError
 from .core.plugins import load_plugins
 from .core.runtime import set_progress, setup_logging
@@ -51,6 +52,7 @@ def _run(module, parser: argparse.ArgumentParser, argv: Sequence[str] | None) ->
     except CondenseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    apply_in_process()  # the workflow's allocator setting for runs by hand too (core/allocator.py)
     setup_logging(getattr(args, "log", None))
     set_progress(not getattr(args, "quiet", False))
     if getattr(args, "threads", None):
