@@ -168,9 +168,10 @@ def test_backgrounds_study_dag(tmp_path):
     counts = job_counts(out)
     assert counts["derive"] == 2 and counts["saliency_scores"] == 2
     assert counts["saliency"] == 6 + 3  # correlated: gt, fcn and the four attributions; independent: gt, fcn, smoothgrad
-    # (a, b) DM IPC 1, DM IPC 10, DSA IPC 1 × 3 seeds × (plain + 6 sources × 3 fills); (c) 3 sources × 3 ratios × 3 seeds;
-    # (d) the independent variant: 3 seeds × (plain + 3 sources)
-    assert counts["distill"] == 3 * 3 * (1 + 6 * 3) + 3 * 3 * 3 + 3 * (1 + 3)
+    # (a) DM IPC 1 × 3 seeds × (plain + 6 sources × 3 fills); (b) DM IPC 10 and DSA IPC 1 × 3 seeds × (plain +
+    # 3 sources × 2 fills); (c) 3 sources × 3 ratios × 3 seeds; (d) the independent variant: 3 seeds × (plain + 3 sources)
+    assert counts["distill"] == 3 * (1 + 6 * 3) + 2 * 3 * (1 + 3 * 2) + 3 * 3 * 3 + 3 * (1 + 3)
+    assert "dm-mask-gradcam-r1.0-mean-soft-fixed_ipc10" not in out and "dsa-mask-gt-r1.0-black" not in out
     assert "fmnist-bg-correlated/sets/dm-mask-smoothgrad-r0.75-other-soft-fixed_ipc1_seed1.pt" in out
     assert "fmnist-bg-independent/sets/dm-mask-fcn-r1.0-other-soft-fixed_ipc1_seed2.pt" in out
     assert "derive --kind backgrounds" in out and "--variant correlated" in out and "--variant independent" in out
