@@ -70,3 +70,24 @@ def test_a_training_pass_does_not_synchronise(data_file):
     with no_sync():
         stats = train_epoch(net, optimizer, data.train_images, data.train_labels, 8, generator, "flip_scale_rotate")
     assert torch.isfinite(stats.loss)
+
+
+@pytest.mark.parametrize("mask", ["fcn-r0.5-other-soft-fixed", "fcn-r0.5-other-soft-batch", "fcn-r0.5-black-soft-batch"])
+def test_masked_batches_do_not_synchronise(data_file, mask):
+    """Masks drawn per batch (a drawing fill or the batch scheme) go the dense way on CUDA: no count read."""
+    from condense.masks.application import MaskedData
+    from condense.masks.selection import select_masked
+    from condense.masks.variant import parse_variant
+
+    data = cuda_data(data_file)
+    variant = parse_variant(mask)
+    n = data.train_images.shape[0]
+    maps = torch.randint(0, 256, (n, *data.im_size), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    selected = select_masked(data.train_labels.cpu(), data.num_classes, variant.ratio, torch.Generator().manual_seed(0))
+    view = MaskedData(data, maps, variant, selected if variant.scheme == "fixed" else None)
+    assert view.dense
+    generator = torch.Generator(device="cuda").manual_seed(0)
+    view.sample_class(0, 4, generator)  # warm-up
+    with no_sync():
+        batch = view.sample_class(1, 4, generator)
+    assert batch.shape[0] == 4

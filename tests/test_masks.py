@@ -17,6 +17,7 @@ from condense.data.maps import load_maps, save_maps
 from condense.data.store import load_data
 from condense.masks.application import FILLS, MaskedData, mask_images, masked_data, shape_maps
 from condense.masks.saliency import SOURCES, SaliencyContext, compute_maps
+from condense.masks.selection import load_selection
 from condense.masks.saliency._attribution import last_conv_block, to_unit_map
 from condense.masks.saliency.integrated_gradients import IntegratedGradientsSettings, black_image, raw_attribution
 from condense.masks.saliency.smoothgrad import SmoothGradSettings
@@ -234,6 +235,37 @@ def test_batch_scheme_masks_floor_r_n_of_each_drawn_batch(mask_inputs):
     assert changed == [True, True, False, False, False]  # floor(0.5 · 5) = 2, the first of the random order
     expected = mask_images(raw[:2], stored["maps"][idx[:2]], parse_variant("fcn-r0.5-black-soft-batch"), data.mean, data.std)
     assert torch.equal(batch[:2], expected)
+
+
+def sparse_and_dense(view: MaskedData, c: int, n: int, seed: int):
+    """The same draw through the sparse (CPU) path and the dense (CUDA, no host read) path."""
+    view.dense = False
+    sparse = view.sample_class(c, n, torch.Generator().manual_seed(seed))
+    view.dense = True
+    return sparse, view.sample_class(c, n, torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("mask", ["fcn-r0.5-black-soft-batch", "fcn-r0.5-mean-hard0.5-fixed", "fcn-r1.0-other-soft-fixed",
+                                  "fcn-r1.0-other-soft-batch"])
+def test_the_dense_path_gives_the_sparse_batch_when_it_draws_the_same(mask_inputs, mask):
+    """No fill draws, or every image masked: the dense path draws what the sparse one does, so the batches are equal."""
+    data_path, maps, selections = mask_inputs
+    data, variant = load_data(data_path), parse_variant(mask)
+    selected = load_selection(selections[str(variant.ratio)])["selected"] if variant.scheme == "fixed" else None
+    view = MaskedData(data, load_maps(maps)["maps"], variant, selected)
+    assert view.dense is False  # the CPU default
+    sparse, dense = sparse_and_dense(view, 2, 6, seed=4)
+    assert torch.equal(sparse, dense) and not torch.equal(dense, data.train_images[data.sample_class_indices(2, 6, torch.Generator().manual_seed(4))])
+
+
+def test_the_dense_path_masks_exactly_the_chosen_images(mask_inputs):
+    """A drawing fill at ratio 0.5: the dense path keeps the unchosen images as they are and masks the chosen ones."""
+    data_path, maps, _ = mask_inputs
+    data = load_data(data_path)
+    view = MaskedData(data, load_maps(maps)["maps"], parse_variant("fcn-r0.5-other-soft-batch"), None, dense=True)
+    batch = view.sample_class(1, 6, torch.Generator().manual_seed(5))
+    raw = data.train_images[data.sample_class_indices(1, 6, torch.Generator().manual_seed(5))]
+    assert [not torch.equal(batch[i], raw[i]) for i in range(6)] == [True] * 3 + [False] * 3  # floor(0.5 · 6)
 
 
 @pytest.mark.parametrize("mask", ["fcn-r0.5-other-soft-batch", "fcn-r0.5-black-hard0.5-batch"])

@@ -123,11 +123,15 @@ class MaskedData:
 
     Everything else (``num_classes``, ``channel``, ``train_images``, ...) is the underlying data's."""
 
-    def __init__(self, data: RealData, maps_uint8: Tensor, variant: MaskVariant, selected: Optional[Tensor]):
+    def __init__(self, data: RealData, maps_uint8: Tensor, variant: MaskVariant, selected: Optional[Tensor],
+                 dense: Optional[bool] = None):
         self.data, self.variant = data, variant
         self.maps = maps_uint8.to(data.train_images.device)
         self.selected = None if selected is None else selected.to(data.train_images.device)
         self.fill = FILLS.get(variant.fill)
+        # dense: mask whole batches and keep the chosen images, with no host read (the CUDA default;
+        # the CPU keeps the sparse path, whose random stream the reference results were made with)
+        self.dense = data.train_images.is_cuda if dense is None else dense
 
     def __getattr__(self, name):
         return getattr(self.data, name)
@@ -145,6 +149,8 @@ class MaskedData:
         idx = data.sample_class_indices(c, n, generator)
         images = data.train_images[idx]
         which = self._which(idx)
+        if self.dense:
+            return self._masked_densely(idx, images, which, generator)
         count = int(which.sum())
         if count == 0:
             return images
@@ -156,6 +162,18 @@ class MaskedData:
         images = images.clone()
         images[which] = mask_images(images[which], self.maps[picked], self.variant, data.mean, data.std, others)
         return images
+
+    def _masked_densely(self, idx: Tensor, images: Tensor, which: Tensor, generator: torch.Generator) -> Tensor:
+        """The same batch without reading how many are masked on the host: every image is masked (and
+        draws its x′), then the unselected ones are put back. Another random stream than the sparse path
+        when fewer than all are masked (x′ drawn for every image), so it is only the CUDA default, where
+        the count read would stop the device once per class and iteration."""
+        others = None
+        if self.fill.draws:
+            j = torch.randint(self.data.train_images.shape[0], (idx.shape[0],), generator=generator, device=generator.device)
+            others = self.data.train_images[j.to(self.data.train_images.device, non_blocking=True)]
+        masked = mask_images(images, self.maps[idx], self.variant, self.data.mean, self.data.std, others)
+        return torch.where(which.view(-1, 1, 1, 1), masked, images)
 
 
 def masked_data(data: RealData, maps: dict, variant: MaskVariant, selected: Optional[Tensor] = None):
