@@ -167,3 +167,13 @@ def test_paper_layout_takes_one_dataset(tmp_path, capsys):
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert code == 2 and errors == ["error: a paper-layout table takes one dataset's results; found cifar10, fashionmnist"]
     assert not (tmp_path / "t.md").exists()
+
+
+def test_a_layout_is_built_only_where_it_has_a_cell():
+    from condense.reporting.layouts import LAYOUTS, has_cells
+
+    table1, convnet = LAYOUTS.get("table1"), LAYOUTS.get("convnet")
+    assert not has_cells(table1, "fmnist-bg-correlated", ["convnet"])  # AlexNet never evaluated, nothing published
+    assert has_cells(table1, "fmnist-bg-correlated", ["convnet", "alexnet"])
+    assert has_cells(table1, "cifar10", ["convnet"])  # the published column
+    assert has_cells(convnet, "fmnist-bg-correlated", ["convnet"])

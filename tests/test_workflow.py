@@ -167,6 +167,7 @@ def test_backgrounds_study_dag(tmp_path):
     out = proc.stdout + proc.stderr
     counts = job_counts(out)
     assert counts["derive"] == 2 and counts["saliency_scores"] == 2
+    assert counts["paper_table"] == 2  # the ConvNet table of each; no AlexNet evaluated, nothing published: no Table 1/2
     assert counts["saliency"] == 6 + 3  # correlated: gt, fcn and the four attributions; independent: gt, fcn, smoothgrad
     # (a) DM IPC 1 × 3 seeds × (plain + 6 sources × 3 fills); (b) DM IPC 10 and DSA IPC 1 × 3 seeds × (plain +
     # 3 sources × 2 fills); (c) 3 sources × 3 ratios × 3 seeds; (d) the independent variant: 3 seeds × (plain + 3 sources)

@@ -73,6 +73,15 @@ class TableLayout:
         return tuple(out)
 
 
+def has_cells(layout: TableLayout, dataset: str, evaluated_models: Sequence[str]) -> bool:
+    """Whether ``layout`` has anything to show for ``dataset``: its network is among those evaluated
+    there (ours), or a published number exists for it (the published column). A derived dataset with
+    only ConvNet evaluations gets no AlexNet tables, which would be all dashes."""
+    from .published import PUBLISHED  # torch-free, like this module
+
+    return layout.model in evaluated_models or any(d == dataset and m == layout.model for d, m, _, _ in PUBLISHED)
+
+
 def ipc_label(ipc: Optional[int]) -> str:
     return "whole dataset" if ipc is WHOLE else f"IPC {ipc}"
 

@@ -227,6 +227,13 @@ def figure_targets(dataset):
     ]
 
 
+def paper_layouts(dataset):
+    """The paper-layout tables with a cell to show for the dataset (evaluated there, or published)."""
+    models = set(config["full"]["models"]) | {model for method, ipc, _ in set_runs(dataset)
+                                              for model in config["eval"]["models"] if evaluated(model, method, ipc)}
+    return [name for name, layout in LAYOUTS.items() if has_cells(layout, dataset, models)]
+
+
 def all_targets():
     datasets = workflow_datasets()
     return [
@@ -235,7 +242,8 @@ def all_targets():
         *[COST.format(dataset=dataset) + ".md" for dataset in datasets if unmasked_sets(dataset) or masked_methods(dataset)],
         *[MASKS_TABLE.format(dataset=dataset) + ".md" for dataset in datasets
           if any(mask_variant(m).ratio == 1.0 for m in masked_methods(dataset))],
-        *expand(PAPER_TABLE + ".{ext}", dataset=datasets, layout=LAYOUTS.names(), ext=("md", "csv", "tex", "html")),
+        *[path for dataset in datasets for path in expand(PAPER_TABLE + ".{ext}", dataset=dataset, layout=paper_layouts(dataset),
+                                                          ext=("md", "csv", "tex", "html"))],
         *[path for dataset in datasets for path in figure_targets(dataset)],
     ]
 

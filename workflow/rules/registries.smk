@@ -16,7 +16,7 @@ from condense.masks.saliency import SOURCES
 from condense.masks.variant import VARIANT_PATTERN, MaskVariant, method_name, split_method
 from condense.methods import METHODS
 from condense.registries import check_config
-from condense.reporting.layouts import LAYOUTS
+from condense.reporting.layouts import LAYOUTS, has_cells
 
 # The schema with the registries' names, then datasets and per-method settings: one line naming the bad key.
 check_config(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
