@@ -5,6 +5,8 @@ Run by hand (not part of the tests); results go to benchmarks/results/:
     .venv/bin/python benchmarks/distill_iteration.py --repeats 3
 
 The script re-executes itself with condense's allocator setting (condense/allocator.py).
+``--paths loop batched`` times DC/DSA's class-by-class matching and the batched one
+(``distill --batch-classes``) side by side, interleaved iteration by iteration.
 
 Each iteration is the full reference iteration (outer/inner loops from the IPC table,
 256 real images per class), on random data of the right shape: the cost does not
@@ -50,6 +52,9 @@ def time_iterations(method: str, ipc: int, data: RealData, repeats: int, speed: 
     return times
 
 
+PATHS = {"loop": False, "batched": True}  # --paths name -> Speed.batch_classes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--methods", nargs="+", default=["dm", "dsa", "dc"])
@@ -58,6 +63,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--compile", action="store_true", help="torch.compile + channels-last (the first, compiling iteration is not counted)")
+    parser.add_argument("--paths", nargs="+", default=["loop"], choices=list(PATHS),
+                        help="gradient matching class by class (loop) and/or in one batched call (batched); DM has one path")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "distill_iteration")
     args = parser.parse_args()
     device = resolve_device(args.device)
@@ -66,15 +73,22 @@ def main() -> None:
         data = fake_data(SHAPES[dataset], 300, device)
         for method in args.methods:
             for ipc in args.ipcs:
-                times = time_iterations(method, ipc, data, args.repeats + 1, Speed(compile=args.compile))
-                warmup, times = times[0], times[1:]  # the first iteration pays CUDA / cuDNN set-up and any compile
-                rows.append({"dataset": dataset, "method": method, "ipc": ipc, "compile": args.compile, "median_s": statistics.median(times),
-                             "warmup_s": warmup, "times_s": times})
-                print(f"{dataset:13s} {method:4s} ipc {ipc:3d}: {statistics.median(times):8.2f} s/iteration", flush=True)
+                paths = args.paths if method in ("dc", "dsa") else args.paths[:1]
+                samples = {path: [] for path in paths}
+                for _ in range(args.repeats + 1):  # the paths interleaved: drift on a shared machine hits both
+                    for path in paths:
+                        speed = Speed(compile=args.compile, batch_classes=PATHS[path])
+                        samples[path] += time_iterations(method, ipc, data, 1, speed)
+                for path in paths:
+                    warmup, times = samples[path][0], samples[path][1:]  # the first pays CUDA / cuDNN set-up and any compile
+                    rows.append({"dataset": dataset, "method": method, "ipc": ipc, "compile": args.compile, "path": path,
+                                 "median_s": statistics.median(times), "warmup_s": warmup, "times_s": times})
+                    print(f"{dataset:13s} {method:4s} ipc {ipc:3d} {path:8s}: {statistics.median(times):8.2f} s/iteration", flush=True)
     machine = machine_info(device)
     write_text(args.out.with_suffix(".json"), json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")
-    lines = ["| dataset | method | IPC | compile | s / iteration (median) | first iteration s |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['dataset']} | {r['method']} | {r['ipc']} | {r['compile']} | {r['median_s']:.3f} | {r['warmup_s']:.1f} |" for r in rows]
+    lines = ["| dataset | method | IPC | compile | matching | s / iteration (median) | first iteration s |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['dataset']} | {r['method']} | {r['ipc']} | {r['compile']} | {r['path']} | {r['median_s']:.3f} | {r['warmup_s']:.1f} |"
+              for r in rows]
     write_text(args.out.with_suffix(".md"), f"Machine: {machine}\n\n" + "\n".join(lines) + "\n")
 
 
