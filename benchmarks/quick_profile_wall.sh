@@ -25,14 +25,14 @@ echo "$label rc=$rc wall_s=$((end-start)) commit=$(git rev-parse --short HEAD) s
 python3 - "$label" "$outdir" <<'PY'
 import csv, glob, os, sys
 label, outdir = sys.argv[1:]
-root = "results/quick/fashionmnist/benchmarks"
-rows = []
-for f in sorted(glob.glob(f"{root}/**/*.tsv", recursive=True)):
+rows = []  # every dataset of the profile (FashionMNIST and the background slice)
+for f in sorted(glob.glob("results/quick/*/benchmarks/**/*.tsv", recursive=True)):
+    dataset, root = f.split("/")[2], "/".join(f.split("/")[:4])
     r = next(csv.DictReader(open(f), delimiter="\t"))
-    rows.append((os.path.relpath(f, root)[:-4], float(r["s"]), float(r["max_rss"])))
+    rows.append((os.path.relpath(f, root)[:-4], float(r["s"]), float(r["max_rss"]), dataset))
 with open(f"{outdir}/{label}_job_times.csv", "w") as out:
-    out.write("job,seconds,max_rss_mb\n")
-    for job, s, rss in rows:
-        out.write(f"{job},{s:.1f},{rss:.1f}\n")
-print(label, "jobs", len(rows), "job-seconds", round(sum(s for _, s, _ in rows)))
+    out.write("job,seconds,max_rss_mb,dataset\n")
+    for job, s, rss, dataset in rows:
+        out.write(f"{job},{s:.1f},{rss:.1f},{dataset}\n")
+print(label, "jobs", len(rows), "job-seconds", round(sum(row[1] for row in rows)))
 PY
