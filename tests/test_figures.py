@@ -49,6 +49,31 @@ def test_mask_ratio_figure(tmp_path):
     assert_written(out)
 
 
+def test_a_source_has_one_colour_and_a_fill_one_line_style_in_every_panel(tmp_path):
+    """Panels with different sets of variants (DSA: fcn only; DM: fcn and gt) still share the colours and styles."""
+    from condense.reporting.figures import FigureContext
+    from condense.reporting.figures.mask_ratio import draw_mask_ratio
+
+    def masked(name, method, ratio, label):
+        path = write_eval(tmp_path, name, "convnet", method, 1, ratio, [0.4, 0.42])
+        path.write_text(json.dumps({**json.loads(path.read_text()), "mask_label": label}))
+        return path
+
+    paths = [write_eval(tmp_path, "dsa0", "convnet", "dsa", 1, 0.0, [0.4]), write_eval(tmp_path, "dm0", "convnet", "dm", 1, 0.0, [0.4]),
+             masked("dsa_fcn", "dsa", 1.0, "fcn, other fill, soft, fixed"),
+             masked("dm_fcn", "dm", 1.0, "fcn, other fill, soft, fixed"), masked("dm_fcn_mean", "dm", 1.0, "fcn, mean fill, soft, fixed"),
+             masked("dm_gt", "dm", 1.0, "gt, mean fill, soft, fixed")]
+    fig = draw_mask_ratio(paths, FigureContext())
+    looks = {}
+    for ax in fig.axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            looks.setdefault(label.split(" (n")[0], set()).add((handle[0].get_color(), handle[0].get_linestyle()))
+    assert all(len(seen) == 1 for seen in looks.values()), looks  # the same look in every panel
+    (fcn_other,), (fcn_mean,), (gt_mean,) = (looks[k] for k in ("fcn, other fill, soft, fixed", "fcn, mean fill, soft, fixed", "gt, mean fill, soft, fixed"))
+    assert fcn_other[0] == fcn_mean[0] != gt_mean[0]  # colour = source
+    assert fcn_mean[1] == gt_mean[1] != fcn_other[1]  # line style = fill
+
+
 def test_image_grid_and_loss_figures(tmp_path, data_file):
     sets = [write_set(tmp_path, "dsa", 1), write_set(tmp_path, "dsa", 2), write_set(tmp_path, "dsa", 1, ratio=1.0),
             write_set(tmp_path, "dm", 2, losses=[float(v) for v in range(60, 0, -1)])]
