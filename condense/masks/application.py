@@ -155,23 +155,24 @@ class MaskedData:
         if count == 0:
             return images
         picked = idx[which]
-        others = None
-        if self.fill.draws:  # x′: any training image, drawn with the batch from the same generator
-            j = torch.randint(data.train_images.shape[0], (count,), generator=generator, device=generator.device)
-            others = data.train_images[j.to(data.train_images.device, non_blocking=True)]
+        others = self._others(count, generator)
         images = images.clone()
         images[which] = mask_images(images[which], self.maps[picked], self.variant, data.mean, data.std, others)
         return images
+
+    def _others(self, count: int, generator: torch.Generator) -> Optional[Tensor]:
+        """x′ of a drawing fill: ``count`` training images drawn with the batch from the same generator."""
+        if not self.fill.draws:
+            return None
+        j = torch.randint(self.data.train_images.shape[0], (count,), generator=generator, device=generator.device)
+        return self.data.train_images[j.to(self.data.train_images.device, non_blocking=True)]
 
     def _masked_densely(self, idx: Tensor, images: Tensor, which: Tensor, generator: torch.Generator) -> Tensor:
         """The same batch without reading how many are masked on the host: every image is masked (and
         draws its x′), then the unselected ones are put back. Another random stream than the sparse path
         when fewer than all are masked (x′ drawn for every image), so it is only the CUDA default, where
         the count read would stop the device once per class and iteration."""
-        others = None
-        if self.fill.draws:
-            j = torch.randint(self.data.train_images.shape[0], (idx.shape[0],), generator=generator, device=generator.device)
-            others = self.data.train_images[j.to(self.data.train_images.device, non_blocking=True)]
+        others = self._others(idx.shape[0], generator)
         masked = mask_images(images, self.maps[idx], self.variant, self.data.mean, self.data.std, others)
         return torch.where(which.view(-1, 1, 1, 1), masked, images)
 
