@@ -56,7 +56,9 @@ def test_a_source_has_one_colour_and_a_fill_one_line_style_in_every_panel(tmp_pa
 
     def masked(name, method, ratio, label):
         path = write_eval(tmp_path, name, "convnet", method, 1, ratio, [0.4, 0.42])
-        path.write_text(json.dumps({**json.loads(path.read_text()), "mask_label": label}))
+        source, fill = label.split(", ")[:2]  # as the evaluate stage writes them beside the label
+        path.write_text(json.dumps({**json.loads(path.read_text()), "mask_label": label, "mask_source": source,
+                                    "mask_fill": fill.removesuffix(" fill")}))
         return path
 
     paths = [write_eval(tmp_path, "dsa0", "convnet", "dsa", 1, 0.0, [0.4]), write_eval(tmp_path, "dm0", "convnet", "dm", 1, 0.0, [0.4]),

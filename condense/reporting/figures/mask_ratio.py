@@ -12,12 +12,6 @@ from . import Figure, FigureContext, register_figure
 from ._style import pyplot, suptitle
 
 
-def variant_parts(label: str) -> tuple[str, str]:
-    """(source, fill) of a mask label such as "fcn, other fill, soft, fixed" (the fill empty if absent)."""
-    parts = [part.strip() for part in label.split(",")]
-    return parts[0], (parts[1] if len(parts) > 1 else "")
-
-
 def draw_mask_ratio(paths: list[Path], context: FigureContext):
     """One panel per (model, method, IPC) with masked sets; one line per mask variant (source and options),
     starting from the method's unmasked set at ratio 0; error bars = std over networks (and seeds)."""
@@ -42,16 +36,16 @@ def draw_mask_ratio(paths: list[Path], context: FigureContext):
     colours = plt.get_cmap("tab10")
     styles = ["-", "--", ":", "-."]
     # one colour per source and one line style per fill over every panel, so a source looks the same in each
-    every = sorted(set(table.loc[table["mask_ratio"] > 0, "mask_label"]))
-    sources = sorted({variant_parts(v)[0] for v in every})
-    fills = sorted({variant_parts(v)[1] for v in every})
+    masked = table[table["mask_ratio"] > 0]
+    sources, fills = sorted(set(masked["mask_source"])), sorted(set(masked["mask_fill"]))
     for ax, (model, method, ipc) in zip(axes.flat, keys):
         group = table[(table["model"] == model) & (table["method"] == method) & (table["ipc"] == ipc)]
         plain = group[group["mask_ratio"] == 0]
         variants = sorted(set(group.loc[group["mask_ratio"] > 0, "mask_label"]))
         for variant in variants:
-            line = pd.concat([plain, group[(group["mask_ratio"] > 0) & (group["mask_label"] == variant)]]).sort_values("mask_ratio")
-            source, fill = variant_parts(variant)
+            rows = group[(group["mask_ratio"] > 0) & (group["mask_label"] == variant)]
+            line = pd.concat([plain, rows]).sort_values("mask_ratio")
+            source, fill = rows["mask_source"].iloc[0], rows["mask_fill"].iloc[0]
             ax.errorbar(100 * line["mask_ratio"], line["mean"], yerr=line["std"], marker="o", capsize=3,
                         color=colours(sources.index(source) % 10), linestyle=styles[fills.index(fill) % 4],
                         label=f"{variant} (n = {'/'.join(str(n) for n in sorted(set(line['n'])))})")
