@@ -153,13 +153,15 @@ def evaluated(model, method, ipc):
     return base in limit.get("methods", [base]) and int(ipc) in limit.get("ipcs", [int(ipc)])
 
 
+def evaluations(dataset):
+    """(method, ipc, seed, model) of every evaluation of the dataset's sets."""
+    return [(method, ipc, seed, model) for method, ipc, seed in set_runs(dataset)
+            for model in config["eval"]["models"] if evaluated(model, method, ipc)]
+
+
 def eval_targets(dataset):
-    return [
-        EVAL.format(dataset=dataset, method=method, ipc=ipc, seed=seed, model=model)
-        for method, ipc, seed in set_runs(dataset)
-        for model in config["eval"]["models"]
-        if evaluated(model, method, ipc)
-    ]
+    return [EVAL.format(dataset=dataset, method=method, ipc=ipc, seed=seed, model=model)
+            for method, ipc, seed, model in evaluations(dataset)]
 
 
 def snapshot_eval_targets(dataset):
@@ -229,8 +231,7 @@ def figure_targets(dataset):
 
 def paper_layouts(dataset):
     """The paper-layout tables with a cell to show for the dataset (evaluated there, or published)."""
-    models = set(config["full"]["models"]) | {model for method, ipc, _ in set_runs(dataset)
-                                              for model in config["eval"]["models"] if evaluated(model, method, ipc)}
+    models = set(config["full"]["models"]) | {model for *_, model in evaluations(dataset)}
     return [name for name, layout in LAYOUTS.items() if has_cells(layout, dataset, models)]
 
 
