@@ -2,7 +2,9 @@
 # Every GPU check the project owes, in one call for a session lent a device (about 8 minutes of an
 # H100/H200; each step has its own time cap so one slow step cannot eat the others):
 #
-#   device run, carry ["official"], timeout_s 600:  bash benchmarks/gpu_check.sh "$OUT"
+#   device run, carry ["official"], timeout_s 600:
+#       bash benchmarks/gpu_check.sh /tmp/gc; tar czf "$OUT/gpu_check.tgz" -C /tmp/gc .; cat /tmp/gc/summary.txt
+#   (the device returns at most 8 files, and the script writes 11: pack them)
 #
 # 1. the CUDA-only tests (no host sync in the condensation steps, masked batches, a training pass) and
 #    the batched paths' equality tests;
@@ -10,7 +12,7 @@
 # 3. benchmarks/batched_paths.py: matching loss and ensemble evaluation, today's path vs the batched one;
 # 4. benchmarks/official_vs_ours.py --batched: every row, official code beside ours (needs ./official,
 #    the pinned VICO-UoE/DatasetCondensation checkout, carried).
-# Results land in OUTDIR; copy the *_cuda.{md,json} files to benchmarks/results/ and flip the `auto`
+# Results land in OUTDIR; copy them to benchmarks/results/<gpu>/ (as h200/) and flip the `auto`
 # defaults (condense/core/accel.py make_speed) if a batched path is slower there.
 # The device's own python3 holds torch; condense runs from this tree (PYTHONPATH), with no install.
 set -u

@@ -102,9 +102,13 @@ class FastNet:
     def load_(self, fresh: nn.Module) -> "FastNet":
         """Copy ``fresh``'s parameters and buffers into the reused module (keeps its layout and graphs)."""
         target = self.eager.state_dict()
+        to_device = next(iter(target.values())).is_cuda
         with torch.no_grad():
             for name, value in fresh.state_dict().items():
-                target[name].copy_(value)
+                # The fresh network is initialised on the CPU (the reference's random stream). A blocking
+                # host-to-device copy waits for the device's queue every iteration; from pinned memory the
+                # copy is queued like a kernel (the caching host allocator keeps the buffer until it ran).
+                target[name].copy_(value.pin_memory() if to_device else value, non_blocking=to_device)
         return self
 
     def parameters(self) -> list[torch.Tensor]:

@@ -108,7 +108,7 @@ def fill_context(images: Tensor, mean, std, others: Optional[Tensor] = None) -> 
 def mask_images(images: Tensor, maps_uint8: Tensor, variant: MaskVariant, mean=None, std=None,
                 others: Optional[Tensor] = None) -> Tensor:
     """``images`` (normalised, B×C×H×W) masked by their uint8 maps (B×H×W) as ``variant`` says.
-    ``mean``/``std``: the dataset's normalisation (``black``); ``others``: the x′ of ``other``."""
+    ``mean``/``std``: the dataset's normalisation (``black``; lists, or tensors already on the images' device); ``others``: the x′ of ``other``."""
     fill = FILLS.get(variant.fill)
     if fill.draws and others is None:
         raise CondenseError(f"the {fill.name} fill needs the images to fill from")
@@ -129,6 +129,9 @@ class MaskedData:
         self.maps = maps_uint8.to(data.train_images.device)
         self.selected = None if selected is None else selected.to(data.train_images.device)
         self.fill = FILLS.get(variant.fill)
+        # the normalisation on the device once: made from the Python lists per batch, it is a blocking copy
+        images = data.train_images
+        self.fill_mean, self.fill_std = (torch.as_tensor(v, dtype=images.dtype, device=images.device) for v in (data.mean, data.std))
         # dense: mask whole batches and keep the chosen images, with no host read (the CUDA default;
         # the CPU keeps the sparse path, whose random stream the reference results were made with)
         self.dense = data.train_images.is_cuda if dense is None else dense
@@ -157,7 +160,7 @@ class MaskedData:
         picked = idx[which]
         others = self._others(count, generator)
         images = images.clone()
-        images[which] = mask_images(images[which], self.maps[picked], self.variant, data.mean, data.std, others)
+        images[which] = mask_images(images[which], self.maps[picked], self.variant, self.fill_mean, self.fill_std, others)
         return images
 
     def _others(self, count: int, generator: torch.Generator) -> Optional[Tensor]:
@@ -173,7 +176,7 @@ class MaskedData:
         when fewer than all are masked (x′ drawn for every image), so it is only the CUDA default, where
         the count read would stop the device once per class and iteration."""
         others = self._others(idx.shape[0], generator)
-        masked = mask_images(images, self.maps[idx], self.variant, self.data.mean, self.data.std, others)
+        masked = mask_images(images, self.maps[idx], self.variant, self.fill_mean, self.fill_std, others)
         return torch.where(which.view(-1, 1, 1, 1), masked, images)
 
 
