@@ -16,11 +16,12 @@ from typing import Sequence
 
 import torch
 
+from .core import signals
 from .core.allocator import apply_in_process
 from .core.errors import CondenseError
 from .core.plugins import load_plugins
 from .core.runtime import set_progress, setup_logging
-from .stages._args import OneLineParser, check_numbers
+from .stages._args import OneLineParser, check_numbers, check_paths
 
 # command name -> module; add a stage by adding a line here.
 STAGES = {
@@ -49,6 +50,7 @@ def _run(module, parser: argparse.ArgumentParser, argv: Sequence[str] | None) ->
     try:
         args = parser.parse_args(argv)
         check_numbers(parser, args)  # every numeric flag in its range and finite, before any work
+        check_paths(parser, args)  # no output overwrites an input or another output; every output writable
     except CondenseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -58,11 +60,16 @@ def _run(module, parser: argparse.ArgumentParser, argv: Sequence[str] | None) ->
     if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
     try:
-        module.run(args)
+        with signals.handled():  # SIGTERM/SIGUSR1: temporary files removed, a condensation checkpointed
+            module.run(args)
     except CondenseError as exc:
         logging.getLogger("condense").error(str(exc))
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except signals.Terminated as exc:
+        logging.getLogger("condense").warning(str(exc))
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_status
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -18,8 +19,11 @@ from .errors import CondenseError
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path.name), suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise CondenseError(f"cannot write {str(path)!r} ({exc.strerror}); choose a writable location") from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -28,9 +32,21 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.umask(umask)
         os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; give the artifact normal permissions
         os.replace(tmp_path, path)
+    except OSError as exc:  # a full disk or a vanished directory: one line, and the inputs (a checkpoint) stay
+        raise CondenseError(f"cannot write {str(path)!r} ({exc.strerror or exc}); free space or choose another location, "
+                            "then rerun") from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _temp_prefix(name: str) -> str:
+    """``.<name>.`` for the temporary file beside ``name``; a name too long to take the 14 characters of a
+    temporary name (a dot, a dot, 8 random characters, ``.tmp``) is shortened to a digest of itself."""
+    prefix = f".{name}."
+    if len(os.fsencode(prefix)) + 12 > 255:
+        prefix = f".{hashlib.sha256(os.fsencode(name)).hexdigest()[:32]}."
+    return prefix
 
 
 def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 150) -> tuple[Path, Path]:

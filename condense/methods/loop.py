@@ -6,10 +6,11 @@ state a resume needs is therefore only the images, the optimiser state, the loss
 next iteration; a run resumed from a checkpoint ends with exactly the tensors of an uninterrupted
 run. As in the reference code, ``iterations N`` runs iterations 0..N (N + 1 image updates).
 
-Hooks see every iteration (``after_iteration``) and the end of the run (``on_end``, called by
+Hooks see every iteration (``after_iteration``), a stop signal (``on_stop``: SIGTERM or SIGUSR1, noted
+between iterations, :mod:`condense.core.signals`) and the end of the run (``on_end``, called by
 :func:`end_run` once the caller has written the set, so a checkpoint is never deleted before the
-set it leads to exists): checkpoints
-(:class:`CheckpointHook`) are one; snapshots, cost meters and divergence checks plug in the same way.
+set it leads to exists): checkpoints (:mod:`condense.methods.checkpoint`) are one; snapshots, cost
+meters and divergence checks plug in the same way.
 """
 
 from __future__ import annotations
@@ -18,20 +19,18 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
 
+from ..core import signals
 from ..core.errors import CondenseError
-from ..core.fileio import load_torch, save_torch
 from ..core.runtime import derive_seed, make_generator, progress
 from ..data.imagesets import save_set
 from .problem import Problem
 from .spec import MethodSpec
 
 log = logging.getLogger("condense.distill")
-CHECKPOINT_FORMAT = 1
 
 
 @dataclass
@@ -43,6 +42,7 @@ class LoopState:
     losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
     energy_j: Optional[float] = 0.0
+    snapshots: dict = field(default_factory=dict)  # iteration -> {"images", "meta"} of each snapshot written so far
 
 
 @dataclass
@@ -53,7 +53,7 @@ class Run:
     problem: Problem
     seed: int
     state: LoopState
-    identity: dict  # what a checkpoint must match to be resumed: settings, seed, mask
+    identity: dict  # what a checkpoint must match to be resumed (checkpoint.RunIdentity as a dict)
     hooks: tuple = ()  # the hooks watching the run (set by condense)
 
     @property
@@ -70,11 +70,17 @@ class Hook:
     that must act on the state of exactly iteration ``it`` says so with ``needs_now``; the default (True)
     keeps a hook that does not know about this in step with every iteration, as on the CPU."""
 
+    keeps_checkpoint = False  # whether the hook writes the state a rerun resumes from
+
     def needs_now(self, run: Run, it: int) -> bool:
         return True
 
     def after_iteration(self, run: Run, it: int, loss: float, seconds: float) -> None:
         pass
+
+    def on_stop(self, run: Run) -> str:
+        """A stop signal arrived; every iteration so far has been seen. Returns what the user should know ('' if nothing)."""
+        return ""
 
     def on_end(self, run: Run) -> None:
         """After the finished run's outputs are written."""
@@ -93,7 +99,7 @@ class FiniteGuard(Hook):
         current = it == run.state.next_iteration - 1  # the images are those of this iteration (always, on the CPU)
         if not math.isfinite(loss) or (current and not bool(torch.isfinite(run.problem.images).all())):
             what = f"loss {loss}" if not math.isfinite(loss) else "non-finite synthetic images"
-            kept = " (the last checkpoint, from before it, is kept)" if any(isinstance(h, CheckpointHook) for h in run.hooks) else ""
+            kept = " (the last checkpoint, from before it, is kept)" if any(h.keeps_checkpoint for h in run.hooks) else ""
             raise CondenseError(
                 f"condensation diverged at iteration {it}: {what}; no set was written{kept}. "
                 f"Lower --lr-img (now {run.problem.settings.lr_img}) or check the data"
@@ -113,42 +119,6 @@ class LogHook(Hook):
         if self.needs_now(run, it):
             per = run.spec.real_images_per_iteration(run.problem.settings, run.problem.num_classes)
             log.info("iter %d/%d loss %.4f (%.2f s/iter, %.0f real images/s)", it, run.iterations, loss, seconds, per / seconds)
-
-
-class CheckpointHook(Hook):
-    """Every ``every`` iterations (never after the last: the set is written then), all the state there is."""
-
-    def __init__(self, path: Path, every: int):
-        self.path, self.every = Path(path), every
-
-    def needs_now(self, run, it):
-        return (it + 1) % self.every == 0 and it < run.iterations
-
-    def after_iteration(self, run, it, loss, seconds):
-        if self.needs_now(run, it):
-            p, s = run.problem, run.state
-            save_torch({"format": CHECKPOINT_FORMAT, "identity": run.identity, "next_iteration": s.next_iteration,
-                        "images": p.images.detach().cpu(), "optimizer": p.optimizer.state_dict(), "losses": s.losses,
-                        "seconds": s.seconds, "energy_j": s.energy_j}, self.path)
-
-    def on_end(self, run):
-        if self.path.exists():
-            self.path.unlink()
-
-    def resume(self, problem: Problem, identity: dict) -> Optional[LoopState]:
-        """The saved state if the checkpoint belongs to this run (same format, settings, seed and mask),
-        loaded into ``problem``; else None (and a warning when a foreign checkpoint is there)."""
-        if not self.path.exists():
-            return None
-        saved = load_torch(self.path, what="checkpoint")
-        if saved.get("format") != CHECKPOINT_FORMAT or saved.get("identity") != identity:
-            log.warning("checkpoint %s was made with other settings, seed or mask; starting from scratch", self.path)
-            return None
-        with torch.no_grad():
-            problem.images.copy_(saved["images"].to(problem.images.device))
-        problem.optimizer.load_state_dict(saved["optimizer"])
-        log.info("resumed from %s at iteration %d", self.path, saved["next_iteration"])
-        return LoopState(saved["next_iteration"], list(saved["losses"]), saved["seconds"], saved.get("energy_j"))
 
 
 class EnergyHook(Hook):
@@ -173,8 +143,9 @@ class EnergyHook(Hook):
 
 class SnapshotHook(Hook):
     """Writes the set as it stands after the iterations in ``paths`` (iteration -> file): no extra condensation
-    work, and a snapshot written before a kill stays (a resumed run that redoes the iteration rewrites the same
-    tensors). ``meta(run, it)`` gives each snapshot's metadata."""
+    work. Each snapshot also goes into the run's state, so a checkpoint carries the snapshots taken before it and
+    a resumed run rewrites them (:meth:`restore`) even where the files were deleted meanwhile (Snakemake removes
+    an interrupted job's outputs). ``meta(run, it)`` gives each snapshot's metadata."""
 
     def __init__(self, paths: dict, meta):
         self.paths, self.meta = dict(paths), meta
@@ -184,7 +155,15 @@ class SnapshotHook(Hook):
 
     def after_iteration(self, run, it, loss, seconds):
         if self.needs_now(run, it):
-            save_set(self.paths[it], run.problem.images, run.problem.labels, self.meta(run, it))
+            taken = {"images": run.problem.images.detach().cpu().clone(), "meta": self.meta(run, it)}
+            run.state.snapshots[it] = taken
+            save_set(self.paths[it], taken["images"], run.problem.labels, taken["meta"])
+
+    def restore(self, run: Run) -> None:
+        """Write every snapshot the (resumed) state carries, as it was taken."""
+        for it, taken in sorted(run.state.snapshots.items()):
+            if it in self.paths:
+                save_set(self.paths[it], taken["images"], run.problem.labels, taken["meta"])
 
 
 def defers(device: torch.device) -> bool:
@@ -212,23 +191,29 @@ def condense(run: Run, hooks: Sequence[Hook] = (), stop_after: Optional[int] = N
                    total=last + 1 - state.next_iteration)
     pending: list[tuple[int, torch.Tensor]] = []  # (iteration, its loss, still on the device) since the last read
     began = time.perf_counter()
-    for it in bar:
-        torch.manual_seed(derive_seed(run.seed, it, 0))  # this iteration's random network
-        loss = step(problem, make_generator(derive_seed(run.seed, it, 1)))
-        pending.append((it, loss.detach().reshape(()) if isinstance(loss, torch.Tensor) else torch.tensor(float(loss))))
-        state.next_iteration = it + 1
-        if defer and it < last and not any(hook.needs_now(run, it) for hook in hooks):
-            continue
-        values = torch.stack([value.float() for _, value in pending]).tolist()  # the one read (one sync on CUDA)
-        took = (time.perf_counter() - began) / len(pending)
-        for (done, _), value in zip(pending, values):
-            state.seconds += took
-            state.losses.append(value)
-            for hook in hooks:
-                hook.after_iteration(run, done, value, took)
-        bar.set_postfix(loss=f"{values[-1]:.4f}", img_s=f"{per_iteration / took:.0f}")
-        pending.clear()
-        began = time.perf_counter()
+    with signals.deferred():  # a stop signal is noted and acted on between iterations
+        for it in bar:
+            torch.manual_seed(derive_seed(run.seed, it, 0))  # this iteration's random network
+            loss = step(problem, make_generator(derive_seed(run.seed, it, 1)))
+            pending.append((it, loss.detach().reshape(()) if isinstance(loss, torch.Tensor) else torch.tensor(float(loss))))
+            state.next_iteration = it + 1
+            stop = signals.stop_requested()
+            if defer and it < last and stop is None and not any(hook.needs_now(run, it) for hook in hooks):
+                continue
+            values = torch.stack([value.float() for _, value in pending]).tolist()  # the one read (one sync on CUDA)
+            took = (time.perf_counter() - began) / len(pending)
+            for (done, _), value in zip(pending, values):
+                state.seconds += took
+                state.losses.append(value)
+                for hook in hooks:
+                    hook.after_iteration(run, done, value, took)
+            bar.set_postfix(loss=f"{values[-1]:.4f}", img_s=f"{per_iteration / took:.0f}")
+            pending.clear()
+            if stop is not None and it < last:
+                notes = [note for hook in hooks if (note := hook.on_stop(run))]
+                kept = "; ".join(notes) or "no checkpoint was asked for (--checkpoint), so a rerun starts over"
+                raise signals.Terminated(stop, f"stopped by {signals.name(stop)} after iteration {it}; {kept}")
+            began = time.perf_counter()
     return last == run.iterations
 
 

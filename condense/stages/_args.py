@@ -10,6 +10,7 @@ from typing import Iterable
 from ..core.accel import AUTO_ON_OFF, Speed, make_speed
 from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE, Bounds, check_number
 from ..core.errors import CondenseError
+from ..core.paths import OUTPUT, PathArg, check_io
 from ..core.settings import flag_name, user_fields
 
 
@@ -37,13 +38,42 @@ def check_numbers(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
             check_number(action.option_strings[0], value, bounds)
 
 
+def add_path(parser, flag: str, role: str, also=None, **kwargs) -> argparse.Action:
+    """A path flag (or positional) with its role (``core/paths.py``: input, output, state, output_dir), checked
+    right after parsing (:func:`check_paths`). ``also(path)``: files written beside an output (a figure's PDF)."""
+    action = parser.add_argument(flag, type=Path, **kwargs)
+    action.io_role, action.io_also = role, also
+    return action
+
+
+def check_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Every path flag added with :func:`add_path`: outputs are not inputs nor each other, and can be written."""
+    found = []
+    for action in parser._actions:
+        role = getattr(action, "io_role", None)
+        value = getattr(args, action.dest, None)
+        if role is None or value is None:
+            continue
+        flag = action.option_strings[0] if action.option_strings else action.dest
+        for path in value if isinstance(value, list) else [value]:
+            found.append(PathArg(flag, path, role))
+            if action.io_also is not None:
+                found.extend(PathArg(f"{flag} (beside it)", extra, role) for extra in action.io_also(path))
+    check_io(found)
+
+
+def pdf_beside(path: Path) -> list[Path]:
+    """A figure's PDF, written beside its PNG."""
+    return [path.with_suffix(".pdf")]
+
+
 def add_common_arguments(parser: argparse.ArgumentParser, seed: bool = True, device: bool = True) -> None:
     if seed:
         add_number(parser, "--seed", int, NON_NEGATIVE, default=0, help="run seed; same seed + same device = same output")
     if device:
         parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     add_number(parser, "--threads", int, AT_LEAST_ONE, default=None, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--log", type=Path, default=None, help="also write log lines to this file")
+    add_path(parser, "--log", OUTPUT, default=None, help="also write log lines to this file")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 

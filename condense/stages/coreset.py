@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
 import torch
 
@@ -19,18 +18,19 @@ from ..core.runtime import make_generator, resolve_device
 from ..data.imagesets import save_set
 from ..data.store import load_data
 from ..models.store import load_network
-from ._args import add_number, add_common_arguments
+from ..core.paths import INPUT, OUTPUT
+from ._args import add_number, add_common_arguments, add_path
 
 log = logging.getLogger("condense.coreset")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", required=True, help=f"one of: {', '.join(SELECTORS.names())}")
-    parser.add_argument("--data", type=Path, required=True, help="dataset file from `condense download`")
+    add_path(parser, "--data", INPUT, required=True, help="dataset file from `condense download`")
     add_number(parser, "--ipc", int, AT_LEAST_ONE, required=True, help="images per class")
-    parser.add_argument("--embed-model", type=Path, default=None, help="herding: trained network from `condense full-baseline`")
-    parser.add_argument("--order", type=Path, default=None, help="herding: picks from `condense herding-order` (instead of --embed-model)")
-    parser.add_argument("--out", type=Path, required=True, help="image set file (.pt)")
+    add_path(parser, "--embed-model", INPUT, default=None, help="herding: trained network from `condense full-baseline`")
+    add_path(parser, "--order", INPUT, default=None, help="herding: picks from `condense herding-order` (instead of --embed-model)")
+    add_path(parser, "--out", OUTPUT, required=True, help="image set file (.pt)")
     add_common_arguments(parser)
 
 

@@ -10,23 +10,23 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
 from ..core.fileio import atomic_path
 from ..methods import METHODS
 from ..reporting.costs import cost_rows
 from ..reporting.tables import to_html, to_latex
-from ._args import add_common_arguments
+from ..core.paths import INPUT, OUTPUT
+from ._args import add_common_arguments, add_path
 
 log = logging.getLogger("condense.cost")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inputs", nargs="+", type=Path, help="condensed set files (.pt) and their evaluation JSONs")
-    parser.add_argument("--out-md", type=Path, required=True)
-    parser.add_argument("--out-csv", type=Path, required=True)
-    parser.add_argument("--out-tex", type=Path, default=None)
-    parser.add_argument("--out-html", type=Path, default=None, help="also an HTML page (for `snakemake --report`)")
+    add_path(parser, "inputs", INPUT, nargs="+", help="condensed set files (.pt) and their evaluation JSONs")
+    add_path(parser, "--out-md", OUTPUT, required=True)
+    add_path(parser, "--out-csv", OUTPUT, required=True)
+    add_path(parser, "--out-tex", OUTPUT, default=None)
+    add_path(parser, "--out-html", OUTPUT, default=None, help="also an HTML page (for `snakemake --report`)")
     parser.add_argument("--caption", default="")
     add_common_arguments(parser, seed=False, device=False)
 

@@ -11,7 +11,6 @@ import argparse
 import dataclasses
 import logging
 import sys
-from pathlib import Path
 
 
 from ..core.errors import CondenseError
@@ -20,7 +19,8 @@ from ..core.runtime import make_generator
 from ..core.settings import build_settings
 from ..data.derived import DERIVATIONS
 from ..data.store import check_stored, read_stored
-from ._args import add_common_arguments, add_settings_arguments, given_settings
+from ..core.paths import INPUT, OUTPUT
+from ._args import add_common_arguments, add_settings_arguments, given_settings, add_path
 
 log = logging.getLogger("condense.derive")
 
@@ -31,9 +31,9 @@ def _classes() -> list[type]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kind", required=True, help=f"derivation, one of: {', '.join(DERIVATIONS.names()) or '(none registered)'}")
-    parser.add_argument("--data", type=Path, required=True, help="the base dataset file (`condense download`)")
+    add_path(parser, "--data", INPUT, required=True, help="the base dataset file (`condense download`)")
     parser.add_argument("--name", default=None, help="name of the derived dataset (default: <base>-<kind>)")
-    parser.add_argument("--out", type=Path, required=True, help="the derived dataset file (.pt)")
+    add_path(parser, "--out", OUTPUT, required=True, help="the derived dataset file (.pt)")
     add_settings_arguments(parser, _classes(), title="derivation settings (default: the derivation's own)")
     add_common_arguments(parser, device=False)
 

@@ -30,9 +30,13 @@ from ..masks.variant import parse_variant
 from ..methods import METHODS
 from ..methods.spec import RUN_FIELDS
 from ..core.meters import EnergyMeter, peak_gpu_mb, peak_host_mb
-from ..methods.loop import CheckpointHook, EnergyHook, FiniteGuard, LogHook, LoopState, Run, SnapshotHook, condense, end_run
+from ..methods.checkpoint import STALE_CHOICES, CheckpointHook, RunIdentity
+from ..methods.loop import EnergyHook, FiniteGuard, LogHook, LoopState, Run, SnapshotHook, condense, end_run
 from ..methods.problem import Problem, initial_images
-from ._args import (add_batch_classes_argument, add_number, add_common_arguments, add_settings_arguments, add_speed_argument,
+from ..core.digests import file_digest
+from ..core.paths import INPUT, OUTPUT, OUTPUT_DIR, STATE, check_io, path_args
+from ._args import (add_batch_classes_argument, add_number, add_common_arguments, add_path,
+                    add_settings_arguments, add_speed_argument,
                     given_settings, speed_of)
 
 log = logging.getLogger("condense.distill")
@@ -40,22 +44,27 @@ log = logging.getLogger("condense.distill")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", required=True, help=f"one of: {', '.join(METHODS.names())}")
-    parser.add_argument("--data", type=Path, required=True, help="dataset file from `condense download`")
+    add_path(parser, "--data", INPUT, required=True, help="dataset file from `condense download`")
     add_number(parser, "--ipc", int, AT_LEAST_ONE, required=True, help="synthetic images per class")
     parser.add_argument("--model", default="convnet", help="network used for matching")
     add_settings_arguments(parser, _settings_classes(), skip=RUN_FIELDS)
-    parser.add_argument("--maps", type=Path, default=None, help="saliency maps from `condense saliency`: mask the real images")
+    add_path(parser, "--maps", INPUT, default=None, help="saliency maps from `condense saliency`: mask the real images")
     parser.add_argument("--mask", default=None, help="mask variant, e.g. fcn-r1.0-mean-soft-fixed (see condense/masks/variant.py)")
-    parser.add_argument("--selection", type=Path, default=None, help="fixed scheme: which images are masked (`condense mask`)")
-    parser.add_argument("--checkpoint", type=Path, default=None, help="resume from / save to this file")
+    add_path(parser, "--selection", INPUT, default=None, help="fixed scheme: which images are masked (`condense mask`)")
+    add_path(parser, "--checkpoint", STATE, default=None, help="resume from / save to this file (only ever this run's "
+             "checkpoint: another file there is refused, never overwritten)")
+    parser.add_argument("--restart", action="store_true", help="discard this run's checkpoint and start afresh")
+    parser.add_argument("--stale-checkpoint", choices=STALE_CHOICES, default="refuse",
+                        help="a checkpoint of this run made from other inputs or settings, damaged, or of an older format: "
+                             "refuse to run (default) or restart from scratch (what the workflow asks)")
     add_number(parser, "--checkpoint-every", int, AT_LEAST_ONE, default=50, help="iterations between checkpoints")
     add_number(parser, "--log-every", int, AT_LEAST_ONE, default=10, help="iterations between log lines")
     add_number(parser, "--stop-after", int, NON_NEGATIVE, default=None, help=argparse.SUPPRESS)  # tests: simulate a kill
     parser.add_argument("--snapshot-at", default="", help="comma-separated iterations after which the set is also written "
                         "(to --snapshots DIR/it<N>.pt), for accuracy over the course of condensation")
-    parser.add_argument("--snapshots", type=Path, default=None, help="directory of the snapshots")
-    parser.add_argument("--out", type=Path, required=True, help="synthetic image set (.pt)")
-    parser.add_argument("--grid", type=Path, default=None, help="PNG grid of the synthetic images")
+    add_path(parser, "--snapshots", OUTPUT_DIR, default=None, help="directory of the snapshots")
+    add_path(parser, "--out", OUTPUT, required=True, help="synthetic image set (.pt)")
+    add_path(parser, "--grid", OUTPUT, default=None, help="PNG grid of the synthetic images")
     add_speed_argument(parser)
     add_batch_classes_argument(parser)
     add_common_arguments(parser)
@@ -130,8 +139,27 @@ def cost(state, per_iteration: int, device) -> dict:
             "energy_meter": EnergyMeter(device).name}
 
 
+def input_digests(args: argparse.Namespace) -> dict:
+    """sha256 of every input file the set is made from: a checkpoint is resumed only against the same ones."""
+    return {name: file_digest(path) for name, path in (("data", args.data), ("maps", args.maps), ("selection", args.selection))
+            if path is not None}
+
+
+def snapshot_paths(args: argparse.Namespace) -> dict:
+    """Iteration -> snapshot file, checked like every other output before any work (with an early settings
+    resolution: ``--snapshot-at`` is checked against the iterations once the data is loaded)."""
+    its = [part.strip() for part in args.snapshot_at.split(",") if part.strip()]
+    if its and args.snapshots is None:
+        raise CondenseError("--snapshot-at needs --snapshots DIR (where the snapshot sets go)")
+    return {int(it): args.snapshots / f"it{int(it)}.pt" for it in its if it.lstrip("-").isdigit()}
+
+
 def run(args: argparse.Namespace) -> None:
+    written = [("--out", args.out, OUTPUT), ("--grid", args.grid, OUTPUT), ("--checkpoint", args.checkpoint, STATE),
+               ("--data", args.data, INPUT), ("--maps", args.maps, INPUT), ("--selection", args.selection, INPUT)]
+    check_io(path_args(written + [(f"--snapshots (it{it})", path, OUTPUT) for it, path in snapshot_paths(args).items()]))
     device = resolve_device(args.device)
+    inputs = input_digests(args)
     data = load_data(args.data, device)
     settings = resolve_settings(args, data)
     spec = METHODS.get(settings.method)
@@ -140,15 +168,15 @@ def run(args: argparse.Namespace) -> None:
     images.requires_grad_(True)
     optimizer = torch.optim.SGD([images], lr=settings.lr_img, momentum=spec.image_momentum)
     problem = Problem(real, images, labels, optimizer, settings, speed_of(args, device))
-    identity = {"settings": settings.to_dict(), "seed": args.seed, "mask": variant.build() if variant else None}
+    identity = RunIdentity(run={"dataset": data.name, "method": settings.method, "ipc": settings.ipc, "seed": args.seed,
+                                "model": settings.model, "mask": variant.build() if variant else None},
+                           settings=settings.to_dict(), inputs=inputs)
     snapshots = snapshot_iterations(args.snapshot_at, settings.iterations)
-    if snapshots and args.snapshots is None:
-        raise CondenseError("--snapshot-at needs --snapshots DIR (where the snapshot sets go)")
     base_meta = {"dataset": data.name, "method": settings.method, "mask_ratio": variant.ratio if variant else 0.0,
                  "mask": variant.build() if variant else None, "mask_label": variant.describe() if variant else None,
                  "mask_paper": variant.is_paper() if variant else None, "mask_source": variant.source if variant else None,
                  "mask_fill": variant.fill if variant else None, "ipc": settings.ipc, "seed": args.seed,
-                 "settings": settings.to_dict(), "device": str(device)}
+                 "settings": settings.to_dict(), "device": str(device), "inputs": inputs}
     per_iteration = spec.real_images_per_iteration(settings, data.num_classes)
 
     def snapshot_meta(run, it):
@@ -157,14 +185,17 @@ def run(args: argparse.Namespace) -> None:
 
     # the guard first: nothing non-finite is logged as progress, snapshotted or checkpointed
     hooks = [FiniteGuard(), EnergyHook(EnergyMeter(device)), LogHook(args.log_every)]
-    if snapshots:
-        hooks.append(SnapshotHook({it: args.snapshots / f"it{it}.pt" for it in snapshots}, snapshot_meta))
+    snapshot_hook = SnapshotHook({it: args.snapshots / f"it{it}.pt" for it in snapshots}, snapshot_meta) if snapshots else None
     state = LoopState()
     if args.checkpoint is not None:
-        checkpoint = CheckpointHook(args.checkpoint, args.checkpoint_every)
-        state = checkpoint.resume(problem, identity) or state
+        checkpoint = CheckpointHook(args.checkpoint, args.checkpoint_every, restart=args.restart, on_stale=args.stale_checkpoint)
+        state = checkpoint.resume(problem, identity, snapshots) or state
         hooks.append(checkpoint)
-    run_ = Run(spec, problem, args.seed, state, identity)
+    if snapshot_hook is not None:
+        hooks.append(snapshot_hook)
+    run_ = Run(spec, problem, args.seed, state, identity.to_dict())
+    if snapshot_hook is not None:
+        snapshot_hook.restore(run_)  # the snapshots a resumed run owes, as the checkpoint carries them
     log.info("%s: %s", settings.method, settings.to_dict())
     if not condense(run_, hooks, stop_after=args.stop_after):
         log.info("stopped after iteration %d as asked; the checkpoint holds the state", state.next_iteration - 1)

@@ -18,17 +18,18 @@ from ..core.errors import CondenseError
 from ..core.fileio import save_torch
 from ..core.runtime import log
 from ..data.sources import DATASETS, get_spec, prepare
-from ._args import add_common_arguments
+from ..core.paths import INPUT, OUTPUT, OUTPUT_DIR
+from ._args import add_common_arguments, add_path
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS.names())}")
-    parser.add_argument("--out", required=True, type=Path, help="output torch file, e.g. results/fashionmnist/data.pt")
-    parser.add_argument("--root", type=Path, default=Path("data"),
+    add_path(parser, "--out", OUTPUT, required=True, help="output torch file, e.g. results/fashionmnist/data.pt")
+    add_path(parser, "--root", OUTPUT_DIR, default=Path("data"),
                         help="directory for the original files in torchvision's layout (default: data)")
-    parser.add_argument("--mirror", type=Path, default=None,
+    add_path(parser, "--mirror", INPUT, default=None,
                         help="directory holding the published files (e.g. cifar-10-python.tar.gz); read them there instead of downloading")
-    parser.add_argument("--md5-file", type=Path, default=None,
+    add_path(parser, "--md5-file", INPUT, default=None,
                         help="JSON {file name: md5} overriding the expected digests (private mirrors, `condense fixture` output)")
     add_common_arguments(parser, seed=False, device=False)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
 from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE
 from ..core.errors import CondenseError
@@ -22,14 +21,15 @@ from ..data.augment import resolve_strategy
 from ..data.imagesets import load_set
 from ..data.store import load_data, subset_per_class
 from ..training.evaluation import TrainSettings, evaluate_set, summarize_runs
-from ._args import add_ensemble_argument, add_number, add_common_arguments, add_speed_argument, speed_of
+from ..core.paths import INPUT, OUTPUT
+from ._args import add_ensemble_argument, add_number, add_common_arguments, add_speed_argument, speed_of, add_path
 
 log = logging.getLogger("condense.evaluate")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", type=Path, required=True, help="dataset file from `condense download` (test set)")
-    parser.add_argument("--set", type=Path, required=True, help="image set to train on (coreset or synthetic set)")
+    add_path(parser, "--data", INPUT, required=True, help="dataset file from `condense download` (test set)")
+    add_path(parser, "--set", INPUT, required=True, help="image set to train on (coreset or synthetic set)")
     parser.add_argument("--model", default="convnet", help="network to train (see condense.models.classifiers.MODELS)")
     add_number(parser, "--num-nets", int, AT_LEAST_ONE, default=5, help="random networks to train")
     add_number(parser, "--epochs", int, AT_LEAST_ONE, default=300, help="300 without augmentation, 1000 with DSA (reference)")
@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_number(parser, "--test-per-class", int, NON_NEGATIVE, default=0,
         help="test on this many images per class, one fixed random subset (0 = the whole test set; for quick profiles)",
     )
-    parser.add_argument("--out", type=Path, required=True, help="result JSON")
+    add_path(parser, "--out", OUTPUT, required=True, help="result JSON")
     add_speed_argument(parser)
     add_ensemble_argument(parser)
     add_common_arguments(parser)

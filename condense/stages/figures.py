@@ -20,17 +20,18 @@ from ..masks.variant import MaskVariant
 from ..methods import METHODS
 from ..reporting.figures import FIGURES, FigureContext
 from ..reporting.figures._style import pyplot
-from ._args import add_number, add_common_arguments
+from ..core.paths import INPUT, OUTPUT
+from ._args import add_number, add_common_arguments, pdf_beside, add_path
 
 log = logging.getLogger("condense.figures")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("figure", choices=FIGURES.names(), help="which figure to draw")
-    parser.add_argument("inputs", nargs="*", type=Path,
+    add_path(parser, "inputs", INPUT, nargs="*",
                         help="input files: " + "; ".join(f"{name}: {FIGURES.get(name).inputs}" for name in FIGURES.names()))
-    parser.add_argument("--out", type=Path, required=True, help="PNG path; the PDF is written beside it")
-    parser.add_argument("--data", type=Path, default=None, help="dataset file (synthetic_images, saliency_maps: mean/std and class names)")
+    add_path(parser, "--out", OUTPUT, also=pdf_beside, required=True, help="PNG path; the PDF is written beside it")
+    add_path(parser, "--data", INPUT, default=None, help="dataset file (synthetic_images, saliency_maps: mean/std and class names)")
     add_number(parser, "--per-class", int, AT_LEAST_ONE, default=2, help="saliency_maps: images per class")
     add_common_arguments(parser, seed=False, device=False)
 

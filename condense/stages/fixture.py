@@ -14,12 +14,13 @@ from ..core.checks import AT_LEAST_ONE
 from ..core.runtime import log
 from ..data.fixtures import write_fixture
 from ..data.sources import DATASETS
-from ._args import add_number, add_common_arguments
+from ..core.paths import OUTPUT_DIR
+from ._args import add_number, add_common_arguments, add_path
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS.names())}")
-    parser.add_argument("--out", required=True, type=Path, help="directory for the published-format files and md5.json")
+    add_path(parser, "--out", OUTPUT_DIR, required=True, help="directory for the published-format files and md5.json")
     add_number(parser, "--per-class", int, AT_LEAST_ONE, default=10, help="training images per class (default 10)")
     add_number(parser, "--test-per-class", int, AT_LEAST_ONE, default=5, help="test images per class (default 5)")
     add_common_arguments(parser, seed=True, device=False)

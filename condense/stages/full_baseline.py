@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
 import torch
 
@@ -22,20 +21,21 @@ from ..models.classifiers import build_model
 from ..models.store import save_network
 from ..training.evaluation import TrainSettings, train_network
 from ..training.loop import accuracy
-from ._args import add_number, add_common_arguments, add_speed_argument, speed_of
+from ..core.paths import INPUT, OUTPUT
+from ._args import add_number, add_common_arguments, add_speed_argument, speed_of, add_path
 
 log = logging.getLogger("condense.full_baseline")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", type=Path, required=True, help="dataset file from `condense download`")
+    add_path(parser, "--data", INPUT, required=True, help="dataset file from `condense download`")
     parser.add_argument("--model", default="convnet", help="network name (see condense.models.classifiers.MODELS)")
     add_number(parser, "--epochs", int, AT_LEAST_ONE, default=300, help="training epochs (reference protocol: 300)")
     add_number(parser, "--per-class", int, NON_NEGATIVE, default=0, help="train on this many images per class (0 = all); for quick profiles")
     parser.add_argument("--augment", default="none", help="DSA strategy for training, or none")
     add_number(parser, "--batch-size", int, AT_LEAST_ONE, default=256)
-    parser.add_argument("--out-model", type=Path, required=True, help="trained network (.pt)")
-    parser.add_argument("--out", type=Path, required=True, help="accuracy JSON")
+    add_path(parser, "--out-model", OUTPUT, required=True, help="trained network (.pt)")
+    add_path(parser, "--out", OUTPUT, required=True, help="accuracy JSON")
     add_speed_argument(parser)
     add_common_arguments(parser)
 

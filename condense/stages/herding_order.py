@@ -12,23 +12,23 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
 from ..core.checks import AT_LEAST_ONE
 from ..baselines.coreset import check_ipc, herding_picks, save_herding_order
 from ..core.runtime import resolve_device
 from ..data.store import load_data
 from ..models.store import load_network
-from ._args import add_number, add_common_arguments
+from ..core.paths import INPUT, OUTPUT
+from ._args import add_number, add_common_arguments, add_path
 
 log = logging.getLogger("condense.herding_order")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", type=Path, required=True, help="dataset file from `condense download`")
-    parser.add_argument("--embed-model", type=Path, required=True, help="trained network from `condense full-baseline`")
+    add_path(parser, "--data", INPUT, required=True, help="dataset file from `condense download`")
+    add_path(parser, "--embed-model", INPUT, required=True, help="trained network from `condense full-baseline`")
     add_number(parser, "--ipc", int, AT_LEAST_ONE, required=True, help="K: picks per class to store (the largest IPC needed)")
-    parser.add_argument("--out", type=Path, required=True, help="herding order file (.pt)")
+    add_path(parser, "--out", OUTPUT, required=True, help="herding order file (.pt)")
     add_common_arguments(parser)
 
 

@@ -10,21 +10,21 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
 from ..core.checks import UNIT
 from ..core.runtime import make_generator
 from ..data.store import read_stored
 from ..masks.selection import check_ratio, save_selection, select_masked
-from ._args import add_number, add_common_arguments
+from ..core.paths import INPUT, OUTPUT
+from ._args import add_number, add_common_arguments, add_path
 
 log = logging.getLogger("condense.mask")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", type=Path, required=True, help="dataset file from `condense download`")
+    add_path(parser, "--data", INPUT, required=True, help="dataset file from `condense download`")
     add_number(parser, "--ratio", float, UNIT, required=True, help="mask ratio r in [0, 1]: floor(r·n_c) images of each class are masked")
-    parser.add_argument("--out", type=Path, required=True, help="mask selection (.pt; no images)")
+    add_path(parser, "--out", OUTPUT, required=True, help="mask selection (.pt; no images)")
     add_common_arguments(parser, device=False)
 
 

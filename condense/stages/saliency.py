@@ -16,7 +16,6 @@ import argparse
 import logging
 import sys
 from dataclasses import asdict
-from pathlib import Path
 
 from ..core.checks import AT_LEAST_ONE
 from ..core.errors import CondenseError
@@ -31,7 +30,8 @@ from ..masks.variant import MaskVariant
 from ..models.store import load_network
 from ..reporting.figures._style import pyplot
 from ..reporting.figures.saliency_maps import draw_saliency_maps, first_per_class, source_panels
-from ._args import add_number, add_common_arguments, add_settings_arguments, given_settings
+from ..core.paths import INPUT, OUTPUT
+from ._args import add_number, add_common_arguments, add_settings_arguments, given_settings, pdf_beside, add_path
 
 log = logging.getLogger("condense.saliency")
 
@@ -42,12 +42,12 @@ def _classes() -> list[type]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", default="fcn", help=f"saliency source, one of: {', '.join(SOURCES.names())}")
-    parser.add_argument("--data", type=Path, required=True, help="dataset file from `condense download`")
-    parser.add_argument("--network", type=Path, default=None,
+    add_path(parser, "--data", INPUT, required=True, help="dataset file from `condense download`")
+    add_path(parser, "--network", INPUT, default=None,
                         help="what the source reads: the FCN (`condense train-attention`) or the classifier (`condense full-baseline`); "
                              "none for gt (the data file's foregrounds)")
-    parser.add_argument("--out", type=Path, required=True, help="maps file (.pt, uint8 N×H×W)")
-    parser.add_argument("--figure", type=Path, default=None, help="also draw image / map / masked images for a few images per class (PNG; a PDF beside it)")
+    add_path(parser, "--out", OUTPUT, required=True, help="maps file (.pt, uint8 N×H×W)")
+    add_path(parser, "--figure", OUTPUT, also=pdf_beside, default=None, help="also draw image / map / masked images for a few images per class (PNG; a PDF beside it)")
     add_number(parser, "--per-class-figure", int, AT_LEAST_ONE, default=4, help="images per class in the figure")
     add_number(parser, "--batch-size", int, AT_LEAST_ONE, default=512)
     add_settings_arguments(parser, _classes(), title="source settings (default: the source's own)")

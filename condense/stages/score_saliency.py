@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
 import pandas as pd
 
@@ -20,18 +19,19 @@ from ..data.store import read_stored
 from ..masks.saliency import SOURCES
 from ..masks.scoring import score_maps
 from ..reporting.tables import to_html
-from ._args import add_common_arguments
+from ..core.paths import INPUT, OUTPUT
+from ._args import add_common_arguments, add_path
 
 log = logging.getLogger("condense.score_saliency")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("maps", nargs="+", type=Path, help="maps files from `condense saliency` (one per source)")
-    parser.add_argument("--data", type=Path, required=True, help="a dataset file that stores its foregrounds")
-    parser.add_argument("--out-md", type=Path, required=True)
-    parser.add_argument("--out-csv", type=Path, required=True)
-    parser.add_argument("--out-json", type=Path, default=None)
-    parser.add_argument("--out-html", type=Path, default=None, help="also an HTML page (for `snakemake --report`)")
+    add_path(parser, "maps", INPUT, nargs="+", help="maps files from `condense saliency` (one per source)")
+    add_path(parser, "--data", INPUT, required=True, help="a dataset file that stores its foregrounds")
+    add_path(parser, "--out-md", OUTPUT, required=True)
+    add_path(parser, "--out-csv", OUTPUT, required=True)
+    add_path(parser, "--out-json", OUTPUT, default=None)
+    add_path(parser, "--out-html", OUTPUT, default=None, help="also an HTML page (for `snakemake --report`)")
     parser.add_argument("--caption", default="")
     add_common_arguments(parser, seed=False, device=False)
 

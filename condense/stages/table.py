@@ -10,26 +10,26 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
 from ..core.fileio import atomic_path
 from ..methods import METHODS
 from ..reporting.layouts import LAYOUTS
 from ..reporting.tables import MASKS, SUMMARY, SUMMARY_TITLE, flat, load_rows, render, summarize, to_html, to_latex, to_markdown
-from ._args import add_common_arguments
+from ..core.paths import INPUT, OUTPUT
+from ._args import add_common_arguments, add_path
 
 log = logging.getLogger("condense.table")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("results", nargs="+", type=Path, help="evaluation or full-baseline JSON files")
+    add_path(parser, "results", INPUT, nargs="+", help="evaluation or full-baseline JSON files")
     parser.add_argument("--layout", default=SUMMARY, choices=[SUMMARY, MASKS, *LAYOUTS.names()],
                         help="summary: the long table; masks: every mask variant at ratio 1 against no mask; "
                              "otherwise a paper layout from condense/reporting/layouts.py")
-    parser.add_argument("--out-csv", type=Path, required=True)
-    parser.add_argument("--out-md", type=Path, required=True)
-    parser.add_argument("--out-tex", type=Path, default=None, help="also a LaTeX table (booktabs)")
-    parser.add_argument("--out-html", type=Path, default=None, help="also an HTML page (for `snakemake --report`)")
+    add_path(parser, "--out-csv", OUTPUT, required=True)
+    add_path(parser, "--out-md", OUTPUT, required=True)
+    add_path(parser, "--out-tex", OUTPUT, default=None, help="also a LaTeX table (booktabs)")
+    add_path(parser, "--out-html", OUTPUT, default=None, help="also an HTML page (for `snakemake --report`)")
     parser.add_argument("--title", default=None, help=f"default: {SUMMARY_TITLE!r}, or the layout's title")
     parser.add_argument("--caption", default="", help="printed under the title (e.g. the profile's reduced settings)")
     add_common_arguments(parser, seed=False, device=False)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, UNIT
 from ..core.fileio import write_json
@@ -18,11 +17,12 @@ from ..data.store import load_data
 from ..masks.fcn_training import FCNTrainingSettings, train_fcn
 from ..models.fcn import FCNS
 from ..models.store import save_network
-from ._args import add_number, add_common_arguments
+from ..core.paths import INPUT, OUTPUT
+from ._args import add_number, add_common_arguments, add_path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", type=Path, required=True, help="dataset file from `condense download`")
+    add_path(parser, "--data", INPUT, required=True, help="dataset file from `condense download`")
     parser.add_argument("--model", default="small_fcn", help=f"attention model, one of: {', '.join(FCNS.names())}")
     parser.add_argument("--pool", default="lse", help="spatial pooling of the class maps: lse (authors' code) or avg (paper)")
     add_number(parser, "--epochs", int, AT_LEAST_ONE, default=10)
@@ -41,8 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_number(parser, "--eta-min", float, NON_NEGATIVE, default=0.0, help="floor of the cosine schedule (the authors: 0.001)")
     parser.add_argument("--pretrained", default=None,
                         help="resnet18_fcn: imagenet (torchvision's weights API, cached or downloaded once) or a LOCAL resnet18 state dict")
-    parser.add_argument("--out", type=Path, required=True, help="trained FCN (.pt)")
-    parser.add_argument("--out-json", type=Path, default=None, help="metrics JSON (test accuracy, losses, time, settings)")
+    add_path(parser, "--out", OUTPUT, required=True, help="trained FCN (.pt)")
+    add_path(parser, "--out-json", OUTPUT, default=None, help="metrics JSON (test accuracy, losses, time, settings)")
     add_common_arguments(parser)
 
 

@@ -77,9 +77,11 @@ for _base in METHODS.names():
             model=config["distill"]["model"],
             every=config["distill"]["checkpoint_every"],
             log_every=config["distill"]["log_every"],
+            # resumed after a kill; made from other inputs or settings (Snakemake reruns the job then), restarted
             checkpoint=R + "/{dataset}/checkpoints/{method}_ipc{ipc}_seed{seed}.ckpt",
         shell:
             "{CONDENSE} distill --method {params.base} --data {input.data} {params.mask} --ipc {wildcards.ipc} --model {params.model}"
             " {params.flags} {params.snapshots} --seed {wildcards.seed} --checkpoint {params.checkpoint} --checkpoint-every {params.every}"
+            " --stale-checkpoint restart"
             " --log-every {params.log_every} --device {config[device]} {params.compile} --threads {threads}"
             " --out {output.set} --grid {output.grid} --log {log} --quiet"
