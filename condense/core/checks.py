@@ -27,11 +27,13 @@ class Bounds:
         if self.low is not None:
             parts.append(f"{'>' if self.open_low else '>='} {self.low:g}")
         if self.high is not None:
-            parts.append(f"<= {self.high:g}")
+            parts.append(f"<= {self.high}" if isinstance(self.high, int) else f"<= {self.high:g}")
         return " and ".join(parts) or "finite"
 
     def admits(self, value: float) -> bool:
-        if not math.isfinite(value):
+        if isinstance(value, int):  # compared exactly: a float would round 2**63 - 1 up to 2**63
+            pass
+        elif not math.isfinite(value):
             return False
         if self.low is not None and (value <= self.low if self.open_low else value < self.low):
             return False
@@ -47,16 +49,20 @@ class Bounds:
         return out
 
 
+SEED_MAX = 2**63 - 1  # seeds are mixed into 64-bit words (core/runtime.derive_seed); larger ones would wrap onto small ones
 POSITIVE = Bounds(low=0, open_low=True)
 NON_NEGATIVE = Bounds(low=0)
 AT_LEAST_ONE = Bounds(low=1)
 UNIT = Bounds(low=0, high=1)
+SEED = Bounds(low=0, high=SEED_MAX)
 
 
 def check_number(name: str, value, bounds: Bounds, hint: str = "") -> None:
     """Raise a one-line CondenseError unless ``value`` is a finite number within ``bounds``."""
+    if isinstance(value, bool):
+        raise CondenseError(f"{name} {value!r} is not a number; give a value {bounds.describe()}{hint}")
     try:
-        number = float(value)
+        number = value if isinstance(value, int) else float(value)
     except (TypeError, ValueError):
         raise CondenseError(f"{name} {value!r} is not a number; give a value {bounds.describe()}{hint}") from None
     if not bounds.admits(number):

@@ -59,3 +59,20 @@ def _import(name: str):
         raise
     except ImportError as exc:
         raise CondenseError(f"plugin {name!r} cannot be imported ({exc}); fix {ENV} or the config's plugins list") from None
+    except Exception as exc:  # the plugin's own code failed while registering: one line naming it, not a traceback
+        sys.modules.pop(f"condense_plugin_{Path(name).stem}", None)
+        where = _plugin_line(exc, name)
+        raise CondenseError(f"plugin {name!r} failed while importing{where}: {type(exc).__name__}: {exc}; fix the plugin "
+                            f"or drop it from {ENV} / the config's plugins list") from None
+
+
+def _plugin_line(exc: BaseException, name: str) -> str:
+    """' (file.py line N)': the deepest frame of the traceback inside the plugin's own file, if any."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    target = Path(name).name if name.endswith(".py") else name.rsplit(".", 1)[-1] + ".py"
+    for frame in reversed(frames):
+        if Path(frame.filename).name == target:
+            return f" ({frame.filename} line {frame.lineno})"
+    return ""

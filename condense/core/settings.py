@@ -37,8 +37,31 @@ def user_fields(settings_cls: type, skip: Sequence[str] = ()) -> list[dataclasse
     return [f for f in dataclasses.fields(settings_cls) if f.name not in skip]
 
 
+# a field's annotation (a string under postponed evaluation) -> its type
+FIELD_TYPES = {"int": int, "float": float, "str": str, int: int, float: float, str: str}
+
+
+def check_type(name: str, value: Any, f: dataclasses.Field) -> None:
+    """The value has the field's type (an int field an int, a float field any number, a str field a string);
+    None stands for a symbolic default a resolver fills in. A config's ``iterations: 2.5``, or ``1e12`` (which
+    YAML reads as a string), is refused here, naming the setting, not deep inside a job."""
+    kind = FIELD_TYPES.get(f.type)
+    if kind is None or value is None:
+        return
+    if kind is str:
+        ok = isinstance(value, str)
+    else:
+        ok = isinstance(value, (int, float) if kind is float else int) and not isinstance(value, bool)
+    if not ok:
+        wanted = {int: "an integer", float: "a number", str: "a string"}[kind]
+        written = "1000000000000" if kind is int else "1.0e+12"
+        hint = f" (YAML reads 1e12 as a string: write {written})" if isinstance(value, str) and kind is not str else ""
+        raise CondenseError(f"{name} {value!r} is not {wanted}{hint}")
+
+
 def check_value(key: str, value: Any, f: dataclasses.Field) -> None:
     name = f"--{key.replace('_', '-')}"
+    check_type(name, value, f)
     bounds = f.metadata.get("bounds")
     if bounds is not None:
         check_number(name, value, bounds)

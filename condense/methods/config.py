@@ -16,11 +16,10 @@ def check_method_config(spec: MethodSpec, entry: Mapping[str, Any], key: str) ->
     """Every key of ``entry`` (but ``ipcs`` and ``snapshots``) is a setting of ``spec`` with a valid value, and every
     snapshot an iteration before the last; else a one-line error."""
     overrides = {k: v for k, v in entry.items() if k not in ("ipcs", "snapshots")}
-    iterations = spec.resolve(ipc=1, model="convnet", traits=_ANY_DATASET, overrides=overrides).iterations if "snapshots" in entry else None
+    try:
+        iterations = spec.resolve(ipc=1, model="convnet", traits=_ANY_DATASET, overrides=overrides).iterations
+    except CondenseError as exc:
+        raise CondenseError(f"config: {key}: {exc}; fix it in the config file") from None
     for it in entry.get("snapshots", []):
         if not 0 <= int(it) < iterations:
             raise CondenseError(f"config: {key}.snapshots: {it} is outside 0..{iterations - 1} (the final set is the last point); fix it")
-    try:
-        spec.resolve(ipc=1, model="convnet", traits=_ANY_DATASET, overrides=overrides)
-    except CondenseError as exc:
-        raise CondenseError(f"config: {key}: {exc}; fix it in the config file") from None

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Iterable
 
 from ..core.accel import AUTO_ON_OFF, Speed, make_speed
-from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE, Bounds, check_number
+from ..core.checks import AT_LEAST_ONE, SEED, Bounds, check_number
 from ..core.errors import CondenseError
 from ..core.paths import OUTPUT, PathArg, check_io
-from ..core.settings import flag_name, user_fields
+from ..core.settings import FIELD_TYPES, flag_name, user_fields
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -69,7 +69,7 @@ def pdf_beside(path: Path) -> list[Path]:
 
 def add_common_arguments(parser: argparse.ArgumentParser, seed: bool = True, device: bool = True) -> None:
     if seed:
-        add_number(parser, "--seed", int, NON_NEGATIVE, default=0, help="run seed; same seed + same device = same output")
+        add_number(parser, "--seed", int, SEED, default=0, help="run seed; same seed + same device = same output")
     if device:
         parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     add_number(parser, "--threads", int, AT_LEAST_ONE, default=None, help="torch CPU threads (default: torch's choice)")
@@ -107,9 +107,6 @@ def speed_of(args: argparse.Namespace, device) -> Speed:
                       getattr(args, "ensemble", "auto"))
 
 
-_TYPES = {int: int, float: float, str: str, "int": int, "float": float, "str": str}
-
-
 def settings_fields(settings_classes: Iterable[type], skip: Iterable[str] = ()) -> dict[str, dataclasses.Field]:
     """Flag stem (``lr_img``) -> field, over every field of any of ``settings_classes``."""
     seen: dict[str, dataclasses.Field] = {}
@@ -124,7 +121,7 @@ def add_settings_arguments(parser: argparse.ArgumentParser, settings_classes: It
     """One flag per settings field of any of ``settings_classes`` (default None = the declared default)."""
     group = parser.add_argument_group(title)
     for stem, f in settings_fields(settings_classes, skip).items():
-        kind = _TYPES.get(f.type, str)
+        kind = FIELD_TYPES.get(f.type, str)
         action = group.add_argument(f"--{stem.replace('_', '-')}", dest=stem, type=kind, default=None, help=f.metadata.get("help") or None)
         if f.metadata.get("bounds") is not None:
             action.bounds = f.metadata["bounds"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE
 from ..core.errors import CondenseError
@@ -47,17 +48,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
 
 
+def check_fits(path: Path, images, labels, meta: dict, data) -> None:
+    """The set was made from this dataset (its recorded name), and its images and labels fit it; else one line."""
+    where = f"image set {str(path)!r}"
+    fix = "evaluate it against the dataset it was made from"
+    made_from = meta.get("dataset")
+    if made_from is not None and made_from != data.name:
+        raise CondenseError(f"{where} was made from {made_from}, not {data.name}; {fix}")
+    if tuple(images.shape[1:]) != (data.channel, *data.im_size):
+        raise CondenseError(f"{where} holds {tuple(images.shape[1:])} images but {data.name} has {(data.channel, *data.im_size)}; {fix}")
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= data.num_classes):
+        raise CondenseError(f"{where} has labels {int(labels.min())}..{int(labels.max())} but {data.name} has "
+                            f"{data.num_classes} classes; {fix}")
+
+
 def run(args: argparse.Namespace) -> None:
     if args.num_nets < 1:
         raise CondenseError(f"--num-nets {args.num_nets} must be at least 1")
     device = resolve_device(args.device)
     data = load_data(args.data, device, with_train=False)  # the set is the training data here
     images, labels, meta = load_set(args.set)
-    if tuple(images.shape[1:]) != (data.channel, *data.im_size):
-        raise CondenseError(
-            f"image set {str(args.set)!r} holds {tuple(images.shape[1:])} images but {data.name} has "
-            f"{(data.channel, *data.im_size)}; evaluate it against the dataset it was made from"
-        )
+    check_fits(args.set, images, labels, meta, data)
     images, labels = images.to(device), labels.to(device)
     settings = TrainSettings(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, augment=resolve_strategy(args.augment, data.traits))
     # The same test subset for every set and network (its own fixed seed), so rows stay comparable.

@@ -6,7 +6,19 @@
 from condense.core.allocator import ALLOCATOR_ENV
 from condense.core.plugins import ENV as PLUGINS_ENV, load_plugins
 
-load_plugins(config.get("plugins") or [])
+from condense.core.errors import CondenseError
+
+
+def _stop(exc):
+    """A bad config or plugin: one line and exit status 2, no Python traceback, before any job."""
+    print(f"error: {exc}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+try:
+    load_plugins(config.get("plugins") or [])
+except CondenseError as exc:
+    _stop(exc)
 os.environ[PLUGINS_ENV] = ",".join(config.get("plugins") or [])
 
 from condense.baselines.coreset import SELECTORS
@@ -19,7 +31,10 @@ from condense.registries import check_config
 from condense.reporting.layouts import LAYOUTS, has_cells
 
 # The schema with the registries' names, then datasets and per-method settings: one line naming the bad key.
-check_config(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
+try:
+    check_config(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
+except CondenseError as exc:
+    _stop(exc)
 
 # Every job inherits these (glibc allocator settings, docs/environment.md); a user's own values win.
 for _key, _value in ALLOCATOR_ENV.items():
