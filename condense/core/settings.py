@@ -55,8 +55,18 @@ def check_type(name: str, value: Any, f: dataclasses.Field) -> None:
     if not ok:
         wanted = {int: "an integer", float: "a number", str: "a string"}[kind]
         written = "1000000000000" if kind is int else "1.0e+12"
-        hint = f" (YAML reads 1e12 as a string: write {written})" if isinstance(value, str) and kind is not str else ""
+        hint = f" (YAML reads 1e12 as a string: write {written})" if kind is not str and _numeric_text(value) else ""
         raise CondenseError(f"{name} {value!r} is not {wanted}{hint}")
+
+
+def _numeric_text(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 def check_value(key: str, value: Any, f: dataclasses.Field) -> None:
