@@ -251,3 +251,31 @@ def test_distill_preempted_in_slurm_resumes_to_identical_tensors(slurm_cluster, 
     (a, la, ma), (b, lb, mb) = load_set(straight), load_set(out)
     assert torch.equal(a, b) and torch.equal(la, lb)
     assert ma["losses"] == mb["losses"] and len(mb["losses"]) == 201
+
+
+def test_distill_warned_before_its_time_limit_checkpoints_and_exits_138(slurm_cluster, tmp_path):
+    """The profile's `--signal=USR1@300`, scaled down: SLURM signals the job's step (srun, as the executor plugin
+    runs each job) before its time limit; distill finishes the iteration, writes its checkpoint and exits."""
+    data = tmp_path / "data.pt"
+    save_torch(make_stored_dataset(n_per_class=20), data)
+    out, ckpt, log = tmp_path / "set.pt", tmp_path / "run.ckpt", tmp_path / "run.log"
+    cmd = [sys.executable, "-m", "condense", "distill", "--data", str(data), *DISTILL_ARGS[:6], "--iterations", "1000000",
+           *DISTILL_ARGS[8:], "--checkpoint", str(ckpt), "--checkpoint-every", "1000000", "--out", str(out),
+           "--log", str(log), "--quiet"]
+    script = tmp_path / "job.sh"
+    script.write_text("#!/bin/bash\nexport PYTHONPATH=" + str(REPO) + "\nsrun " + subprocess.list2cmdline(cmd) + "\n")
+    script.chmod(0o755)
+    job = int(_sh("sbatch", "--parsable", "--job-name", "condense-warned", "--chdir", tmp_path, "--output",
+                  tmp_path / "slurm.out", "--cpus-per-task", "1", "--mem", "1000", "--time", "2", "--signal", "USR1@100",
+                  script).stdout.strip().split(";")[0])
+
+    def ended():
+        state = _job_states([job]).get(job)
+        return state if state in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT") else None
+
+    assert _wait(ended, 150, f"job {job} to be warned and stop") == "FAILED"  # exit status 138, not the time limit
+    assert "ExitCode=138:0" in _scontrol_job(job)
+    text = log.read_text()
+    assert "stopped by SIGUSR1 after iteration" in text and "rerun the same command to resume" in text
+    stopped = torch.load(ckpt, weights_only=True)["next_iteration"]
+    assert 0 < stopped < 1000000 and not out.exists()
