@@ -16,7 +16,7 @@ from condense.data.imagesets import load_set
 from condense.data.maps import load_maps, save_maps
 from condense.data.store import load_data
 from condense.masks.application import FILLS, MaskedData, mask_images, masked_data, shape_maps
-from condense.masks.saliency import SOURCES, SaliencyContext, compute_maps
+from condense.masks.saliency import SOURCES, SaliencyContext
 from condense.masks.selection import load_selection
 from condense.masks.saliency._attribution import last_conv_block, to_unit_map
 from condense.masks.saliency.integrated_gradients import IntegratedGradientsSettings, black_image, raw_attribution

@@ -19,7 +19,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from condense.data.store import load_data
 from condense.methods import METHODS
 
 from test_methods import make_problem

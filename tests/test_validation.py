@@ -11,7 +11,7 @@ import torch
 
 from condense.cli import STAGES, main
 from condense.core.checks import Bounds
-from condense.data.imagesets import load_set, save_set
+from condense.data.imagesets import load_set
 from condense.methods import METHODS, MethodSpec
 from condense.methods.dm import DMSettings
 
