@@ -39,8 +39,9 @@ SHAPES = {"cifar10": (3, 32, 32), "fashionmnist": (1, 28, 28)}
 def matching_case(method: str, ipc: int, data, batch_real: int):
     """A closure per speed: one matching loss and its backward to the images (what an outer loop pays)."""
     strategy = "none" if method == "dc" else DEFAULT_STRATEGY
-    settings = METHODS.get(method).resolve(ipc=ipc, model="convnet", traits=data.traits,
-                                           overrides={"augment": strategy, "batch_real": batch_real})
+    settings = METHODS.get(method).resolve(
+        ipc=ipc, model="convnet", traits=data.traits, overrides={"augment": strategy, "batch_real": batch_real}
+    )
     images = torch.randn(10 * ipc, data.channel, *data.im_size, device=data.train_images.device, requires_grad=True)
     labels = torch.arange(10, device=images.device).repeat_interleave(ipc)
 
@@ -62,8 +63,18 @@ def evaluation_case(ipc: int, data, num_nets: int, epochs: int):
     settings = TrainSettings(epochs=epochs, augment=DEFAULT_STRATEGY)
 
     def run(speed: Speed, seed: int):
-        return evaluate_set(images, labels, data.test_images, data.test_labels, model="convnet", num_classes=10,
-                            num_nets=num_nets, settings=settings, seed=seed, speed=speed)
+        return evaluate_set(
+            images,
+            labels,
+            data.test_images,
+            data.test_labels,
+            model="convnet",
+            num_classes=10,
+            num_nets=num_nets,
+            settings=settings,
+            seed=seed,
+            speed=speed,
+        )
 
     return run
 
@@ -84,10 +95,26 @@ def main() -> None:
     cases = []
     for ipc in args.ipcs:
         for method in ("dc", "dsa"):
-            cases.append((f"{method.upper()} matching loss + backward, IPC {ipc}", matching_case(method, ipc, data, args.batch_real),
-                          Speed(), Speed(batch_classes=True), "class by class", "vmap over classes"))
-        cases.append((f"evaluation, IPC {ipc}, {args.num_nets} ConvNets x {args.epochs + 1} passes",
-                      evaluation_case(ipc, data, args.num_nets, args.epochs), Speed(), Speed(ensemble=True), "one by one", "ensemble"))
+            cases.append(
+                (
+                    f"{method.upper()} matching loss + backward, IPC {ipc}",
+                    matching_case(method, ipc, data, args.batch_real),
+                    Speed(),
+                    Speed(batch_classes=True),
+                    "class by class",
+                    "vmap over classes",
+                )
+            )
+        cases.append(
+            (
+                f"evaluation, IPC {ipc}, {args.num_nets} ConvNets x {args.epochs + 1} passes",
+                evaluation_case(ipc, data, args.num_nets, args.epochs),
+                Speed(),
+                Speed(ensemble=True),
+                "one by one",
+                "ensemble",
+            )
+        )
     rows = []
     for name, run, old, new, old_name, new_name in cases:
         run(old, 0), run(new, 0)  # warm-up: allocator, cuDNN autotune
@@ -96,15 +123,32 @@ def main() -> None:
             times["old"].append(timed(lambda: run(old, r + 1), device))
             times["new"].append(timed(lambda: run(new, r + 1), device))
         med = {k: statistics.median(v) for k, v in times.items()}
-        rows.append({"case": name, "old": old_name, "new": new_name, "old_s": med["old"], "new_s": med["new"],
-                     "speedup": med["old"] / med["new"], "times_s": times})
+        rows.append(
+            {
+                "case": name,
+                "old": old_name,
+                "new": new_name,
+                "old_s": med["old"],
+                "new_s": med["new"],
+                "speedup": med["old"] / med["new"],
+                "times_s": times,
+            }
+        )
         print(f"{name}: {old_name} {med['old']:.3f} s, {new_name} {med['new']:.3f} s ({med['old'] / med['new']:.2f}x)", flush=True)
     out = args.out or Path(__file__).parent / "results" / f"batched_paths_{device.type}"
     machine = machine_info(device)
-    write_text(out.with_suffix(".json"), json.dumps({"machine": machine, "args": vars(args) | {"out": str(out)}, "rows": rows}, indent=2) + "\n")
-    lines = [f"Machine: {machine}", "", f"`{' '.join(['python', 'benchmarks/batched_paths.py'] + [f'--repeats {args.repeats}', f'--device {args.device}'])}`"
-             f" ({args.dataset} shapes, {args.batch_real} real images per class); medians over {args.repeats} interleaved repeats.", "",
-             "| case | today's path | s | batched path | s | speed-up |", "|---|---|---|---|---|---|"]
+    write_text(
+        out.with_suffix(".json"), json.dumps({"machine": machine, "args": vars(args) | {"out": str(out)}, "rows": rows}, indent=2) + "\n"
+    )
+    lines = [
+        f"Machine: {machine}",
+        "",
+        f"`{' '.join(['python', 'benchmarks/batched_paths.py'] + [f'--repeats {args.repeats}', f'--device {args.device}'])}`"
+        f" ({args.dataset} shapes, {args.batch_real} real images per class); medians over {args.repeats} interleaved repeats.",
+        "",
+        "| case | today's path | s | batched path | s | speed-up |",
+        "|---|---|---|---|---|---|",
+    ]
     lines += [f"| {r['case']} | {r['old']} | {r['old_s']:.3f} | {r['new']} | {r['new_s']:.3f} | {r['speedup']:.2f}x |" for r in rows]
     write_text(out.with_suffix(".md"), "\n".join(lines) + "\n")
 

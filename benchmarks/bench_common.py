@@ -8,8 +8,8 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from condense.core.allocator import ALLOCATOR_ENV  # torch-free: safe before the re-exec below
 
@@ -66,9 +66,18 @@ def fake_data(shape, per_class: int, device, classes: int = 10, test_size: int =
     images = torch.randn(classes * per_class, *shape, device=device)
     test_labels = torch.arange(test_size, device=device) % classes
     test_images = torch.randn(test_size, *shape, device=device)
-    return RealData("bench", [str(c) for c in range(classes)], [0.0] * shape[0], [1.0] * shape[0], images, labels,
-                    test_images, test_labels, [torch.nonzero(labels == c).flatten() for c in range(classes)],
-                    DatasetTraits("color_crop_cutout_flip_scale_rotate", True, None, "bench"))
+    return RealData(
+        "bench",
+        [str(c) for c in range(classes)],
+        [0.0] * shape[0],
+        [1.0] * shape[0],
+        images,
+        labels,
+        test_images,
+        test_labels,
+        [torch.nonzero(labels == c).flatten() for c in range(classes)],
+        DatasetTraits("color_crop_cutout_flip_scale_rotate", True, None, "bench"),
+    )
 
 
 def cpu_model() -> str:

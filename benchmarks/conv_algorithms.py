@@ -38,12 +38,16 @@ LAYERS = {"fashionmnist": [(1, 128, 28), (128, 128, 14), (128, 128, 7)], "cifar1
 # Winograd transforms: B^T (input), G (filter), A^T (output), from Lavin & Gray, "Fast Algorithms for
 # Convolutional Neural Networks" (2016).
 TRANSFORMS = {
-    2: ([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
+    2: (
+        [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
         [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]],
-        [[1, 1, 1, 0], [0, 1, -1, -1]]),
-    4: ([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]],
+        [[1, 1, 1, 0], [0, 1, -1, -1]],
+    ),
+    4: (
+        [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]],
         [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]],
-        [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]),
+        [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]],
+    ),
 }
 
 
@@ -94,7 +98,12 @@ def measure_layer(c_in: int, c_out: int, side: int, batch: int, repeats: int, co
     def forward_backward(fn):
         torch.autograd.grad(fn(x, w).square().sum(), (x, w))
 
-    row = {"layer": f"{c_in}→{c_out}, {side}×{side}", "batch": batch, "flops_forward": 2 * batch * c_out * c_in * 9 * side * side, "algorithms": {}}
+    row = {
+        "layer": f"{c_in}→{c_out}, {side}×{side}",
+        "batch": batch,
+        "flops_forward": 2 * batch * c_out * c_in * 9 * side * side,
+        "algorithms": {},
+    }
     for name, fn in algos.items():
         with torch.no_grad():
             err = ((fn(x, w).double() - exact).abs().max() / exact.abs().max()).item()
@@ -132,7 +141,8 @@ def markdown(report: dict) -> str:
             lines.append(
                 f"| {row['layer']} | {name} | {1e3 * r['forward_median_s']:.1f} | {direct['forward_median_s'] / r['forward_median_s']:.2f}× "
                 f"| {1e3 * r['forward_backward_median_s']:.1f} | {direct['forward_backward_median_s'] / r['forward_backward_median_s']:.2f}× "
-                f"| {r['rel_error']:.1e} | {rate} |")
+                f"| {r['rel_error']:.1e} | {rate} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -146,7 +156,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "conv_algorithms_cpu")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    report = {"machine": machine_info("cpu"), "dataset": args.dataset, "batch": args.batch, "repeats": args.repeats, "matmul": matmul_gflops("cpu"), "rows": []}
+    report = {
+        "machine": machine_info("cpu"),
+        "dataset": args.dataset,
+        "batch": args.batch,
+        "repeats": args.repeats,
+        "matmul": matmul_gflops("cpu"),
+        "rows": [],
+    }
     for c_in, c_out, side in LAYERS[args.dataset]:
         report["rows"].append(measure_layer(c_in, c_out, side, args.batch, args.repeats, args.compile))
         print(f"layer {c_in}->{c_out} {side}x{side} done", flush=True)

@@ -39,8 +39,9 @@ LR_IMG = {"dc": 0.1, "dsa": 0.1, "dm": 1.0}
 
 
 def time_iterations(method: str, ipc: int, data: RealData, repeats: int, speed: Speed) -> list[float]:
-    settings = METHODS.get(method).resolve(ipc=ipc, model="convnet", traits=data.traits,
-                                           overrides={"augment": STRATEGY[method], "lr_img": LR_IMG[method]})  # reference loops by IPC
+    settings = METHODS.get(method).resolve(
+        ipc=ipc, model="convnet", traits=data.traits, overrides={"augment": STRATEGY[method], "lr_img": LR_IMG[method]}
+    )  # reference loops by IPC
     images = torch.randn(10 * ipc, data.channel, *data.im_size, device=data.train_images.device, requires_grad=True)
     labels = torch.arange(10, device=images.device).repeat_interleave(ipc)
     problem = Problem(data, images, labels, torch.optim.SGD([images], lr=settings.lr_img, momentum=0.5), settings, speed)
@@ -62,9 +63,16 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=list(SHAPES))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--compile", action="store_true", help="torch.compile + channels-last (the first, compiling iteration is not counted)")
-    parser.add_argument("--paths", nargs="+", default=["loop"], choices=list(PATHS),
-                        help="gradient matching class by class (loop) and/or in one batched call (batched); DM has one path")
+    parser.add_argument(
+        "--compile", action="store_true", help="torch.compile + channels-last (the first, compiling iteration is not counted)"
+    )
+    parser.add_argument(
+        "--paths",
+        nargs="+",
+        default=["loop"],
+        choices=list(PATHS),
+        help="gradient matching class by class (loop) and/or in one batched call (batched); DM has one path",
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "distill_iteration")
     args = parser.parse_args()
     device = resolve_device(args.device)
@@ -81,14 +89,29 @@ def main() -> None:
                         samples[path] += time_iterations(method, ipc, data, 1, speed)
                 for path in paths:
                     warmup, times = samples[path][0], samples[path][1:]  # the first pays CUDA / cuDNN set-up and any compile
-                    rows.append({"dataset": dataset, "method": method, "ipc": ipc, "compile": args.compile, "path": path,
-                                 "median_s": statistics.median(times), "warmup_s": warmup, "times_s": times})
+                    rows.append(
+                        {
+                            "dataset": dataset,
+                            "method": method,
+                            "ipc": ipc,
+                            "compile": args.compile,
+                            "path": path,
+                            "median_s": statistics.median(times),
+                            "warmup_s": warmup,
+                            "times_s": times,
+                        }
+                    )
                     print(f"{dataset:13s} {method:4s} ipc {ipc:3d} {path:8s}: {statistics.median(times):8.2f} s/iteration", flush=True)
     machine = machine_info(device)
     write_text(args.out.with_suffix(".json"), json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")
-    lines = ["| dataset | method | IPC | compile | matching | s / iteration (median) | first iteration s |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['dataset']} | {r['method']} | {r['ipc']} | {r['compile']} | {r['path']} | {r['median_s']:.3f} | {r['warmup_s']:.1f} |"
-              for r in rows]
+    lines = [
+        "| dataset | method | IPC | compile | matching | s / iteration (median) | first iteration s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['dataset']} | {r['method']} | {r['ipc']} | {r['compile']} | {r['path']} | {r['median_s']:.3f} | {r['warmup_s']:.1f} |"
+        for r in rows
+    ]
     write_text(args.out.with_suffix(".md"), f"Machine: {machine}\n\n" + "\n".join(lines) + "\n")
 
 

@@ -70,20 +70,23 @@ class Row:
     issue_s: float | None = None  # the official time measured on the 2-core CPU machine (issue 7), for orientation
 
 
-ROWS = {r.name: r for r in [
-    Row("dm_ipc1", "DM iteration, IPC 1", "dm", 1, issue_s=6.3),
-    Row("dm_ipc10", "DM iteration, IPC 10", "dm", 10, issue_s=7.0),
-    Row("dm_ipc50", "DM iteration, IPC 50", "dm", 50, issue_s=7.8),
-    Row("dc_ipc1", "DC iteration, IPC 1", "dc", 1, issue_s=17.3),
-    Row("dc_match_ipc10", "DC matching step (one outer loop, 10 classes), IPC 10", "dc", 10, outer=1, issue_s=21.0),
-    Row("dc_inner_epoch_ipc10", "DC inner-loop epoch on the synthetic set, IPC 10", "inner", 10, issue_s=0.67),
-    Row("dsa_ipc1", "DSA iteration, IPC 1", "dsa", 1, issue_s=15.9),
-    Row("eval_convnet_train", "evaluation: ConvNet train epoch, 100 images, DSA aug", "train", 10, issue_s=0.42),
-    Row("eval_convnet_test", "evaluation: ConvNet test pass, 10,000 images", "test", issue_s=27.0),
-    Row("eval_alexnet_train", "evaluation: AlexNet train epoch, 100 images, DSA aug", "train", 10, "alexnet", issue_s=1.3),
-    Row("eval_alexnet_test", "evaluation: AlexNet test pass, 10,000 images", "test", model="alexnet", issue_s=53.0),
-    Row("convnet_step_b256", "ConvNet training step, batch 256 (fwd+bwd+SGD)", "step"),
-]}
+ROWS = {
+    r.name: r
+    for r in [
+        Row("dm_ipc1", "DM iteration, IPC 1", "dm", 1, issue_s=6.3),
+        Row("dm_ipc10", "DM iteration, IPC 10", "dm", 10, issue_s=7.0),
+        Row("dm_ipc50", "DM iteration, IPC 50", "dm", 50, issue_s=7.8),
+        Row("dc_ipc1", "DC iteration, IPC 1", "dc", 1, issue_s=17.3),
+        Row("dc_match_ipc10", "DC matching step (one outer loop, 10 classes), IPC 10", "dc", 10, outer=1, issue_s=21.0),
+        Row("dc_inner_epoch_ipc10", "DC inner-loop epoch on the synthetic set, IPC 10", "inner", 10, issue_s=0.67),
+        Row("dsa_ipc1", "DSA iteration, IPC 1", "dsa", 1, issue_s=15.9),
+        Row("eval_convnet_train", "evaluation: ConvNet train epoch, 100 images, DSA aug", "train", 10, issue_s=0.42),
+        Row("eval_convnet_test", "evaluation: ConvNet test pass, 10,000 images", "test", issue_s=27.0),
+        Row("eval_alexnet_train", "evaluation: AlexNet train epoch, 100 images, DSA aug", "train", 10, "alexnet", issue_s=1.3),
+        Row("eval_alexnet_test", "evaluation: AlexNet test pass, 10,000 images", "test", model="alexnet", issue_s=53.0),
+        Row("convnet_step_b256", "ConvNet training step, batch 256 (fwd+bwd+SGD)", "step"),
+    ]
+}
 
 
 def training_set(row: Row, device):
@@ -98,13 +101,27 @@ def training_set(row: Row, device):
 
 # Fixes for current torch, applied to the source text in memory (line numbers stay the same).
 PATCHES = [  # (file, regex, replacement, summary, why)
-    ("utils.py", r"(\w+)\[:\] = \1\[0\]$", r"\1[:] = \1[0].clone()", "`v[:] = v[0]` -> `v[:] = v[0].clone()`",
-     "siamese `v[:] = v[0]` writes a tensor into itself; torch rejects the overlapping copy (IPC 1 batches)"),
-    ("networks.py", r"\.view\(", ".reshape(", "`.view(` -> `.reshape(`",
-     "`.view(n, -1)` fails on channels-last feature maps (1-channel batches after DiffAugment's crop)"),
+    (
+        "utils.py",
+        r"(\w+)\[:\] = \1\[0\]$",
+        r"\1[:] = \1[0].clone()",
+        "`v[:] = v[0]` -> `v[:] = v[0].clone()`",
+        "siamese `v[:] = v[0]` writes a tensor into itself; torch rejects the overlapping copy (IPC 1 batches)",
+    ),
+    (
+        "networks.py",
+        r"\.view\(",
+        ".reshape(",
+        "`.view(` -> `.reshape(`",
+        "`.view(n, -1)` fails on channels-last feature maps (1-channel batches after DiffAugment's crop)",
+    ),
 ]
-SCIPY_STUB = {"file": "utils.py", "count": 1, "change": "stub `scipy.ndimage.interpolation.rotate` (scipy not installed)",
-              "why": "imported for DC augmentation (augment()), which no row runs; calling it raises"}
+SCIPY_STUB = {
+    "file": "utils.py",
+    "count": 1,
+    "change": "stub `scipy.ndimage.interpolation.rotate` (scipy not installed)",
+    "why": "imported for DC augmentation (augment()), which no row runs; calling it raises",
+}
 
 
 def blob_id(path: Path) -> str:
@@ -128,8 +145,13 @@ def official_identity(path: Path) -> dict:
         commit = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     elif blobs == OFFICIAL_BLOBS:
         commit = OFFICIAL_COMMIT
-    return {"path": str(path), "commit": commit, "pinned_commit": OFFICIAL_COMMIT,
-            "matches_pinned": blobs == OFFICIAL_BLOBS, "blobs": blobs}
+    return {
+        "path": str(path),
+        "commit": commit,
+        "pinned_commit": OFFICIAL_COMMIT,
+        "matches_pinned": blobs == OFFICIAL_BLOBS,
+        "blobs": blobs,
+    }
 
 
 def load_official(path: Path) -> tuple[types.ModuleType, list[dict]]:
@@ -138,6 +160,7 @@ def load_official(path: Path) -> tuple[types.ModuleType, list[dict]]:
     try:
         import scipy.ndimage.interpolation  # noqa: F401  (utils.py imports it for DC's augment, unused here)
     except ImportError:
+
         def rotate(*args, **kwargs):
             raise RuntimeError("scipy is not installed: the official DC augmentation (not benchmarked) needs it")
 
@@ -171,8 +194,17 @@ class Official:
         import torch
 
         self.u, self.device = utils, device
-        self.args = SimpleNamespace(device=str(device), dis_metric="ours", lr_net=0.01, batch_real=256, batch_train=256,
-                                    dsa=False, dsa_strategy=STRATEGY, dsa_param=utils.ParamDiffAug(), dc_aug_param=None)
+        self.args = SimpleNamespace(
+            device=str(device),
+            dis_metric="ours",
+            lr_net=0.01,
+            batch_real=256,
+            batch_train=256,
+            dsa=False,
+            dsa_strategy=STRATEGY,
+            dsa_param=utils.ParamDiffAug(),
+            dc_aug_param=None,
+        )
         self.images_all = data.train_images  # main.py L70-76: all training images on the device, class index lists
         self.indices_class = [idx.tolist() for idx in data.class_indices]
         self.test_images, self.test_labels = data.test_images, data.test_labels
@@ -215,7 +247,7 @@ class Official:
                 for c in range(CLASSES):
                     img_real = self.get_images(c, args.batch_real)
                     lab_real = torch.ones((img_real.shape[0],), device=args.device, dtype=torch.long) * c
-                    img_syn = image_syn[c * ipc:(c + 1) * ipc].reshape((ipc, channel, im_size[0], im_size[1]))
+                    img_syn = image_syn[c * ipc : (c + 1) * ipc].reshape((ipc, channel, im_size[0], im_size[1]))
                     lab_syn = torch.ones((ipc,), device=args.device, dtype=torch.long) * c
                     if args.dsa:
                         seed = int(time.time() * 1000) % 100000
@@ -224,7 +256,7 @@ class Official:
                     output_real = net(img_real)
                     loss_real = criterion(output_real, lab_real)
                     gw_real = torch.autograd.grad(loss_real, net_parameters)
-                    gw_real = list((_.detach().clone() for _ in gw_real))
+                    gw_real = list(_.detach().clone() for _ in gw_real)
                     output_syn = net(img_syn)
                     loss_syn = criterion(output_syn, lab_syn)
                     gw_syn = torch.autograd.grad(loss_syn, net_parameters, create_graph=True)
@@ -238,8 +270,8 @@ class Official:
                 image_syn_train, label_syn_train = copy.deepcopy(image_syn.detach()), copy.deepcopy(label_syn.detach())  # L211-216
                 dst_syn_train = u.TensorDataset(image_syn_train, label_syn_train)
                 trainloader = torch.utils.data.DataLoader(dst_syn_train, batch_size=args.batch_train, shuffle=True, num_workers=0)
-                for il in range(inner_loop):
-                    u.epoch("train", trainloader, net, optimizer_net, criterion, args, aug=True if args.dsa else False)
+                for _ in range(inner_loop):
+                    u.epoch("train", trainloader, net, optimizer_net, criterion, args, aug=bool(args.dsa))
             return loss_avg / (CLASSES * outer_loop)
 
         return iteration
@@ -262,7 +294,7 @@ class Official:
             loss = torch.tensor(0.0).to(args.device)
             for c in range(CLASSES):
                 img_real = self.get_images(c, args.batch_real)
-                img_syn = image_syn[c * ipc:(c + 1) * ipc].reshape((ipc, channel, im_size[0], im_size[1]))
+                img_syn = image_syn[c * ipc : (c + 1) * ipc].reshape((ipc, channel, im_size[0], im_size[1]))
                 if args.dsa:
                     seed = int(time.time() * 1000) % 100000
                     img_real = self.u.DiffAugment(img_real, args.dsa_strategy, seed=seed, param=args.dsa_param)
@@ -288,7 +320,9 @@ class Official:
             return self.gradient_matching(row.ipc, row.outer or outer, inner, row.kind == "dsa")
         net = self.network(row.model)
         if row.kind == "test":  # utils.get_dataset L100, evaluate_synset L358
-            loader = torch.utils.data.DataLoader(u.TensorDataset(self.test_images, self.test_labels), batch_size=256, shuffle=False, num_workers=0)
+            loader = torch.utils.data.DataLoader(
+                u.TensorDataset(self.test_images, self.test_labels), batch_size=256, shuffle=False, num_workers=0
+            )
             return lambda: u.epoch("test", loader, net, None, self.criterion, args, aug=False)
         images, labels = training_set(row, self.device)
         loader = torch.utils.data.DataLoader(u.TensorDataset(images, labels), batch_size=args.batch_train, shuffle=True, num_workers=0)
@@ -332,11 +366,14 @@ class Ours:
         if row.kind in ("dm", "dc", "dsa"):
             spec = METHODS.get(row.kind)  # reference lr_img and (outer, inner) loops by IPC
             overrides = {"augment": "none" if row.kind == "dc" else STRATEGY, "outer_loop": row.outer}
-            settings = spec.resolve(ipc=row.ipc, model="convnet", traits=data.traits,
-                                    overrides={k: v for k, v in overrides.items() if spec.takes(k)})
+            settings = spec.resolve(
+                ipc=row.ipc, model="convnet", traits=data.traits, overrides={k: v for k, v in overrides.items() if spec.takes(k)}
+            )
             images = torch.randn(CLASSES * row.ipc, *SHAPE, device=device, requires_grad=True)
             labels = torch.arange(CLASSES, device=device).repeat_interleave(row.ipc)
-            problem = Problem(data, images, labels, torch.optim.SGD([images], lr=settings.lr_img, momentum=spec.image_momentum), settings, speed)
+            problem = Problem(
+                data, images, labels, torch.optim.SGD([images], lr=settings.lr_img, momentum=spec.image_momentum), settings, speed
+            )
             return lambda: spec.step(problem, gen)
         net = FastNet(build_model(row.model, data.channel, data.num_classes, data.im_size).to(device), speed)
         if row.kind == "test":
@@ -399,15 +436,19 @@ def markdown(report: dict) -> str:
         f"env {' '.join(f'{k}={v}' for k, v in m['env'].items()) or '(none)'} · load average at start {m['loadavg'][0]:.1f}",
         f"Official code: {report['official']['commit'] or 'unknown commit'} "
         f"({'pinned' if report['official']['matches_pinned'] else 'NOT the pinned commit'}), patched in memory: "
-        + "; ".join(f"{p['file']} {p['change']} ({p['count']}×)" for p in report["official"]["patches"]) + ".",
+        + "; ".join(f"{p['file']} {p['change']} ({p['count']}×)" for p in report["official"]["patches"])
+        + ".",
         f"Medians of {report['settings']['repeats']} interleaved samples after one warm-up; "
         f"fp32 matmul ({mm['n']}²): {mm['gflops']:.0f} GFLOP/s.",
         "",
     ]
     ours = report["settings"]["ours_sides"]
     lines += [
-        "| workload | official s | " + " | ".join(f"{side} s" for side in ours) + " | "
-        + " | ".join(f"speed-up {side}" for side in ours) + " | target ≥2× met? | official s (issue 7) |",
+        "| workload | official s | "
+        + " | ".join(f"{side} s" for side in ours)
+        + " | "
+        + " | ".join(f"speed-up {side}" for side in ours)
+        + " | target ≥2× met? | official s (issue 7) |",
         "|---|---|" + "---|" * (2 * len(ours)) + "---|---|",
     ]
     for r in report["rows"]:
@@ -418,9 +459,12 @@ def markdown(report: dict) -> str:
         target = "yes" if r["target_met"] else "no"
         if "gflops" in r:
             g = r["gflops"]
-            target += (f"; GFLOP/s official {g['official']:.0f}, " + ", ".join(f"{side} {g[side]:.0f}" for side in ours)
-                       + f"; best {100 * g['best_fraction_of_matmul']:.0f}% of matmul "
-                       f"(≥{100 * MATMUL_FRACTION_TARGET:.0f}%: {'yes' if g['fraction_target_met'] else 'no'})")
+            target += (
+                f"; GFLOP/s official {g['official']:.0f}, "
+                + ", ".join(f"{side} {g[side]:.0f}" for side in ours)
+                + f"; best {100 * g['best_fraction_of_matmul']:.0f}% of matmul "
+                f"(≥{100 * MATMUL_FRACTION_TARGET:.0f}%: {'yes' if g['fraction_target_met'] else 'no'})"
+            )
         times = " | ".join(f"{r[side]['median_s']:.3f}" for side in ours)
         speedups = " | ".join(f"{r['speedup'][side]:.2f}×" for side in ours)
         lines.append(f"| {r['label']} | {r['official']['median_s']:.3f} | {times} | {speedups} | {target} | {issue} |")
@@ -429,8 +473,12 @@ def markdown(report: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--official", type=Path, default=os.environ.get("CONDENSE_OFFICIAL_DIR"),
-                        help="directory with the official code (default: $CONDENSE_OFFICIAL_DIR, else a clone in benchmarks/.official)")
+    parser.add_argument(
+        "--official",
+        type=Path,
+        default=os.environ.get("CONDENSE_OFFICIAL_DIR"),
+        help="directory with the official code (default: $CONDENSE_OFFICIAL_DIR, else a clone in benchmarks/.official)",
+    )
     parser.add_argument("--official-url", default=OFFICIAL_URL, help="where to clone it from (e.g. a local mirror)")
     parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS), metavar="ROW", help=f"any of: {' '.join(ROWS)}")
     parser.add_argument("--repeats", type=int, default=3, help="timed samples per side and row")
@@ -438,11 +486,17 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--per-class", type=int, default=6000, help="real images per class")
     parser.add_argument("--test-size", type=int, default=10000, help="test images for the test-pass rows")
-    parser.add_argument("--compile", action="store_true",
-                        help="also time our side with torch.compile + channels-last (condense --compile), as a third column")
-    parser.add_argument("--batched", action="store_true",
-                        help="also time our side with every class's gradients in one vmap call (distill --batch-classes on), "
-                             "as another column (DC/DSA rows; the other rows equal `ours`)")
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="also time our side with torch.compile + channels-last (condense --compile), as a third column",
+    )
+    parser.add_argument(
+        "--batched",
+        action="store_true",
+        help="also time our side with every class's gradients in one vmap call (distill --batch-classes on), "
+        "as another column (DC/DSA rows; the other rows equal `ours`)",
+    )
     parser.add_argument("--no-allocator-env", action="store_true", help="do not re-execute with condense's allocator setting")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "official_vs_ours", help="output path without suffix")
     args = parser.parse_args()
@@ -465,9 +519,17 @@ def main() -> None:
         sides["ours_batched"] = Ours(data, device, Speed(batch_classes=True))
     report = {
         "machine": machine_info(device),
-        "settings": {"device": str(device), "repeats": args.repeats, "per_class": args.per_class, "test_size": args.test_size,
-                     "shape": SHAPE, "classes": CLASSES, "dsa_strategy": STRATEGY, "ours_sides": [side for side in sides if side != "official"],
-                     "order": "per row: one warm-up per side (it holds any compile), then official, ours, ..., official, ours, ..."},
+        "settings": {
+            "device": str(device),
+            "repeats": args.repeats,
+            "per_class": args.per_class,
+            "test_size": args.test_size,
+            "shape": SHAPE,
+            "classes": CLASSES,
+            "dsa_strategy": STRATEGY,
+            "ours_sides": [side for side in sides if side != "official"],
+            "order": "per row: one warm-up per side (it holds any compile), then official, ours, ..., official, ours, ...",
+        },
         "official": {**official_identity(official_dir), "patches": patches},
         "matmul": matmul_gflops(device),
         "rows": [],
@@ -490,11 +552,18 @@ def main() -> None:
             flops = step_flops(sides["official"])
             rates = {side: flops / result[side]["median_s"] / 1e9 for side in sides}
             fraction = max(rates[side] for side in sides if side != "official") / report["matmul"]["gflops"]
-            result["gflops"] = {"flops_per_step": flops, **rates, "best_fraction_of_matmul": fraction,
-                                "fraction_target_met": fraction >= MATMUL_FRACTION_TARGET}
+            result["gflops"] = {
+                "flops_per_step": flops,
+                **rates,
+                "best_fraction_of_matmul": fraction,
+                "fraction_target_met": fraction >= MATMUL_FRACTION_TARGET,
+            }
         if "speedup" in result:
-            print(f"  -> official {result['official']['median_s']:.3f} s, speed-up "
-                  + ", ".join(f"{side} {x:.2f}x" for side, x in result["speedup"].items()), flush=True)
+            print(
+                f"  -> official {result['official']['median_s']:.3f} s, speed-up "
+                + ", ".join(f"{side} {x:.2f}x" for side, x in result["speedup"].items()),
+                flush=True,
+            )
         report["rows"].append(result)
         save()
     print(f"wrote {args.out.with_suffix('.json')} and {args.out.with_suffix('.md')}")

@@ -15,7 +15,6 @@ import shlex
 from pathlib import Path
 
 import pandas as pd
-
 from bench_common import write_text
 
 # job name (its benchmark file under results/<dataset>/benchmarks, without .tsv) -> stage
@@ -57,8 +56,13 @@ def main() -> None:
         jobs["stage"] = jobs["job"].map(stage_of)
         per_stage[label] = jobs.groupby("stage")["seconds"].sum()
         run = summary[label]
-        report["runs"][label] = {**run, "jobs": len(jobs), "job_seconds": float(jobs["seconds"].sum()),
-                                 "peak_rss_mb": float(jobs["max_rss_mb"].max()), "per_stage_s": per_stage[label].round(1).to_dict()}
+        report["runs"][label] = {
+            **run,
+            "jobs": len(jobs),
+            "job_seconds": float(jobs["seconds"].sum()),
+            "peak_rss_mb": float(jobs["max_rss_mb"].max()),
+            "per_stage_s": per_stage[label].round(1).to_dict(),
+        }
     base = args.labels[0]
     table = pd.DataFrame(per_stage).fillna(0.0)
     lines = [
@@ -71,10 +75,17 @@ def main() -> None:
     for label in args.labels:
         r = report["runs"][label]
         wall = int(r["wall_s"])
-        lines.append(f"| {label} | {r['commit']} | {r['start']} | {wall} s ({wall // 60} min {wall % 60} s) | {r['jobs']} | "
-                     f"{r['job_seconds']:.0f} | {int(report['runs'][base]['wall_s']) / wall:.2f}× |")
-    lines += ["", "Job-seconds per stage (the rules' benchmark files; tables and figures are not timed, 2 jobs run at a time):", "",
-              "| stage | " + " | ".join(args.labels) + " |", "|---|" + "---|" * len(args.labels)]
+        lines.append(
+            f"| {label} | {r['commit']} | {r['start']} | {wall} s ({wall // 60} min {wall % 60} s) | {r['jobs']} | "
+            f"{r['job_seconds']:.0f} | {int(report['runs'][base]['wall_s']) / wall:.2f}× |"
+        )
+    lines += [
+        "",
+        "Job-seconds per stage (the rules' benchmark files; tables and figures are not timed, 2 jobs run at a time):",
+        "",
+        "| stage | " + " | ".join(args.labels) + " |",
+        "|---|" + "---|" * len(args.labels),
+    ]
     for stage, row in table.sort_values(base, ascending=False).iterrows():
         lines.append(f"| {stage} | " + " | ".join(f"{row[label]:.0f}" for label in args.labels) + " |")
     write_text(args.out.with_suffix(".json"), json.dumps(report, indent=2) + "\n")

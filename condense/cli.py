@@ -12,7 +12,7 @@ import argparse
 import importlib
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -41,6 +41,7 @@ STAGES = {
     "cost": "condense.stages.cost",
     "figures": "condense.stages.figures",
 }
+
 
 def _describe(module) -> str:
     return (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else ""

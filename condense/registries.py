@@ -35,21 +35,26 @@ def check_config(config: dict, schema_path) -> dict:
     schema cannot say: datasets are registered or derived, and each method's settings are its own."""
     from .core.config import validate_config
     from .core.errors import CondenseError
-    from .data.sources import DATASETS
-    from .methods import METHODS
     from .core.settings import build_settings
+    from .data.sources import DATASETS
     from .masks.saliency import SOURCES
+    from .methods import METHODS
     from .methods.config import check_method_config
 
     validate_config(config, schema_path, schema_enums(), source="config")
     known = ", ".join(DATASETS.names())
     named = [(f"datasets.{i}", name) for i, name in enumerate(config["datasets"])]
-    named += [(f"attention.masks.{g}.datasets.{i}", name) for g, grid in enumerate(config["attention"]["masks"])
-              for i, name in enumerate(grid.get("datasets") or [])]
+    named += [
+        (f"attention.masks.{g}.datasets.{i}", name)
+        for g, grid in enumerate(config["attention"]["masks"])
+        for i, name in enumerate(grid.get("datasets") or [])
+    ]
     for key, name in named:
         if name not in DATASETS and name not in config["derived"]:
-            raise CondenseError(f"config: key {key} = {name!r} is invalid (not a known dataset: {known}; nor defined "
-                                "under `derived`); fix it in the config file")
+            raise CondenseError(
+                f"config: key {key} = {name!r} is invalid (not a known dataset: {known}; nor defined "
+                "under `derived`); fix it in the config file"
+            )
     for name, entry in config["derived"].items():
         if name in DATASETS:
             raise CondenseError(f"config: derived dataset {name!r} shadows the dataset of that name; rename it")

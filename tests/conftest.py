@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import torch
 
 from condense.core.fileio import save_torch
+
+# The official code the cross-checks import (MIT-licensed copies beside a project checkout, read-only: the tests
+# patch scratch copies). A variable set by the caller wins; without either, those tests skip and say so.
+REFERENCE_CODE = Path(__file__).resolve().parents[2] / "shared" / "reference-code"
+OFFICIAL_CHECKOUTS = {"CONDENSE_OFFICIAL_DIR": "DatasetCondensation"}
+for _variable, _folder in OFFICIAL_CHECKOUTS.items():
+    if not os.environ.get(_variable) and (REFERENCE_CODE / _folder).is_dir():
+        os.environ[_variable] = str(REFERENCE_CODE / _folder)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Where the cross-checks found the official code (printed under -q too, so a CI log shows whether they ran)."""
+    for variable in (*OFFICIAL_CHECKOUTS, "CONDENSE_DATADAM_DIR"):
+        terminalreporter.write_line(f"{variable}: {os.environ.get(variable) or 'not set: its cross-checks were skipped'}")
 
 
 def make_stored_dataset(

@@ -13,9 +13,7 @@ import pytest
 
 from condense.core.allocator import ALLOCATOR_ENV, OPT_OUT_ENV
 
-pytestmark = pytest.mark.skipif(
-    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's"
-)
+pytestmark = pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
 
 # A 64 MiB tensor allocated, written and freed 20 times: glibc's default maps and unmaps each one, so
 # every 4 KiB page faults again (16,384 per tensor); with the setting the heap keeps the pages after

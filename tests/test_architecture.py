@@ -11,7 +11,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-
 PACKAGE = Path(__file__).resolve().parent.parent / "condense"
 
 # Lower number = lower layer. A module may import its own layer's package and anything below it;
@@ -21,9 +20,14 @@ LAYERS = {
     "data": 1,
     "models": 2,
     "training": 3,
-    "methods": 4, "masks": 4, "baselines": 4, "reporting": 4,
+    "methods": 4,
+    "masks": 4,
+    "baselines": 4,
+    "reporting": 4,
     "stages": 5,
-    "registries": 6, "cli": 6, "__main__": 6,
+    "registries": 6,
+    "cli": 6,
+    "__main__": 6,
 }
 LIBRARIES = 4
 
@@ -57,7 +61,11 @@ def imported(path: Path) -> set[str]:
                 continue
             found.add(target)
             # `from . import dc` imports the submodule condense.methods.dc
-            found |= {f"{target}.{a.name}" for a in node.names if (PACKAGE.parent / f"{target}.{a.name}".replace(".", "/")).with_suffix(".py").exists()}
+            found |= {
+                f"{target}.{a.name}"
+                for a in node.names
+                if (PACKAGE.parent / f"{target}.{a.name}".replace(".", "/")).with_suffix(".py").exists()
+            }
     return found
 
 
@@ -163,23 +171,76 @@ def test_a_new_method_is_one_new_file(data_file, tmp_path):
 
     assert "--batch-real" in condense("distill", "--help").stdout
     out, ckpt = tmp_path / "toy.pt", tmp_path / "toy.ckpt"
-    condense("distill", "--method", "toy", "--data", str(data_file), "--ipc", "2", "--device", "cpu", "--quiet",
-             "--checkpoint", str(ckpt), "--checkpoint-every", "1", "--out", str(out))
+    condense(
+        "distill",
+        "--method",
+        "toy",
+        "--data",
+        str(data_file),
+        "--ipc",
+        "2",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--checkpoint",
+        str(ckpt),
+        "--checkpoint-every",
+        "1",
+        "--out",
+        str(out),
+    )
     import torch
 
     stored = torch.load(out, weights_only=True)
     assert stored["meta"]["method"] == "toy" and stored["meta"]["settings"]["iterations"] == 3  # its own default
     assert len(stored["meta"]["losses"]) == 4 and stored["meta"]["losses"][-1] < stored["meta"]["losses"][0]
     evaluation = tmp_path / "eval.json"
-    condense("evaluate", "--data", str(data_file), "--set", str(out), "--model", "convnet_w32", "--num-nets", "1", "--epochs", "2",
-             "--device", "cpu", "--quiet", "--out", str(evaluation))
+    condense(
+        "evaluate",
+        "--data",
+        str(data_file),
+        "--set",
+        str(out),
+        "--model",
+        "convnet_w32",
+        "--num-nets",
+        "1",
+        "--epochs",
+        "2",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--out",
+        str(evaluation),
+    )
     assert json.loads(evaluation.read_text())["method"] == "toy"
     md, csv = tmp_path / "t.md", tmp_path / "t.csv"
     condense("table", str(evaluation), "--layout", "convnet", "--out-md", str(md), "--out-csv", str(csv))
     table = md.read_text()
     assert "\n| Toy " in table and "\n| Toy + mask " in table and "and Toy with and without masks" in table  # its own rows, by its label
-    bad = subprocess.run([sys.executable, "-m", "condense", "distill", "--method", "toy", "--data", str(data_file), "--ipc", "1",
-                          "--lr-net", "0.1", "--device", "cpu", "--out", str(tmp_path / "x.pt")], capture_output=True, text=True, env=env)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "condense",
+            "distill",
+            "--method",
+            "toy",
+            "--data",
+            str(data_file),
+            "--ipc",
+            "1",
+            "--lr-net",
+            "0.1",
+            "--device",
+            "cpu",
+            "--out",
+            str(tmp_path / "x.pt"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert bad.returncode == 2 and "--lr-net does not apply to toy" in bad.stderr
 
 
@@ -190,9 +251,28 @@ def test_the_workflow_takes_a_plugin_method(tmp_path):
     config = tmp_path / "toy.yaml"
     config.write_text(f"plugins: [{plugin}]\ndistill:\n  methods: [toy]\n  toy: {{iterations: 5}}\n")
     repo = PACKAGE.parent
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile"), "--directory", str(tmp_path),
-                           "-n", "-p", "--cores", "1", "all", "--configfile", str(repo / "config" / "smoke.yaml"), str(config)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(repo / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "-n",
+            "-p",
+            "--cores",
+            "1",
+            "all",
+            "--configfile",
+            str(repo / "config" / "smoke.yaml"),
+            str(config),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     assert "distill --method toy" in out and "--iterations 5" in out

@@ -8,20 +8,18 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import make_stored_dataset
 
 from condense.cli import main
 from condense.core.errors import CondenseError
 from condense.core.fileio import save_torch
+from condense.data.maps import load_maps
 from condense.data.store import load_data
 from condense.masks.application import masked_data
-from condense.data.maps import load_maps
 from condense.masks.selection import load_selection, masked_count
 from condense.masks.variant import MaskVariant
 from condense.models.fcn import FCNS, attention_map, build_fcn, pool_logits
 from condense.models.store import load_network, save_network
-
-from conftest import make_stored_dataset
-
 
 # --------------------------------------------------------------------------- FCNs
 
@@ -105,10 +103,50 @@ def artifacts(tmp_path_factory) -> dict:
     save_torch(make_stored_dataset(n_per_class=N_PER_CLASS), data)
     fcn, metrics, maps, fig = root / "fcn.pt", root / "fcn.json", root / "maps.pt", root / "maps.png"
     common = ["--device", "cpu", "--quiet"]
-    assert main(["train-attention", "--data", str(data), "--epochs", "2", "--batch-size", "8", "--lr", "0.05",
-                 "--out", str(fcn), "--out-json", str(metrics), *common]) == 0
-    assert main(["saliency", "--source", "fcn", "--data", str(data), "--network", str(fcn), "--out", str(maps),
-                 "--figure", str(fig), "--per-class-figure", "2", "--batch-size", "5", *common]) == 0
+    assert (
+        main(
+            [
+                "train-attention",
+                "--data",
+                str(data),
+                "--epochs",
+                "2",
+                "--batch-size",
+                "8",
+                "--lr",
+                "0.05",
+                "--out",
+                str(fcn),
+                "--out-json",
+                str(metrics),
+                *common,
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "saliency",
+                "--source",
+                "fcn",
+                "--data",
+                str(data),
+                "--network",
+                str(fcn),
+                "--out",
+                str(maps),
+                "--figure",
+                str(fig),
+                "--per-class-figure",
+                "2",
+                "--batch-size",
+                "5",
+                *common,
+            ]
+        )
+        == 0
+    )
     return {"root": root, "data": data, "fcn": fcn, "metrics": metrics, "maps": maps, "figure": fig}
 
 
@@ -123,8 +161,27 @@ def test_train_attention_writes_fcn_and_metrics(artifacts):
 
 def test_train_attention_is_deterministic(artifacts, tmp_path):
     again = tmp_path / "fcn.pt"
-    assert main(["train-attention", "--data", str(artifacts["data"]), "--epochs", "2", "--batch-size", "8", "--lr", "0.05",
-                 "--out", str(again), "--device", "cpu", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train-attention",
+                "--data",
+                str(artifacts["data"]),
+                "--epochs",
+                "2",
+                "--batch-size",
+                "8",
+                "--lr",
+                "0.05",
+                "--out",
+                str(again),
+                "--device",
+                "cpu",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     a, b = torch.load(artifacts["fcn"], weights_only=True), torch.load(again, weights_only=True)
     assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
 

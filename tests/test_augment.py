@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from condense.core.errors import CondenseError
 from condense.data.augment import (
     DEFAULT_STRATEGY,
     FAMILIES,
@@ -22,7 +23,6 @@ from condense.data.augment import (
     sample,
     strategy_for,
 )
-from condense.core.errors import CondenseError
 
 ALL = ("color", "crop", "cutout", "flip", "scale", "rotate")
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -202,8 +202,7 @@ def test_brightness_adds_known_value():
     # saturation uniform 0.5 -> factor 1, contrast uniform 0.5 -> factor 1: brightness alone
     draw = Draw.of("color", brightness=0.8, saturation=0.5, contrast=0.5)
     torch.testing.assert_close(apply(x, draw), x + 0.3, rtol=0, atol=1e-6)
-    draw = Draw.of("color", brightness=[0.0, 0.75], saturation=0.5, contrast=0.5,
-                   params=AugmentParams(brightness=2.0))
+    draw = Draw.of("color", brightness=[0.0, 0.75], saturation=0.5, contrast=0.5, params=AugmentParams(brightness=2.0))
     out = apply(x, draw)
     torch.testing.assert_close(out[0], x[0] - 1.0, rtol=0, atol=1e-6)
     torch.testing.assert_close(out[1], x[1] + 0.5, rtol=0, atol=1e-6)
@@ -272,8 +271,7 @@ def test_cutout_even_square():
 def test_cutout_odd_square():
     x = torch.ones(2, 1, 5, 5)
     # size int(5 * 0.5 + 0.5) = 3 (odd) -> centre in [0, 4]; centre (2, 2) per image 0, (0, 4) per image 1
-    draw = Draw.of("cutout", h=[_int_uniform(2, 0, 4), _int_uniform(0, 0, 4)],
-                   w=[_int_uniform(2, 0, 4), _int_uniform(4, 0, 4)])
+    draw = Draw.of("cutout", h=[_int_uniform(2, 0, 4), _int_uniform(0, 0, 4)], w=[_int_uniform(2, 0, 4), _int_uniform(4, 0, 4)])
     expected = torch.ones(2, 1, 5, 5)
     expected[0, :, 1:4, 1:4] = 0
     expected[1, :, 0:2, 3:5] = 0
@@ -318,7 +316,8 @@ def _load_official():
     tree = ast.parse(path.read_text(), str(path))
     wanted = {"ParamDiffAug", "set_seed_DiffAug", "DiffAugment"}
     body = [
-        node for node in tree.body
+        node
+        for node in tree.body
         if (isinstance(node, (ast.FunctionDef, ast.ClassDef)) and (node.name in wanted or node.name.startswith("rand_")))
         or (isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "AUGMENT_FNS" for t in node.targets))
     ]

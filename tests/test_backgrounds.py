@@ -27,16 +27,24 @@ def garments(n_per_class: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     for i, c in enumerate(labels.tolist()):
         h, w = 6 + 2 * (c % 5), 18 - 2 * (c % 5)
         top, left = 4 + c % 3, 5
-        images[i, 0, top:top + h, left:left + w] = torch.randint(1, 256, (h, w), generator=gen, dtype=torch.uint8)
+        images[i, 0, top : top + h, left : left + w] = torch.randint(1, 256, (h, w), generator=gen, dtype=torch.uint8)
     return images, labels
 
 
 def base_data(n_per_class: int = 30, test_per_class: int = 10) -> dict:
     train_images, train_labels = garments(n_per_class, 0)
     test_images, test_labels = garments(test_per_class, 1)
-    return {"name": "fashionmnist", "classes": [f"c{c}" for c in range(CLASSES)], "mean": [0.3], "std": [0.3],
-            "train_images": train_images, "train_labels": train_labels, "test_images": test_images, "test_labels": test_labels,
-            "format": 1}
+    return {
+        "name": "fashionmnist",
+        "classes": [f"c{c}" for c in range(CLASSES)],
+        "mean": [0.3],
+        "std": [0.3],
+        "train_images": train_images,
+        "train_labels": train_labels,
+        "test_images": test_images,
+        "test_labels": test_labels,
+        "format": 1,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -76,9 +84,12 @@ def test_foregrounds_are_exactly_the_garments_nonzero_pixels():
         assert torch.equal(fg.sum(dim=(1, 2)), (garment > 0).sum(dim=(1, 2, 3)))  # as many pixels as the garment has
         for i in range(0, idx.numel(), 17):  # the foreground is the garment's support, placed somewhere on the canvas
             ys, xs = torch.nonzero(fg[i], as_tuple=True)
-            dy, dx = int(ys.min()) - int(torch.nonzero(garment[i, 0])[:, 0].min()), int(xs.min()) - int(torch.nonzero(garment[i, 0])[:, 1].min())
+            dy, dx = (
+                int(ys.min()) - int(torch.nonzero(garment[i, 0])[:, 0].min()),
+                int(xs.min()) - int(torch.nonzero(garment[i, 0])[:, 1].min()),
+            )
             placed = torch.zeros(32, 32, dtype=torch.bool)
-            placed[dy:dy + 28, dx:dx + 28] = garment[i, 0] > 0
+            placed[dy : dy + 28, dx : dx + 28] = garment[i, 0] > 0
             assert torch.equal(placed, fg[i])
             tinted = images[i][:, fg[i]].float()  # every foreground pixel is the garment's value times one colour (to uint8)
             g = garment[i, 0][garment[i, 0] > 0].float().unsqueeze(0)
@@ -101,14 +112,39 @@ def test_same_seed_same_file_other_seed_other_file_same_garments_across_variants
     paths = {}
     for name, seed, variant in (("a", "0", "correlated"), ("b", "0", "correlated"), ("c", "1", "correlated"), ("d", "0", "independent")):
         paths[name] = tmp_path / f"{name}.pt"
-        assert main(["derive", "--kind", "backgrounds", "--data", str(base_file), "--variant", variant, "--per-class", "20",
-                     "--test-per-class", "5", "--seed", seed, "--out", str(paths[name]), "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "derive",
+                    "--kind",
+                    "backgrounds",
+                    "--data",
+                    str(base_file),
+                    "--variant",
+                    variant,
+                    "--per-class",
+                    "20",
+                    "--test-per-class",
+                    "5",
+                    "--seed",
+                    seed,
+                    "--out",
+                    str(paths[name]),
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
     a, b, c, d = (load_torch(p) for p in paths.values())
     assert a["digest"] == b["digest"] and torch.equal(a["train_images"], b["train_images"])
     assert a["digest"] != c["digest"]
     assert torch.equal(a["train_source_index"], d["train_source_index"])  # the same garments, other backgrounds
-    assert a["traits"] == {"dsa_strategy": "color_crop_cutout_flip_scale_rotate", "flip_safe": True, "published_as": None,
-                           "base": "fashionmnist"}
+    assert a["traits"] == {
+        "dsa_strategy": "color_crop_cutout_flip_scale_rotate",
+        "flip_safe": True,
+        "published_as": None,
+        "base": "fashionmnist",
+    }
     assert a["name"] == "fashionmnist-backgrounds" and a["derivation"]["settings"]["variant"] == "correlated"
     data = load_data(paths["a"])
     assert data.traits.published_as is None and data.channel == 3 and data.im_size == (32, 32)
@@ -146,16 +182,53 @@ def test_scores_hand_computed():
 
 def test_gt_maps_score_perfectly_and_the_stages_run_on_the_derived_data(base_file, tmp_path):
     data = tmp_path / "bg.pt"
-    assert main(["derive", "--kind", "backgrounds", "--data", str(base_file), "--per-class", "10", "--test-per-class", "5",
-                 "--variant", "correlated", "--out", str(data), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "derive",
+                "--kind",
+                "backgrounds",
+                "--data",
+                str(base_file),
+                "--per-class",
+                "10",
+                "--test-per-class",
+                "5",
+                "--variant",
+                "correlated",
+                "--out",
+                str(data),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     gt, fcn_maps = tmp_path / "gt.pt", tmp_path / "uniform.pt"
     assert main(["saliency", "--source", "gt", "--data", str(data), "--out", str(gt), "--device", "cpu", "--quiet"]) == 0
     stored = load_maps(gt)
     assert torch.equal(stored["maps"] == 255, load_data(data).extras["train_foreground"]) and stored["source"] == "gt"
     save_maps(fcn_maps, torch.full_like(stored["maps"], 128), "fashionmnist-backgrounds", "fcn", {})  # knows nothing
     md, csv, js = tmp_path / "s.md", tmp_path / "s.csv", tmp_path / "s.json"
-    assert main(["score-saliency", str(gt), str(fcn_maps), "--data", str(data), "--out-md", str(md), "--out-csv", str(csv),
-                 "--out-json", str(js), "--out-html", str(tmp_path / "s.html")]) == 0
+    assert (
+        main(
+            [
+                "score-saliency",
+                str(gt),
+                str(fcn_maps),
+                "--data",
+                str(data),
+                "--out-md",
+                str(md),
+                "--out-csv",
+                str(csv),
+                "--out-json",
+                str(js),
+                "--out-html",
+                str(tmp_path / "s.html"),
+            ]
+        )
+        == 0
+    )
     rows = {r["source"]: r for r in json.loads(js.read_text())["rows"]}
     assert rows["gt"]["mass"] == pytest.approx(1.0) and rows["gt"]["iou"] == pytest.approx(1.0) and rows["gt"]["pointing"] == 1.0
     assert rows["fcn"]["mass"] == pytest.approx(rows["fcn"]["chance_mass"], abs=1e-6)
@@ -163,12 +236,57 @@ def test_gt_maps_score_perfectly_and_the_stages_run_on_the_derived_data(base_fil
     assert "<table" in (tmp_path / "s.html").read_text() and "pointing game" in (tmp_path / "s.html").read_text()
     # any stage runs on it: a masked DM run with the oracle mask, the whole-dataset network with its background-free test
     out = tmp_path / "dm.pt"
-    assert main(["distill", "--method", "dm", "--data", str(data), "--ipc", "1", "--iterations", "1", "--batch-real", "4",
-                 "--model", "convnet_w32", "--maps", str(gt), "--mask", "gt-r1.0-black-soft-batch", "--device", "cpu",
-                 "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "distill",
+                "--method",
+                "dm",
+                "--data",
+                str(data),
+                "--ipc",
+                "1",
+                "--iterations",
+                "1",
+                "--batch-real",
+                "4",
+                "--model",
+                "convnet_w32",
+                "--maps",
+                str(gt),
+                "--mask",
+                "gt-r1.0-black-soft-batch",
+                "--device",
+                "cpu",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     full = tmp_path / "full.json"
-    assert main(["full-baseline", "--data", str(data), "--model", "convnet_w32", "--epochs", "1", "--device", "cpu",
-                 "--out-model", str(tmp_path / "full.pt"), "--out", str(full), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "full-baseline",
+                "--data",
+                str(data),
+                "--model",
+                "convnet_w32",
+                "--epochs",
+                "1",
+                "--device",
+                "cpu",
+                "--out-model",
+                str(tmp_path / "full.pt"),
+                "--out",
+                str(full),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     run = json.loads(full.read_text())["runs"][0]
     assert 0 <= run["test_acc_foreground_only"] <= 1 and json.loads(full.read_text())["published_as"] is None
 

@@ -4,6 +4,7 @@ import dataclasses
 
 import pytest
 import torch
+from test_methods import make_problem, write_maps_and_mask
 
 from condense.cli import main
 from condense.core.accel import Speed, make_speed
@@ -13,8 +14,6 @@ from condense.data.store import load_data
 from condense.masks.application import masked_data
 from condense.masks.variant import parse_variant
 from condense.methods.gradient_matching import gradient_matching
-
-from test_methods import make_problem, write_maps_and_mask
 
 BATCHED = Speed(batch_classes=True)
 
@@ -48,12 +47,15 @@ def one_update(problem, seed=3):
     return float(loss), step
 
 
-@pytest.mark.parametrize("method, strategy, model", [
-    ("dc", "none", "convnet_w32"),
-    ("dsa", "color_crop_cutout_flip_scale_rotate", "convnet_w32"),
-    ("dc", "none", "convnet_bn"),  # BatchNorm with frozen statistics
-    ("dsa", "flip_scale_rotate", "convnet_bn"),
-])
+@pytest.mark.parametrize(
+    "method, strategy, model",
+    [
+        ("dc", "none", "convnet_w32"),
+        ("dsa", "color_crop_cutout_flip_scale_rotate", "convnet_w32"),
+        ("dc", "none", "convnet_bn"),  # BatchNorm with frozen statistics
+        ("dsa", "flip_scale_rotate", "convnet_bn"),
+    ],
+)
 def test_batched_classes_equal_the_class_loop(data_file, method, strategy, model, float64):
     results = {}
     for speed in (Speed(), BATCHED):
@@ -112,9 +114,35 @@ def test_distill_batch_classes_flag_gives_the_same_set_within_tolerance(data_fil
     sets = {}
     for flag in ("off", "on"):
         out = tmp_path / f"{flag}.pt"
-        assert main(["distill", "--method", "dsa", "--data", str(data_file), "--ipc", "1", "--iterations", "2",
-                     "--batch-real", "4", "--model", "convnet_w32", "--device", "cpu", "--seed", "1",
-                     "--batch-classes", flag, "--out", str(out), "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "distill",
+                    "--method",
+                    "dsa",
+                    "--data",
+                    str(data_file),
+                    "--ipc",
+                    "1",
+                    "--iterations",
+                    "2",
+                    "--batch-real",
+                    "4",
+                    "--model",
+                    "convnet_w32",
+                    "--device",
+                    "cpu",
+                    "--seed",
+                    "1",
+                    "--batch-classes",
+                    flag,
+                    "--out",
+                    str(out),
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
         sets[flag] = load_set(out)
     torch.testing.assert_close(sets["on"][0], sets["off"][0], rtol=1e-4, atol=1e-5)
     assert sets["on"][2]["losses"] == pytest.approx(sets["off"][2]["losses"], rel=1e-4)

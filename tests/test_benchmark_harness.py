@@ -18,9 +18,24 @@ OFFICIAL = os.environ.get("CONDENSE_OFFICIAL_DIR")
 @pytest.mark.skipif(not OFFICIAL or not Path(OFFICIAL, "utils.py").exists(), reason="set CONDENSE_OFFICIAL_DIR to the official code")
 def test_one_row_writes_json_and_markdown(tmp_path: Path, repo_root: Path) -> None:
     out = tmp_path / "bench"
-    cmd = [sys.executable, str(repo_root / "benchmarks" / "official_vs_ours.py"), "--official", OFFICIAL,
-           "--rows", "dc_inner_epoch_ipc10", "--repeats", "1", "--threads", "2", "--per-class", "300",
-           "--test-size", "100", "--out", str(out)]
+    cmd = [
+        sys.executable,
+        str(repo_root / "benchmarks" / "official_vs_ours.py"),
+        "--official",
+        OFFICIAL,
+        "--rows",
+        "dc_inner_epoch_ipc10",
+        "--repeats",
+        "1",
+        "--threads",
+        "2",
+        "--per-class",
+        "300",
+        "--test-size",
+        "100",
+        "--out",
+        str(out),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=repo_root)
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(out.with_suffix(".json").read_text())

@@ -28,9 +28,16 @@ def overlaid(base: dict, overlay: dict) -> dict:
     return out
 
 
-@pytest.mark.parametrize("profiles", [["config.yaml"], ["config/smoke.yaml"], ["config/quick.yaml"],
-                                      ["config.yaml", "config/quick.yaml", "config/backgrounds.yaml"],
-                                      ["config.yaml", "config/quick.yaml", "config/mask-sources.yaml"]])
+@pytest.mark.parametrize(
+    "profiles",
+    [
+        ["config.yaml"],
+        ["config/smoke.yaml"],
+        ["config/quick.yaml"],
+        ["config.yaml", "config/quick.yaml", "config/backgrounds.yaml"],
+        ["config.yaml", "config/quick.yaml", "config/mask-sources.yaml"],
+    ],
+)
 def test_shipped_configs_validate(repo_root, profiles):
     config: dict = {}
     for profile in profiles:

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from condense.cli import main
 from condense.baselines.coreset import herding_order
+from condense.cli import main
 from condense.core.fileio import load_torch, save_torch
 from condense.data.imagesets import load_set
 
@@ -24,7 +24,27 @@ def test_random_coreset_per_class_counts_and_determinism(data_file, tmp_path):
     outs = []
     for name in ("a", "b"):
         out = tmp_path / f"{name}.pt"
-        assert main(["coreset", "--method", "random", "--data", str(data_file), "--ipc", "3", "--seed", "7", "--device", "cpu", "--out", str(out), "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "coreset",
+                    "--method",
+                    "random",
+                    "--data",
+                    str(data_file),
+                    "--ipc",
+                    "3",
+                    "--seed",
+                    "7",
+                    "--device",
+                    "cpu",
+                    "--out",
+                    str(out),
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
         outs.append(load_set(out))
     (images, labels, meta), (images2, _, meta2) = outs
     assert images.shape == (9, 1, 28, 28)
@@ -48,17 +68,73 @@ def test_unknown_coreset_method(data_file, tmp_path, capsys):
 
 def test_herding_uses_the_trained_network(data_file, tmp_path):
     model = tmp_path / "net.pt"
-    assert main(["full-baseline", "--data", str(data_file), "--model", "convnet_w32", "--epochs", "1", "--device", "cpu",
-                 "--out-model", str(model), "--out", str(tmp_path / "full.json"), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "full-baseline",
+                "--data",
+                str(data_file),
+                "--model",
+                "convnet_w32",
+                "--epochs",
+                "1",
+                "--device",
+                "cpu",
+                "--out-model",
+                str(model),
+                "--out",
+                str(tmp_path / "full.json"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     out = tmp_path / "h.pt"
-    assert main(["coreset", "--method", "herding", "--data", str(data_file), "--ipc", "2", "--embed-model", str(model),
-                 "--device", "cpu", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "coreset",
+                "--method",
+                "herding",
+                "--data",
+                str(data_file),
+                "--ipc",
+                "2",
+                "--embed-model",
+                str(model),
+                "--device",
+                "cpu",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     images, labels, meta = load_set(out)
     assert labels.tolist() == [0, 0, 1, 1, 2, 2]
     # herding is deterministic given the network: no seed dependence
     out2 = tmp_path / "h2.pt"
-    main(["coreset", "--method", "herding", "--data", str(data_file), "--ipc", "2", "--embed-model", str(model),
-          "--seed", "5", "--device", "cpu", "--out", str(out2), "--quiet"])
+    main(
+        [
+            "coreset",
+            "--method",
+            "herding",
+            "--data",
+            str(data_file),
+            "--ipc",
+            "2",
+            "--embed-model",
+            str(model),
+            "--seed",
+            "5",
+            "--device",
+            "cpu",
+            "--out",
+            str(out2),
+            "--quiet",
+        ]
+    )
     assert load_set(out2)[2]["indices"] == meta["indices"]
 
 
@@ -74,19 +150,67 @@ def test_herding_order_is_nested_across_k():
 @pytest.fixture
 def embed_model(data_file, tmp_path):
     model = tmp_path / "net.pt"
-    assert main(["full-baseline", "--data", str(data_file), "--model", "convnet_w32", "--epochs", "1", "--device", "cpu",
-                 "--out-model", str(model), "--out", str(tmp_path / "full.json"), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "full-baseline",
+                "--data",
+                str(data_file),
+                "--model",
+                "convnet_w32",
+                "--epochs",
+                "1",
+                "--device",
+                "cpu",
+                "--out-model",
+                str(model),
+                "--out",
+                str(tmp_path / "full.json"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     return model
 
 
 def make_order(data_file, model, out, k):
-    return main(["herding-order", "--data", str(data_file), "--embed-model", str(model), "--ipc", str(k),
-                 "--device", "cpu", "--out", str(out), "--quiet"])
+    return main(
+        [
+            "herding-order",
+            "--data",
+            str(data_file),
+            "--embed-model",
+            str(model),
+            "--ipc",
+            str(k),
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
 
 
 def herding_set(data_file, out, ipc, *source):
-    return main(["coreset", "--method", "herding", "--data", str(data_file), "--ipc", str(ipc), *source,
-                 "--device", "cpu", "--out", str(out), "--quiet"])
+    return main(
+        [
+            "coreset",
+            "--method",
+            "herding",
+            "--data",
+            str(data_file),
+            "--ipc",
+            str(ipc),
+            *source,
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
 
 
 def test_herding_from_order_file_equals_herding_from_the_network(data_file, embed_model, tmp_path):

@@ -34,11 +34,14 @@ def cuda_data(data_file):
     return load_data(data_file, torch.device("cuda"))
 
 
-@pytest.mark.parametrize("method, overrides", [
-    ("dm", {"batch_real": 8, "iterations": 3}),
-    ("dsa", {"batch_real": 8, "iterations": 2, "outer_loop": 2, "inner_loop": 1, "batch_train": 4}),
-    ("datadam", {"batch_real": 8, "iterations": 3}),
-])
+@pytest.mark.parametrize(
+    "method, overrides",
+    [
+        ("dm", {"batch_real": 8, "iterations": 3}),
+        ("dsa", {"batch_real": 8, "iterations": 2, "outer_loop": 2, "inner_loop": 1, "batch_train": 4}),
+        ("datadam", {"batch_real": 8, "iterations": 3}),
+    ],
+)
 @pytest.mark.parametrize("batch_classes", [False, True])
 def test_condensation_steps_do_not_synchronise(data_file, method, overrides, batch_classes):
     data = cuda_data(data_file)
@@ -46,8 +49,14 @@ def test_condensation_steps_do_not_synchronise(data_file, method, overrides, bat
     settings = spec.resolve(ipc=2, model="convnet_w32", traits=data.traits, overrides=overrides)
     images, labels = initial_images(data, settings, 0)
     images.requires_grad_(True)
-    problem = Problem(data, images, labels, torch.optim.SGD([images], lr=settings.lr_img, momentum=spec.image_momentum),
-                      settings, Speed(batch_classes=batch_classes))
+    problem = Problem(
+        data,
+        images,
+        labels,
+        torch.optim.SGD([images], lr=settings.lr_img, momentum=spec.image_momentum),
+        settings,
+        Speed(batch_classes=batch_classes),
+    )
     problem.new_network()  # first construction (cuDNN set-up) outside the check
 
     def step(problem, generator):

@@ -19,10 +19,10 @@ import torch
 import torchvision
 
 from condense.cli import main
-from condense.data.sources import DATASETS, get_spec, prepare
 from condense.core.errors import CondenseError
 from condense.core.fileio import load_torch
 from condense.data.fixtures import MD5_FILE, write_fixture
+from condense.data.sources import DATASETS, get_spec, prepare
 
 FASHION_DEBIAN = Path("/usr/share/datasets/fashion-mnist")
 PER_CLASS, TEST_PER_CLASS = 3, 2
@@ -117,9 +117,7 @@ def test_fixture_images_depend_on_class(fixtures):
     assert between > 1.5 * within
 
 
-@pytest.mark.parametrize(
-    "dataset, filename", [("cifar10", "cifar-10-python.tar.gz"), ("fashionmnist", "train-images-idx3-ubyte.gz")]
-)
+@pytest.mark.parametrize("dataset, filename", [("cifar10", "cifar-10-python.tar.gz"), ("fashionmnist", "train-images-idx3-ubyte.gz")])
 def test_corrupt_archive_names_file_and_both_digests(fixtures, tmp_path, dataset, filename):
     mirror = copy_mirror(fixtures, dataset, tmp_path)
     archive = mirror / filename
@@ -258,10 +256,25 @@ def test_real_fashionmnist_from_debian(tmp_path):
 
 def test_cli_end_to_end(tmp_path):
     fx = tmp_path / "fx"
-    assert main(["fixture", "--dataset", "mnist", "--out", str(fx), "--per-class", "2", "--test-per-class", "1", "--seed", "3", "--quiet"]) == 0
+    assert (
+        main(["fixture", "--dataset", "mnist", "--out", str(fx), "--per-class", "2", "--test-per-class", "1", "--seed", "3", "--quiet"])
+        == 0
+    )
     out = tmp_path / "results" / "mnist" / "data.pt"
-    argv = ["download", "--dataset", "mnist", "--out", str(out), "--root", str(tmp_path / "root"),
-            "--mirror", str(fx), "--md5-file", str(fx / MD5_FILE), "--quiet"]
+    argv = [
+        "download",
+        "--dataset",
+        "mnist",
+        "--out",
+        str(out),
+        "--root",
+        str(tmp_path / "root"),
+        "--mirror",
+        str(fx),
+        "--md5-file",
+        str(fx / MD5_FILE),
+        "--quiet",
+    ]
     assert main(argv) == 0
     stored = load_torch(out, what="dataset")
     assert stored["name"] == "mnist" and stored["format"] == 1 and tuple(stored["train_images"].shape) == (20, 1, 28, 28)

@@ -35,9 +35,18 @@ def test_ensemble_equals_networks_one_by_one(data_file, model, augment, float64)
     settings = TrainSettings(epochs=4, lr=0.05, batch_size=4, augment=augment)
     runs = {}
     for ensemble in (False, True):
-        runs[ensemble] = evaluate_set(images, labels, data.test_images.double(), data.test_labels, model=model,
-                                      num_classes=data.num_classes, num_nets=3, settings=settings, seed=7,
-                                      speed=Speed(ensemble=ensemble))
+        runs[ensemble] = evaluate_set(
+            images,
+            labels,
+            data.test_images.double(),
+            data.test_labels,
+            model=model,
+            num_classes=data.num_classes,
+            num_nets=3,
+            settings=settings,
+            seed=7,
+            speed=Speed(ensemble=ensemble),
+        )
     one, many = runs[False], runs[True]
     assert [r["seed"] for r in one] == [r["seed"] for r in many]
     assert [r["test_acc"] for r in many] == [r["test_acc"] for r in one]
@@ -49,8 +58,18 @@ def test_ensemble_equals_networks_one_by_one(data_file, model, augment, float64)
 
 def test_batchnorm_networks_stay_one_by_one(data_file):
     data, images, labels = toy_set(data_file, torch.float32)
-    runs = evaluate_set(images, labels, data.test_images, data.test_labels, model="convnet_bn", num_classes=data.num_classes,
-                        num_nets=2, settings=TrainSettings(epochs=1, batch_size=4), seed=0, speed=Speed(ensemble=True))
+    runs = evaluate_set(
+        images,
+        labels,
+        data.test_images,
+        data.test_labels,
+        model="convnet_bn",
+        num_classes=data.num_classes,
+        num_nets=2,
+        settings=TrainSettings(epochs=1, batch_size=4),
+        seed=0,
+        speed=Speed(ensemble=True),
+    )
     assert len(runs) == 2 and not any(r.get("ensemble") for r in runs)
 
 
@@ -61,8 +80,33 @@ def test_evaluate_stage_ensemble_flag(data_file, tmp_path):
     results = {}
     for flag in ("off", "on"):
         out = tmp_path / f"{flag}.json"
-        assert main(["evaluate", "--data", str(data_file), "--set", str(path), "--model", "convnet_w32", "--num-nets", "2",
-                     "--epochs", "3", "--batch-size", "4", "--device", "cpu", "--ensemble", flag, "--out", str(out), "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "evaluate",
+                    "--data",
+                    str(data_file),
+                    "--set",
+                    str(path),
+                    "--model",
+                    "convnet_w32",
+                    "--num-nets",
+                    "2",
+                    "--epochs",
+                    "3",
+                    "--batch-size",
+                    "4",
+                    "--device",
+                    "cpu",
+                    "--ensemble",
+                    flag,
+                    "--out",
+                    str(out),
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
         results[flag] = json.loads(out.read_text())["runs"]
     for a, b in zip(results["off"], results["on"]):
         assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-4)

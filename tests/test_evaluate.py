@@ -3,19 +3,37 @@ import json
 import torch
 
 from condense.cli import main
-from condense.training.evaluation import summarize
 from condense.data.imagesets import save_set
+from condense.training.evaluation import summarize
 
 
 def run_eval(data_file, set_file, out, *extra):
-    args = ["evaluate", "--data", str(data_file), "--set", str(set_file), "--model", "convnet_w32",
-            "--device", "cpu", "--out", str(out), "--quiet", *extra]
+    args = [
+        "evaluate",
+        "--data",
+        str(data_file),
+        "--set",
+        str(set_file),
+        "--model",
+        "convnet_w32",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+        "--quiet",
+        *extra,
+    ]
     return main(args)
 
 
 def make_set(data_file, tmp_path, ipc=4):
     out = tmp_path / "set.pt"
-    assert main(["coreset", "--method", "random", "--data", str(data_file), "--ipc", str(ipc), "--device", "cpu", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            ["coreset", "--method", "random", "--data", str(data_file), "--ipc", str(ipc), "--device", "cpu", "--out", str(out), "--quiet"]
+        )
+        == 0
+    )
     return out
 
 
@@ -58,11 +76,20 @@ def test_networks_learn_an_easy_dataset(data_file, tmp_path):
     assert result["runs"][0]["test_acc"] >= 0.9  # classes differ by brightness; chance is 1/3
 
 
-def test_dsa_augmented_evaluation_runs(data_file, tmp_path):
+def test_dsa_augmented_evaluation_trains_on_augmented_images_reproducibly(data_file, tmp_path):
+    from condense.data.augment import strategy_for
+
     set_file = make_set(data_file, tmp_path)
-    out = tmp_path / "r.json"
-    assert run_eval(data_file, set_file, out, "--num-nets", "1", "--epochs", "1", "--augment", "dsa") == 0
-    assert json.loads(out.read_text())["settings"]["augment"].startswith("color_crop_cutout")
+    runs = {}
+    for name, augment in (("dsa", "dsa"), ("dsa_again", "dsa"), ("plain", "none")):
+        out = tmp_path / f"{name}.json"
+        assert run_eval(data_file, set_file, out, "--num-nets", "2", "--epochs", "3", "--augment", augment) == 0
+        runs[name] = json.loads(out.read_text())
+    assert runs["dsa"]["settings"]["augment"] == strategy_for("fashionmnist")  # the dataset's reference strategy
+    assert runs["plain"]["settings"]["augment"] == "none"
+    # the same seed draws the same augmentations: identical networks; without them the networks train otherwise
+    assert [r["train_loss"] for r in runs["dsa"]["runs"]] == [r["train_loss"] for r in runs["dsa_again"]["runs"]]
+    assert all(a["train_loss"] != b["train_loss"] for a, b in zip(runs["dsa"]["runs"], runs["plain"]["runs"]))
 
 
 def test_mismatched_set_is_rejected_without_output(data_file, tmp_path, capsys):
@@ -75,7 +102,21 @@ def test_mismatched_set_is_rejected_without_output(data_file, tmp_path, capsys):
 
 def test_unknown_model_is_a_clear_error(data_file, tmp_path, capsys):
     set_file = make_set(data_file, tmp_path)
-    code = main(["evaluate", "--data", str(data_file), "--set", str(set_file), "--model", "resnet999", "--device", "cpu", "--out", str(tmp_path / "r.json")])
+    code = main(
+        [
+            "evaluate",
+            "--data",
+            str(data_file),
+            "--set",
+            str(set_file),
+            "--model",
+            "resnet999",
+            "--device",
+            "cpu",
+            "--out",
+            str(tmp_path / "r.json"),
+        ]
+    )
     assert code == 2 and "unknown model 'resnet999'" in capsys.readouterr().err
 
 

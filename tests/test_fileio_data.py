@@ -1,19 +1,18 @@
 import pytest
 import torch
 
-from condense.data.store import denormalize, load_data, normalize
 from condense.core.errors import CondenseError
 from condense.core.fileio import atomic_path, load_torch, read_json, save_torch, write_json
 from condense.data.imagesets import load_set, save_set
+from condense.data.store import denormalize, load_data, normalize
 
 
 def test_atomic_path_leaves_nothing_when_the_block_fails(tmp_path):
     target = tmp_path / "out.txt"
     target.write_text("old")
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_text("half")
-            raise RuntimeError("killed")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
 

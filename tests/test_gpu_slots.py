@@ -27,8 +27,12 @@ print(json.dumps({"released": time.time()}), flush=True)
 
 
 def holder(count, directory, hold, *timeout):
-    return subprocess.Popen([sys.executable, "-c", HOLDER, str(count), str(directory), str(hold), *map(str, timeout)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(count), str(directory), str(hold), *map(str, timeout)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def first_line(proc):
@@ -44,14 +48,14 @@ def _no_slot_left():
 def test_jobs_take_different_slots_and_a_killed_job_frees_its_own(tmp_path):
     a = holder(2, tmp_path, 60)
     taken = first_line(a)["index"]
-    assert acquire_slot(2, tmp_path) == 1 - taken          # the other device
-    assert acquire_slot(2, tmp_path) == 1 - taken          # the same process keeps what it holds
-    third = holder(2, tmp_path, 0, 0.3)                    # both held: it gives up after its timeout
+    assert acquire_slot(2, tmp_path) == 1 - taken  # the other device
+    assert acquire_slot(2, tmp_path) == 1 - taken  # the same process keeps what it holds
+    third = holder(2, tmp_path, 0, 0.3)  # both held: it gives up after its timeout
     _, err = third.communicate(timeout=60)
     assert third.returncode != 0 and "all 2 GPU slots" in err
     a.send_signal(signal.SIGKILL)
     a.wait()
-    b = holder(2, tmp_path, 0, 5)                          # the kernel dropped the killed job's lock
+    b = holder(2, tmp_path, 0, 5)  # the kernel dropped the killed job's lock
     assert first_line(b)["index"] == taken
     b.communicate(timeout=60)
 
@@ -66,7 +70,7 @@ def test_more_jobs_than_devices_wait_and_never_share_a_device(tmp_path):
     assert {index for index, *_ in events} <= {0, 1}
     # at any moment at most one job on each device, so at most two at once
     for i, (dev_i, start_i, end_i, _) in enumerate(events):
-        for dev_j, start_j, end_j, _ in events[i + 1:]:
+        for dev_j, start_j, end_j, _ in events[i + 1 :]:
             if dev_i == dev_j:
                 assert end_i <= start_j or end_j <= start_i
     assert sum(waited > 0.5 for *_, waited in events) >= 2  # two of the four waited for a free device

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import make_stored_dataset
 from torch import nn
 
 from condense.cli import main
@@ -17,15 +18,13 @@ from condense.data.maps import load_maps, save_maps
 from condense.data.store import load_data
 from condense.masks.application import FILLS, MaskedData, mask_images, masked_data, shape_maps
 from condense.masks.saliency import SOURCES, SaliencyContext
-from condense.masks.selection import load_selection
 from condense.masks.saliency._attribution import last_conv_block, to_unit_map
 from condense.masks.saliency.integrated_gradients import IntegratedGradientsSettings, black_image, raw_attribution
 from condense.masks.saliency.smoothgrad import SmoothGradSettings
+from condense.masks.selection import load_selection
 from condense.masks.variant import MaskVariant, method_name, parse_variant, split_method
 from condense.models.classifiers import build_model
 from condense.models.store import save_network
-
-from conftest import make_stored_dataset
 
 H = W = 8
 QUADRANT = (slice(0, H // 2), slice(0, W // 2))  # the top-left quarter
@@ -189,8 +188,9 @@ def mask_inputs(tmp_path):
     data = load_data(data_path)
     maps = tmp_path / "maps.pt"
     gen = torch.Generator().manual_seed(0)
-    save_maps(maps, torch.randint(0, 256, (data.train_images.shape[0], *data.im_size), generator=gen, dtype=torch.uint8),
-              data.name, "fcn", {})
+    save_maps(
+        maps, torch.randint(0, 256, (data.train_images.shape[0], *data.im_size), generator=gen, dtype=torch.uint8), data.name, "fcn", {}
+    )
     selections = {}
     for ratio in ("0.0", "1.0", "0.5"):
         selections[ratio] = tmp_path / f"sel{ratio}.pt"
@@ -199,8 +199,31 @@ def mask_inputs(tmp_path):
 
 
 def distill(data_path, out, *extra, method="dm"):
-    return main(["distill", "--method", method, "--data", str(data_path), "--model", "convnet_w32", "--batch-real", "4",
-                 "--ipc", "1", "--iterations", "2", "--seed", "3", "--device", "cpu", "--out", str(out), "--quiet", *extra])
+    return main(
+        [
+            "distill",
+            "--method",
+            method,
+            "--data",
+            str(data_path),
+            "--model",
+            "convnet_w32",
+            "--batch-real",
+            "4",
+            "--ipc",
+            "1",
+            "--iterations",
+            "2",
+            "--seed",
+            "3",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+            "--quiet",
+            *extra,
+        ]
+    )
 
 
 @pytest.mark.parametrize("fill", ["mean", "other"])
@@ -245,8 +268,9 @@ def sparse_and_dense(view: MaskedData, c: int, n: int, seed: int):
     return sparse, view.sample_class(c, n, torch.Generator().manual_seed(seed))
 
 
-@pytest.mark.parametrize("mask", ["fcn-r0.5-black-soft-batch", "fcn-r0.5-mean-hard0.5-fixed", "fcn-r1.0-other-soft-fixed",
-                                  "fcn-r1.0-other-soft-batch"])
+@pytest.mark.parametrize(
+    "mask", ["fcn-r0.5-black-soft-batch", "fcn-r0.5-mean-hard0.5-fixed", "fcn-r1.0-other-soft-fixed", "fcn-r1.0-other-soft-batch"]
+)
 def test_the_dense_path_gives_the_sparse_batch_when_it_draws_the_same(mask_inputs, mask):
     """No fill draws, or every image masked: the dense path draws what the sparse one does, so the batches are equal."""
     data_path, maps, selections = mask_inputs
@@ -255,7 +279,9 @@ def test_the_dense_path_gives_the_sparse_batch_when_it_draws_the_same(mask_input
     view = MaskedData(data, load_maps(maps)["maps"], variant, selected)
     assert view.dense is False  # the CPU default
     sparse, dense = sparse_and_dense(view, 2, 6, seed=4)
-    assert torch.equal(sparse, dense) and not torch.equal(dense, data.train_images[data.sample_class_indices(2, 6, torch.Generator().manual_seed(4))])
+    assert torch.equal(sparse, dense) and not torch.equal(
+        dense, data.train_images[data.sample_class_indices(2, 6, torch.Generator().manual_seed(4))]
+    )
 
 
 def test_the_dense_path_masks_exactly_the_chosen_images(mask_inputs):
@@ -283,20 +309,55 @@ def test_kill_and_resume_under_the_batch_scheme_ends_with_the_same_tensors(mask_
 
 # --------------------------------------------------------------------------- the saliency stage
 
+
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory):
     root = tmp_path_factory.mktemp("saliency")
     data = root / "data.pt"
     save_torch(make_stored_dataset(n_per_class=6), data)
     network = root / "convnet.pt"
-    assert main(["full-baseline", "--data", str(data), "--model", "convnet_w32", "--epochs", "1", "--device", "cpu",
-                 "--out-model", str(network), "--out", str(root / "full.json"), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "full-baseline",
+                "--data",
+                str(data),
+                "--model",
+                "convnet_w32",
+                "--epochs",
+                "1",
+                "--device",
+                "cpu",
+                "--out-model",
+                str(network),
+                "--out",
+                str(root / "full.json"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     return root, data, network
 
 
 def saliency(data, network, out, *extra):
-    return main(["saliency", "--data", str(data), "--network", str(network), "--out", str(out), "--batch-size", "7",
-                 "--device", "cpu", "--quiet", *extra])
+    return main(
+        [
+            "saliency",
+            "--data",
+            str(data),
+            "--network",
+            str(network),
+            "--out",
+            str(out),
+            "--batch-size",
+            "7",
+            "--device",
+            "cpu",
+            "--quiet",
+            *extra,
+        ]
+    )
 
 
 def test_smoothgrad_same_seed_same_maps_other_seed_other_maps(classifier, tmp_path):
@@ -323,7 +384,7 @@ def test_attribution_maps_are_in_training_order_and_match_the_source(classifier,
     real = load_data(data)
     i = 7
     context = SaliencyContext(real.mean, real.std, IntegratedGradientsSettings(steps=8) if extra else None)
-    by_hand = SOURCES.get(source).attribute(net, real.train_images[i:i + 1], real.train_labels[i:i + 1], context)[0]
+    by_hand = SOURCES.get(source).attribute(net, real.train_images[i : i + 1], real.train_labels[i : i + 1], context)[0]
     assert (stored["maps"][i].int() - (255 * by_hand).round().int()).abs().max() <= 1
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -372,6 +433,7 @@ def test_maps_of_another_dataset_are_a_one_line_error(mask_inputs, tmp_path, cap
 
 
 # --------------------------------------------------------------------------- the FCN as the authors trained it
+
 
 def test_imagenet_weights_come_from_the_torch_cache_without_a_download(tmp_path, monkeypatch):
     from torchvision.models import ResNet18_Weights, resnet18

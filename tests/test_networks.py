@@ -124,8 +124,7 @@ def test_has_batchnorm(name):
 
 def test_default_convnet_architecture():
     model = build("convnet", RGB32)
-    assert model.config == ConvNetConfig(width=128, depth=3, act="relu", norm="instancenorm",
-                                         pooling="avgpooling")
+    assert model.config == ConvNetConfig(width=128, depth=3, act="relu", norm="instancenorm", pooling="avgpooling")
     norms = [m for m in model.modules() if isinstance(m, nn.GroupNorm)]
     assert len(norms) == 3 and all(m.num_groups == m.num_channels == 128 and m.affine for m in norms)
     assert sum(isinstance(m, nn.AvgPool2d) for m in model.modules()) == 3
@@ -134,8 +133,9 @@ def test_default_convnet_architecture():
     assert first_conv.padding == (3, 3)
 
 
-@pytest.mark.parametrize("name", ["convnet", "convnet_ln", "alexnet", "alexcifarnet", "mlp", "lenet",
-                                  "vgg11", "resnet18", "resnet18_bn_ap"])
+@pytest.mark.parametrize(
+    "name", ["convnet", "convnet_ln", "alexnet", "alexcifarnet", "mlp", "lenet", "vgg11", "resnet18", "resnet18_bn_ap"]
+)
 def test_other_image_sizes(name):
     model = build(name, (3, (48, 40)))
     with torch.no_grad():

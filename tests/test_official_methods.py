@@ -18,10 +18,9 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from test_methods import make_problem
 
 from condense.methods import METHODS
-
-from test_methods import make_problem
 
 
 def checkout(variable: str, name: str) -> Path:
@@ -61,8 +60,9 @@ def same_network(problem, convnet_class, norm: str, seed: int) -> nn.Module:
 
     torch.manual_seed(seed)
     ours = build_model(problem.settings.model, problem.data.channel, problem.num_classes, problem.data.im_size)
-    theirs = convnet_class(channel=1, num_classes=3, net_width=128, net_depth=3, net_act="relu", net_norm=norm,
-                           net_pooling="avgpooling", im_size=(28, 28))
+    theirs = convnet_class(
+        channel=1, num_classes=3, net_width=128, net_depth=3, net_act="relu", net_norm=norm, net_pooling="avgpooling", im_size=(28, 28)
+    )
     copy_weights(ours, theirs)
     theirs.train()
     for p in theirs.parameters():
@@ -88,7 +88,7 @@ def test_dm_batchnorm_equals_the_official_bn_branch(data_file):
     image_syn = problem.images.detach().clone().requires_grad_(True)
     # main_DM.py, the `else: # for ConvNetBN` branch, without DSA:
     images_real_all = torch.cat(reals, dim=0)
-    images_syn_all = torch.cat([image_syn[c * 2:(c + 1) * 2] for c in range(3)], dim=0)
+    images_syn_all = torch.cat([image_syn[c * 2 : (c + 1) * 2] for c in range(3)], dim=0)
     output_real = theirs.embed(images_real_all).detach()
     output_syn = theirs.embed(images_syn_all)
     loss = torch.sum((torch.mean(output_real.reshape(3, 8, -1), dim=1) - torch.mean(output_syn.reshape(3, 2, -1), dim=1)) ** 2)
@@ -114,12 +114,14 @@ def test_datadam_step_equals_the_official_loss_and_gradient(data_file):
     def get_activation(name):
         def hook(m, inp, op):
             activations[name] = op.clone()
+
         return hook
 
-    hooks = [m.register_forward_hook(get_activation(f"ReLU_{i}")) for i, m in
-             enumerate(x for x in theirs.features if isinstance(x, nn.ReLU))]
+    hooks = [
+        m.register_forward_hook(get_activation(f"ReLU_{i}")) for i, m in enumerate(x for x in theirs.features if isinstance(x, nn.ReLU))
+    ]
     images_real_all = torch.cat(reals, dim=0)
-    images_syn_all = torch.cat([image_syn[c * 2:(c + 1) * 2] for c in range(3)], dim=0)
+    images_syn_all = torch.cat([image_syn[c * 2 : (c + 1) * 2] for c in range(3)], dim=0)
     output_real = theirs(images_real_all)[0].detach()
     real_acts = list(activations.values())
     activations = {}
@@ -133,8 +135,9 @@ def test_datadam_step_equals_the_official_loss_and_gradient(data_file):
 
     loss = torch.tensor(0.0)
     for layer in range(len(real_acts) - 1):
-        loss = loss + 100 * mse_b(get_attention(real_acts[layer].detach(), param=1, exp=1, norm="l2"),
-                                  get_attention(syn_acts[layer], param=1, exp=1, norm="l2"))
+        loss = loss + 100 * mse_b(
+            get_attention(real_acts[layer].detach(), param=1, exp=1, norm="l2"), get_attention(syn_acts[layer], param=1, exp=1, norm="l2")
+        )
     loss = loss + 100 * 0.01 * mse_b(output_real, output_syn)
     loss.backward()
     ours_loss, ours_grad = run_step(problem, seed)

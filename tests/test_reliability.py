@@ -23,12 +23,12 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from conftest import make_stored_dataset
 
 from condense.cli import main
 from condense.core import signals
 from condense.core.fileio import atomic_path, save_torch, write_json
 from condense.data.imagesets import load_set, save_set
-from conftest import make_stored_dataset
 
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = REPO / "config" / "smoke.yaml"
@@ -98,7 +98,7 @@ def test_a_checkpoint_with_16_bytes_zeroed_is_never_resumed(data_file, tmp_path,
     assert distill(data_file, out, "--iterations", "4", "--checkpoint", str(ckpt), "--checkpoint-every", "1", "--stop-after", "2") == 0
     offset = _first_tensor_offset(ckpt)
     raw = bytearray(ckpt.read_bytes())
-    raw[offset + 16: offset + 32] = bytes(16)
+    raw[offset + 16 : offset + 32] = bytes(16)
     ckpt.write_bytes(bytes(raw))
     assert torch.load(ckpt, weights_only=True)["next_iteration"] == 3  # torch still reads it: only the checksum can tell
     capsys.readouterr()
@@ -120,12 +120,30 @@ def test_checkpoint_on_the_data_file_a_set_or_another_runs_checkpoint_is_refused
     other_set = tmp_path / "other_set.pt"
     save_set(other_set, torch.zeros(3, 1, 28, 28), torch.arange(3), {"dataset": "fashionmnist"})
     other_ckpt = tmp_path / "other.ckpt"
-    assert distill(data_file, tmp_path / "x.pt", "--iterations", "4", "--ipc", "2", "--checkpoint", str(other_ckpt),
-                   "--checkpoint-every", "1", "--stop-after", "1") == 0
+    assert (
+        distill(
+            data_file,
+            tmp_path / "x.pt",
+            "--iterations",
+            "4",
+            "--ipc",
+            "2",
+            "--checkpoint",
+            str(other_ckpt),
+            "--checkpoint-every",
+            "1",
+            "--stop-after",
+            "1",
+        )
+        == 0
+    )
     json_file = tmp_path / "eval.json"
     write_json({"runs": []}, json_file)
-    for target, needle in ((other_set, "holds an image set"), (other_ckpt, "checkpoint of another run"),
-                           (json_file, "not a readable condense checkpoint")):
+    for target, needle in (
+        (other_set, "holds an image set"),
+        (other_ckpt, "checkpoint of another run"),
+        (json_file, "not a readable condense checkpoint"),
+    ):
         before = target.read_bytes()
         capsys.readouterr()
         assert distill(data_file, out, "--iterations", "4", "--checkpoint", str(target), "--restart") == 2
@@ -138,24 +156,30 @@ def test_checkpoint_on_the_data_file_a_set_or_another_runs_checkpoint_is_refused
     assert data_file.read_bytes() == before
 
 
-@pytest.mark.parametrize("stage, argv, needle", [
-    ("distill", ["--out", "{x}", "--checkpoint", "{x}"], "--out and --checkpoint are the same file"),
-    ("distill", ["--out", "{set}", "--grid", "{set}"], "--grid and --out are the same file"),
-    ("distill", ["--out", "{data}"], "--out '{data}' is also --data"),
-    ("distill", ["--out", "{x}", "--snapshot-at", "0", "--snapshots", "{dir}", "--grid", "{dir}/it0.pt"],
-     "are the same file"),
-    ("evaluate", ["--set", "{set}", "--out", "{set}"], "--out '{set}' is also --set"),
-    ("evaluate", ["--set", "{set}", "--out", "{x}", "--log", "{set}"], "--log '{set}' is also --set"),
-    ("coreset", ["--method", "random", "--ipc", "1", "--out", "{data}"], "is also --data"),
-    ("table", ["{set}", "--out-md", "{x}", "--out-csv", "{x}"], "are the same file"),
-])
+@pytest.mark.parametrize(
+    "stage, argv, needle",
+    [
+        ("distill", ["--out", "{x}", "--checkpoint", "{x}"], "--out and --checkpoint are the same file"),
+        ("distill", ["--out", "{set}", "--grid", "{set}"], "--grid and --out are the same file"),
+        ("distill", ["--out", "{data}"], "--out '{data}' is also --data"),
+        ("distill", ["--out", "{x}", "--snapshot-at", "0", "--snapshots", "{dir}", "--grid", "{dir}/it0.pt"], "are the same file"),
+        ("evaluate", ["--set", "{set}", "--out", "{set}"], "--out '{set}' is also --set"),
+        ("evaluate", ["--set", "{set}", "--out", "{x}", "--log", "{set}"], "--log '{set}' is also --set"),
+        ("coreset", ["--method", "random", "--ipc", "1", "--out", "{data}"], "is also --data"),
+        ("table", ["{set}", "--out-md", "{x}", "--out-csv", "{x}"], "are the same file"),
+    ],
+)
 def test_an_output_that_is_an_input_or_another_output_is_refused_before_any_work(stage, argv, needle, data_file, tmp_path, capsys):
     existing = tmp_path / "set.pt"
     save_set(existing, torch.zeros(3, 1, 28, 28), torch.arange(3), {"dataset": "fashionmnist"})
     names = {"x": tmp_path / "x.pt", "set": existing, "data": data_file, "dir": tmp_path / "snaps"}
     filled = [a.format(**names) for a in argv]
-    base = {"distill": ["--data", str(data_file), "--method", "dm", "--ipc", "1", "--iterations", "1"],
-            "evaluate": ["--data", str(data_file)], "coreset": ["--data", str(data_file)], "table": []}[stage]
+    base = {
+        "distill": ["--data", str(data_file), "--method", "dm", "--ipc", "1", "--iterations", "1"],
+        "evaluate": ["--data", str(data_file)],
+        "coreset": ["--data", str(data_file)],
+        "table": [],
+    }[stage]
     before = {p: p.read_bytes() for p in (existing, data_file)}
     capsys.readouterr()
     assert main([stage, *base, *filled]) == 2
@@ -185,8 +209,21 @@ def test_a_read_only_output_directory_is_refused_before_any_work():
         locked.mkdir()
         locked.chmod(0o555)
         env = {**os.environ, "PYTHONPATH": str(REPO), "HOME": str(top)}
-        cmd = _as_nobody([sys.executable, "-m", "condense", "distill", "--data", str(data), *COMMON, "--iterations", "1",
-                          "--out", str(locked / "set.pt")])
+        cmd = _as_nobody(
+            [
+                sys.executable,
+                "-m",
+                "condense",
+                "distill",
+                "--data",
+                str(data),
+                *COMMON,
+                "--iterations",
+                "1",
+                "--out",
+                str(locked / "set.pt"),
+            ]
+        )
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=top, timeout=120)
         assert proc.returncode == 2, proc.stderr
         assert "cannot write in directory" in proc.stderr and str(locked) in proc.stderr
@@ -232,8 +269,27 @@ def _wait_for(predicate, timeout: float, what: str):
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGUSR1])
 def test_a_stop_signal_writes_a_checkpoint_exits_128_plus_n_and_the_rerun_equals_an_uninterrupted_run(data_file, tmp_path, sig):
     out, ckpt, log = tmp_path / "set.pt", tmp_path / "run.ckpt", tmp_path / "run.log"
-    argv = [sys.executable, "-m", "condense", "distill", "--data", str(data_file), *COMMON, "--iterations", "400",
-            "--checkpoint", str(ckpt), "--checkpoint-every", "100000", "--log-every", "1", "--out", str(out), "--log", str(log)]
+    argv = [
+        sys.executable,
+        "-m",
+        "condense",
+        "distill",
+        "--data",
+        str(data_file),
+        *COMMON,
+        "--iterations",
+        "400",
+        "--checkpoint",
+        str(ckpt),
+        "--checkpoint-every",
+        "100000",
+        "--log-every",
+        "1",
+        "--out",
+        str(out),
+        "--log",
+        str(log),
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     try:
@@ -259,11 +315,10 @@ def test_a_stop_signal_writes_a_checkpoint_exits_128_plus_n_and_the_rerun_equals
 
 
 def test_a_stop_signal_outside_the_loop_removes_the_temporary_file():
-    with signals.handled(), pytest.raises(signals.Terminated) as stopped:
-        with atomic_path(Path(tempfile.mkdtemp()) / "out.pt") as tmp:
-            tmp.write_bytes(b"half")
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(5)  # the handler raises before this ends
+    with signals.handled(), pytest.raises(signals.Terminated) as stopped, atomic_path(Path(tempfile.mkdtemp()) / "out.pt") as tmp:
+        tmp.write_bytes(b"half")
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises before this ends
     assert stopped.value.exit_status == 128 + signal.SIGTERM
     assert not tmp.exists() and list(tmp.parent.iterdir()) == []
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the previous handler is back
@@ -274,8 +329,11 @@ def test_a_stop_signal_outside_the_loop_removes_the_temporary_file():
 
 def _overlay(tmp_path: Path, **changes) -> Path:
     """The smoke profile cut to one DM set with two snapshots, and ``changes`` (nested dicts merged)."""
-    config = {"distill": {"methods": ["dm"], "dm": {"iterations": 60, "snapshots": [0, 1]}},
-              "coreset": {"methods": []}, "attention": {"masks": []}}
+    config = {
+        "distill": {"methods": ["dm"], "dm": {"iterations": 60, "snapshots": [0, 1]}},
+        "coreset": {"methods": []},
+        "attention": {"masks": []},
+    }
     for key, value in changes.items():
         config.setdefault(key, {}).update(value)
     path = tmp_path / f"overlay{len(list(tmp_path.glob('overlay*')))}.yaml"
@@ -290,8 +348,21 @@ CKPT = "results/smoke/cifar10/checkpoints/dm_ipc1_seed0.ckpt"
 
 def _kill_snakemake_during_distill(workdir: Path, overlay: Path, min_iteration: int) -> None:
     """Start Snakemake on the set and SIGKILL it and its job once the job's checkpoint has passed ``min_iteration``."""
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--cores", "1", SET, "--configfile", str(SMOKE), str(overlay)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "1",
+        SET,
+        "--configfile",
+        str(SMOKE),
+        str(overlay),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
     def passed():
@@ -337,14 +408,17 @@ def test_a_checkpoint_from_before_a_data_change_is_not_resumed_by_the_workflow(t
     assert torch.equal(a, b) and ma["losses"] == mb["losses"]  # as if the old checkpoint had never been there
 
 
-@pytest.mark.parametrize("overlay, needle", [
-    ({"distill": {"dc": {"iterations": 2.5}}}, "config: distill.dc: --iterations 2.5 is not an integer"),
-    ({"distill": {"dm": {"iterations": "1e12"}}}, "config: distill.dm: --iterations '1e12' is not an integer (YAML reads"),
-    ({"distill": {"dsa": {"lr_img": "fast"}}}, "config: distill.dsa: --lr-img 'fast' is not a number"),
-    ({"resources": {"distil": {"threads": 2}}}, "'distil' was unexpected) at resources"),
-    ({"seeds": [2**64]}, "config: key seeds.0 = 18446744073709551616 is invalid"),
-    ({"plugins": ["{bad_plugin}"]}, "failed while importing"),
-])
+@pytest.mark.parametrize(
+    "overlay, needle",
+    [
+        ({"distill": {"dc": {"iterations": 2.5}}}, "config: distill.dc: --iterations 2.5 is not an integer"),
+        ({"distill": {"dm": {"iterations": "1e12"}}}, "config: distill.dm: --iterations '1e12' is not an integer (YAML reads"),
+        ({"distill": {"dsa": {"lr_img": "fast"}}}, "config: distill.dsa: --lr-img 'fast' is not a number"),
+        ({"resources": {"distil": {"threads": 2}}}, "'distil' was unexpected) at resources"),
+        ({"seeds": [2**64]}, "config: key seeds.0 = 18446744073709551616 is invalid"),
+        ({"plugins": ["{bad_plugin}"]}, "failed while importing"),
+    ],
+)
 def test_a_config_error_is_one_line_and_exit_2_before_any_job(overlay, needle, tmp_path):
     plugin = tmp_path / "bad_plugin.py"
     plugin.write_text("x = 1\nraise RuntimeError('the plugin is broken')\n")

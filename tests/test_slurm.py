@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import make_stored_dataset
+
 from condense.core.fileio import save_torch
 from condense.data.imagesets import load_set
 
@@ -43,8 +43,10 @@ def _skip_reason() -> str | None:
         return "needs root: starts munged, slurmctld and slurmd (workflow/cluster/slurm-up.sh)"
     missing = [tool for tool in TOOLS if shutil.which(tool) is None and shutil.which(tool, path="/usr/sbin:/sbin") is None]
     if missing:
-        return (f"SLURM not installed ({', '.join(missing)} missing): apt-get install --no-install-recommends "
-                "slurmctld slurmd slurm-client munge, or run `bash workflow/setup.sh` as root")
+        return (
+            f"SLURM not installed ({', '.join(missing)} missing): apt-get install --no-install-recommends "
+            "slurmctld slurmd slurm-client munge, or run `bash workflow/setup.sh` as root"
+        )
     if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
         return "snakemake-executor-plugin-slurm not installed: pip install -e '.[slurm]'"
     conf = Path("/etc/slurm/slurm.conf")
@@ -114,15 +116,18 @@ def test_smoke_workflow_through_slurm_equals_a_local_run(slurm_cluster, tmp_path
     (tmp_path / "smaller.yaml").write_text(SMALLER)
     smoke_args = ("all", "--configfile", str(SMOKE), str(tmp_path / "smaller.yaml"))
     # The local reference runs beside the SLURM run (that one mostly waits on status checks).
-    local = subprocess.Popen(_snakemake_cmd(local_dir, "--cores", "1", *smoke_args),
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    local = subprocess.Popen(
+        _snakemake_cmd(local_dir, "--cores", "1", *smoke_args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         # The whole-dataset network asks for a GPU (as in config.yaml): sbatch --gpus=1, served by the
         # fake GRES gpu; the stage itself runs on CPU (smoke: device cpu). Only one job asks, so that
         # the single fake GPU does not serialise the others.
         proc = subprocess.run(
             _snakemake_cmd(slurm_dir, "--profile", str(TEST_PROFILE), *smoke_args, "--set-resources", "full_baseline:gpu=1"),
-            capture_output=True, text=True, timeout=600,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         log = proc.stdout + proc.stderr
         assert proc.returncode == 0, f"snakemake --profile slurm-test failed ({proc.returncode}):\n{log[-6000:]}"
@@ -174,13 +179,30 @@ def test_smoke_workflow_through_slurm_equals_a_local_run(slurm_cluster, tmp_path
     assert (a_root / "logs" / "download.log").stat().st_size > 0  # stage logs stay under results/
 
 
-DISTILL_ARGS = ("--method", "dm", "--ipc", "2", "--model", "convnet", "--iterations", "200", "--batch-real", "8",
-                "--seed", "3", "--device", "cpu", "--threads", "1", "--log-every", "10")
+DISTILL_ARGS = (
+    "--method",
+    "dm",
+    "--ipc",
+    "2",
+    "--model",
+    "convnet",
+    "--iterations",
+    "200",
+    "--batch-real",
+    "8",
+    "--seed",
+    "3",
+    "--device",
+    "cpu",
+    "--threads",
+    "1",
+    "--log-every",
+    "10",
+)
 
 
 def _distill_cmd(data: Path, out: Path, checkpoint: Path | None, log: Path) -> list[str]:
-    cmd = [sys.executable, "-m", "condense", "distill", "--data", str(data), *DISTILL_ARGS, "--out", str(out),
-           "--log", str(log), "--quiet"]
+    cmd = [sys.executable, "-m", "condense", "distill", "--data", str(data), *DISTILL_ARGS, "--out", str(out), "--log", str(log), "--quiet"]
     if checkpoint is not None:
         cmd += ["--checkpoint", str(checkpoint), "--checkpoint-every", "1"]
     return cmd
@@ -188,8 +210,24 @@ def _distill_cmd(data: Path, out: Path, checkpoint: Path | None, log: Path) -> l
 
 def _sbatch(cmd: list[str], workdir: Path, output: Path) -> int:
     wrap = " ".join(subprocess.list2cmdline([c]) for c in cmd)
-    out = _sh("sbatch", "--parsable", "--job-name", "condense-preempt", "--chdir", workdir, "--output", output,
-              "--cpus-per-task", "1", "--mem", "1000", "--time", "10", "--wrap", wrap).stdout
+    out = _sh(
+        "sbatch",
+        "--parsable",
+        "--job-name",
+        "condense-preempt",
+        "--chdir",
+        workdir,
+        "--output",
+        output,
+        "--cpus-per-task",
+        "1",
+        "--mem",
+        "1000",
+        "--time",
+        "10",
+        "--wrap",
+        wrap,
+    ).stdout
     return int(out.strip().split(";")[0])
 
 
@@ -209,8 +247,9 @@ def test_distill_preempted_in_slurm_resumes_to_identical_tensors(slurm_cluster, 
     out, ckpt, log = tmp_path / "preempted.pt", tmp_path / "run.ckpt", tmp_path / "preempted.log"
     # The uninterrupted reference, locally, beside the SLURM job.
     straight = tmp_path / "straight.pt"
-    reference = subprocess.Popen(_distill_cmd(data, straight, None, tmp_path / "straight.log"),
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    reference = subprocess.Popen(
+        _distill_cmd(data, straight, None, tmp_path / "straight.log"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     try:
         cmd = _distill_cmd(data, out, ckpt, log)
         first = _sbatch(cmd, tmp_path, tmp_path / "slurm-first.out")
@@ -231,6 +270,7 @@ def test_distill_preempted_in_slurm_resumes_to_identical_tensors(slurm_cluster, 
         assert 5 <= stopped_at <= 200
 
         second = _sbatch(cmd, tmp_path, tmp_path / "slurm-second.out")  # the same command, resubmitted
+
         def finished():
             state = _job_states([second]).get(second)
             return state if state in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY") else None
@@ -259,15 +299,53 @@ def test_distill_warned_before_its_time_limit_checkpoints_and_exits_138(slurm_cl
     data = tmp_path / "data.pt"
     save_torch(make_stored_dataset(n_per_class=20), data)
     out, ckpt, log = tmp_path / "set.pt", tmp_path / "run.ckpt", tmp_path / "run.log"
-    cmd = [sys.executable, "-m", "condense", "distill", "--data", str(data), *DISTILL_ARGS[:6], "--iterations", "1000000",
-           *DISTILL_ARGS[8:], "--checkpoint", str(ckpt), "--checkpoint-every", "1000000", "--out", str(out),
-           "--log", str(log), "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "condense",
+        "distill",
+        "--data",
+        str(data),
+        *DISTILL_ARGS[:6],
+        "--iterations",
+        "1000000",
+        *DISTILL_ARGS[8:],
+        "--checkpoint",
+        str(ckpt),
+        "--checkpoint-every",
+        "1000000",
+        "--out",
+        str(out),
+        "--log",
+        str(log),
+        "--quiet",
+    ]
     script = tmp_path / "job.sh"
     script.write_text("#!/bin/bash\nexport PYTHONPATH=" + str(REPO) + "\nsrun " + subprocess.list2cmdline(cmd) + "\n")
     script.chmod(0o755)
-    job = int(_sh("sbatch", "--parsable", "--job-name", "condense-warned", "--chdir", tmp_path, "--output",
-                  tmp_path / "slurm.out", "--cpus-per-task", "1", "--mem", "1000", "--time", "2", "--signal", "USR1@100",
-                  script).stdout.strip().split(";")[0])
+    job = int(
+        _sh(
+            "sbatch",
+            "--parsable",
+            "--job-name",
+            "condense-warned",
+            "--chdir",
+            tmp_path,
+            "--output",
+            tmp_path / "slurm.out",
+            "--cpus-per-task",
+            "1",
+            "--mem",
+            "1000",
+            "--time",
+            "2",
+            "--signal",
+            "USR1@100",
+            script,
+        )
+        .stdout.strip()
+        .split(";")[0]
+    )
 
     def ended():
         state = _job_states([job]).get(job)

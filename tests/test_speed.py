@@ -5,14 +5,13 @@ them out of quick local loops (`-m "not slow"`), CI runs them."""
 
 import pytest
 import torch
+from test_methods import make_problem
 
 from condense.core.accel import EAGER, FastNet, Speed
 from condense.methods import METHODS
 from condense.models.classifiers import build_model
 from condense.training.evaluation import TrainSettings, train_network
 from condense.training.loop import accuracy
-
-from test_methods import make_problem
 
 FAST = Speed(compile=True)
 
@@ -50,10 +49,13 @@ def step_images(data_file, method, speed, iterations=2, **kw):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method, kw", [
-    ("dm", dict(strategy="color_crop_cutout_flip_scale_rotate", lr_img=1.0)),
-    ("dsa", dict(strategy="color_crop_cutout_flip_scale_rotate")),  # compiled real-batch gradients
-])
+@pytest.mark.parametrize(
+    "method, kw",
+    [
+        ("dm", dict(strategy="color_crop_cutout_flip_scale_rotate", lr_img=1.0)),
+        ("dsa", dict(strategy="color_crop_cutout_flip_scale_rotate")),  # compiled real-batch gradients
+    ],
+)
 def test_compiled_matching_equals_eager(data_file, method, kw):
     eager, eager_losses = step_images(data_file, method, EAGER, **kw)
     fast, fast_losses = step_images(data_file, method, FAST, **kw)
@@ -99,8 +101,28 @@ def test_compile_without_a_cpp_compiler_is_a_clear_error(data_file, tmp_path, mo
     monkeypatch.setenv("CXX", "no-such-compiler++")
     monkeypatch.setattr(inductor_config.cpp, "cxx", (None, "no-such-compiler++"))
     out = tmp_path / "dm.pt"
-    assert main(["distill", "--method", "dm", "--data", str(data_file), "--ipc", "1", "--iterations", "1",
-                 "--device", "cpu", "--compile", "--out", str(out), "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "distill",
+                "--method",
+                "dm",
+                "--data",
+                str(data_file),
+                "--ipc",
+                "1",
+                "--iterations",
+                "1",
+                "--device",
+                "cpu",
+                "--compile",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
     assert len(err) == 1 and "needs a C++ compiler" in err[0] and "install g++" in err[0]
     assert not out.exists()

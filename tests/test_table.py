@@ -7,10 +7,17 @@ from condense.reporting.tables import MISSING, load_rows, summarize
 
 
 def write_eval(path, dataset, model, method, ipc, accs):
-    path.write_text(json.dumps({
-        "dataset": dataset, "model": model, "method": method, "ipc": ipc,
-        "runs": [{"net": i, "test_acc": a} for i, a in enumerate(accs)],
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "dataset": dataset,
+                "model": model,
+                "method": method,
+                "ipc": ipc,
+                "runs": [{"net": i, "test_acc": a} for i, a in enumerate(accs)],
+            }
+        )
+    )
     return path
 
 
@@ -60,12 +67,26 @@ def test_masked_rows_compare_with_the_papers_mask_column_only_at_ratio_one(tmp_p
 def write_result(tmp_path, name, dataset, model, method, ipc, accs, ratio=0.0):
     """An evaluation JSON with the fields `condense evaluate` writes (a full-baseline JSON for method 'full')."""
     path = tmp_path / f"{name}.json"
-    path.write_text(json.dumps({
-        "dataset": dataset, "method": method, "mask_ratio": ratio, "ipc": ipc, "set_seed": 0, "set": f"{name}.pt",
-        "model": model, "eval_seed": 0, "device": "cpu", "settings": {"epochs": 300},
-        "mean": 100 * sum(accs) / len(accs), "std": 0.0, "n": len(accs),
-        "runs": [{"net": i, "seed": i, "test_acc": a, "train_acc": 1.0, "seconds": 1.0} for i, a in enumerate(accs)],
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "dataset": dataset,
+                "method": method,
+                "mask_ratio": ratio,
+                "ipc": ipc,
+                "set_seed": 0,
+                "set": f"{name}.pt",
+                "model": model,
+                "eval_seed": 0,
+                "device": "cpu",
+                "settings": {"epochs": 300},
+                "mean": 100 * sum(accs) / len(accs),
+                "std": 0.0,
+                "n": len(accs),
+                "runs": [{"net": i, "seed": i, "test_acc": a, "train_acc": 1.0, "seconds": 1.0} for i, a in enumerate(accs)],
+            }
+        )
+    )
     return path
 
 
@@ -79,8 +100,15 @@ def markdown_rows(text):
 
 def build(tmp_path, layout, paths, caption="reduced profile"):
     out = {ext: tmp_path / f"{layout}.{ext}" for ext in ("md", "csv", "tex", "html")}
-    args = ["table", *map(str, paths), "--layout", layout, "--caption", caption,
-            *(arg for ext, path in out.items() for arg in (f"--out-{ext}", str(path)))]
+    args = [
+        "table",
+        *map(str, paths),
+        "--layout",
+        layout,
+        "--caption",
+        caption,
+        *(arg for ext, path in out.items() for arg in (f"--out-{ext}", str(path))),
+    ]
     assert main(args) == 0
     md = out["md"].read_text()
     csv = pd.read_csv(out["csv"], dtype=str, keep_default_na=False)
@@ -157,7 +185,19 @@ def test_paper_convnet_table_keeps_published_only_columns_and_drops_empty_ones(t
     # whole dataset: neither measured nor published for FashionMNIST -> the column group is dropped.
     assert not any(h.startswith("whole dataset:") for h in csv.columns)
     assert rows["whole dataset"]["IPC 1: ours"] == ""
-    assert list(csv.index) == ["random", "herding", "DC", "DC + mask", "DSA", "DSA + mask", "DM", "DM + mask", "DataDAM", "DataDAM + mask", "whole dataset"]
+    assert list(csv.index) == [
+        "random",
+        "herding",
+        "DC",
+        "DC + mask",
+        "DSA",
+        "DSA + mask",
+        "DM",
+        "DM + mask",
+        "DataDAM",
+        "DataDAM + mask",
+        "whole dataset",
+    ]
 
 
 def test_paper_layout_takes_one_dataset(tmp_path, capsys):

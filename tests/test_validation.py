@@ -91,11 +91,20 @@ def small_set(data_file, tmp_path):
     return out
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["evaluate", "--model", "convnet", "--num-nets", "1", "--epochs", "-5"], "--epochs -5 is out of range (must be >= 1)"),
-    (["distill", "--method", "dsa", "--ipc", "1", "--iterations", "2", "--lr-img", "-1"], "--lr-img -1.0 is out of range (must be > 0)"),
-    (["distill", "--method", "dsa", "--ipc", "1", "--iterations", "2", "--lr-img", "nan"], "--lr-img nan is out of range (must be > 0)"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["evaluate", "--model", "convnet", "--num-nets", "1", "--epochs", "-5"], "--epochs -5 is out of range (must be >= 1)"),
+        (
+            ["distill", "--method", "dsa", "--ipc", "1", "--iterations", "2", "--lr-img", "-1"],
+            "--lr-img -1.0 is out of range (must be > 0)",
+        ),
+        (
+            ["distill", "--method", "dsa", "--ipc", "1", "--iterations", "2", "--lr-img", "nan"],
+            "--lr-img nan is out of range (must be > 0)",
+        ),
+    ],
+)
 def test_the_issues_three_commands(argv, needle, data_file, small_set, tmp_path, capsys):
     out = tmp_path / "result.out"
     extra = ["--set", str(small_set)] if argv[0] == "evaluate" else []
@@ -105,6 +114,7 @@ def test_the_issues_three_commands(argv, needle, data_file, small_set, tmp_path,
 
 
 # --------------------------------------------------------------------------- divergence
+
 
 def nan_at(iteration: int):
     """A DM step that poisons the images from iteration ``iteration`` on (counted per process)."""
@@ -127,8 +137,32 @@ def test_a_diverged_condensation_stops_keeps_the_last_finite_checkpoint_and_writ
     spec = MethodSpec("nan_dm", "NaN DM", DMSettings, nan_at(3), "dsa", "loss", lambda s, c: c * s.batch_real)
     monkeypatch.setitem(METHODS._items, "nan_dm", spec)
     out, ckpt = tmp_path / "set.pt", tmp_path / "run.ckpt"
-    code = main(["distill", "--method", "nan_dm", "--data", str(data_file), "--ipc", "1", "--iterations", "6", "--batch-real", "4",
-                 "--model", "convnet_w32", "--checkpoint", str(ckpt), "--checkpoint-every", "1", "--device", "cpu", "--out", str(out), "--quiet"])
+    code = main(
+        [
+            "distill",
+            "--method",
+            "nan_dm",
+            "--data",
+            str(data_file),
+            "--ipc",
+            "1",
+            "--iterations",
+            "6",
+            "--batch-real",
+            "4",
+            "--model",
+            "convnet_w32",
+            "--checkpoint",
+            str(ckpt),
+            "--checkpoint-every",
+            "1",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
     assert code == 2 and len(err) == 1 and "diverged at iteration 3" in err[0] and "no set was written" in err[0]
     assert not out.exists()
@@ -150,8 +184,29 @@ def test_a_diverged_evaluation_network_is_counted_and_shown_not_averaged(data_fi
 
     monkeypatch.setattr(evaluation, "train_network", first_diverges)
     out = tmp_path / "eval.json"
-    assert main(["evaluate", "--data", str(data_file), "--set", str(small_set), "--model", "convnet_w32", "--num-nets", "2",
-                 "--epochs", "2", "--device", "cpu", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--data",
+                str(data_file),
+                "--set",
+                str(small_set),
+                "--model",
+                "convnet_w32",
+                "--num-nets",
+                "2",
+                "--epochs",
+                "2",
+                "--device",
+                "cpu",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     result = json.loads(out.read_text())
     assert [r["diverged"] for r in result["runs"]] == [True, False]
     assert result["n"] == 1 and result["diverged"] == 1
@@ -167,8 +222,33 @@ def test_deferred_loss_reads_give_the_same_run_and_still_catch_divergence(data_f
     from condense.methods import loop
 
     def distill(out, *extra):
-        return main(["distill", "--method", "dm", "--data", str(data_file), "--ipc", "1", "--iterations", "7", "--batch-real", "4",
-                     "--model", "convnet_w32", "--device", "cpu", "--log-every", "3", "--seed", "5", "--out", str(out), "--quiet", *extra])
+        return main(
+            [
+                "distill",
+                "--method",
+                "dm",
+                "--data",
+                str(data_file),
+                "--ipc",
+                "1",
+                "--iterations",
+                "7",
+                "--batch-real",
+                "4",
+                "--model",
+                "convnet_w32",
+                "--device",
+                "cpu",
+                "--log-every",
+                "3",
+                "--seed",
+                "5",
+                "--out",
+                str(out),
+                "--quiet",
+                *extra,
+            ]
+        )
 
     outs = {}
     for deferred in (False, True):
@@ -185,9 +265,34 @@ def test_deferred_loss_reads_give_the_same_run_and_still_catch_divergence(data_f
     monkeypatch.setitem(METHODS._items, "nan_dm", spec)
     ckpt, out = tmp_path / "run.ckpt", tmp_path / "nan.pt"
     capsys.readouterr()
-    code = main(["distill", "--method", "nan_dm", "--data", str(data_file), "--ipc", "1", "--iterations", "9", "--batch-real", "4",
-                 "--model", "convnet_w32", "--checkpoint", str(ckpt), "--checkpoint-every", "4", "--log-every", "100",
-                 "--device", "cpu", "--out", str(out), "--quiet"])
+    code = main(
+        [
+            "distill",
+            "--method",
+            "nan_dm",
+            "--data",
+            str(data_file),
+            "--ipc",
+            "1",
+            "--iterations",
+            "9",
+            "--batch-real",
+            "4",
+            "--model",
+            "convnet_w32",
+            "--checkpoint",
+            str(ckpt),
+            "--checkpoint-every",
+            "4",
+            "--log-every",
+            "100",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
     assert code == 2 and len(err) == 1 and "diverged at iteration 5" in err[0] and not out.exists()
     saved = torch.load(ckpt, weights_only=True)

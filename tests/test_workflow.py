@@ -121,17 +121,46 @@ def test_report_of_the_smoke_run(smoke_run):
     report = (workdir / "report.html").read_text()
     assert len(report) > 100_000
     # Every category of the report, and the files in it (named in the report's data).
-    for name in ("Tables", "Figures", "Synthetic images", "Attention maps", "table1.html", "table2.html",
-                 "convnet.html", "summary.html", "mask_ratio.png", "synthetic_images.png", "matching_loss.png",
-                 "maps.png", "dsa-mask-fcn-r1.0-mean-soft-fixed_ipc3_seed0.png", "Test accuracy vs mask ratio",
-                 "cost.html", "What each condensed set", "accuracy_vs_time.png", "Test accuracy over the course of condensation",
-                 "tsne.png", "Synthetic sets in feature space", "saliency_maps.png", "under every mask source"):
+    for name in (
+        "Tables",
+        "Figures",
+        "Synthetic images",
+        "Attention maps",
+        "table1.html",
+        "table2.html",
+        "convnet.html",
+        "summary.html",
+        "mask_ratio.png",
+        "synthetic_images.png",
+        "matching_loss.png",
+        "maps.png",
+        "dsa-mask-fcn-r1.0-mean-soft-fixed_ipc3_seed0.png",
+        "Test accuracy vs mask ratio",
+        "cost.html",
+        "What each condensed set",
+        "accuracy_vs_time.png",
+        "Test accuracy over the course of condensation",
+        "tsne.png",
+        "Synthetic sets in feature space",
+        "saliency_maps.png",
+        "under every mask source",
+    ):
         assert name in report, name
 
 
 def test_quick_profile_limits_alexnet_and_sweeps_mask_ratios_for_dm_only(tmp_path):
-    proc = snakemake("-n", "-p", "--cores", "2", "all", "--configfile", str(REPO / "config" / "quick.yaml"),
-                     "--config", f"results={tmp_path / 'r'}", cwd=tmp_path)
+    proc = snakemake(
+        "-n",
+        "-p",
+        "--cores",
+        "2",
+        "all",
+        "--configfile",
+        str(REPO / "config" / "quick.yaml"),
+        "--config",
+        f"results={tmp_path / 'r'}",
+        cwd=tmp_path,
+    )
     out = proc.stdout + proc.stderr
     counts = job_counts(out)
     # FashionMNIST: DC, DSA at IPC 1 (± mask at ratio 1), DM at IPC {1, 10} (0, 0.25, 0.5, 1), DataDAM at
@@ -140,8 +169,9 @@ def test_quick_profile_limits_alexnet_and_sweeps_mask_ratios_for_dm_only(tmp_pat
     by_dataset = {d: {name for dd, name in sets if dd == d} for d, _ in sets}
     assert set(by_dataset) == {"fashionmnist", "fmnist-bg-correlated"}
     assert len(by_dataset["fashionmnist"] - {f"{c}_ipc{i}_seed0" for c in ("random", "herding") for i in (1, 10)}) == 2 + 2 + 8 + 4
-    assert by_dataset["fmnist-bg-correlated"] == {f"dm{v}_ipc1_seed{s}" for v in ("", "-mask-gt-r1.0-other-soft-fixed",
-                                                                               "-mask-fcn-r1.0-other-soft-fixed") for s in range(3)}
+    assert by_dataset["fmnist-bg-correlated"] == {
+        f"dm{v}_ipc1_seed{s}" for v in ("", "-mask-gt-r1.0-other-soft-fixed", "-mask-fcn-r1.0-other-soft-fixed") for s in range(3)
+    }
     assert counts["distill"] == 16 + 9
     # FashionMNIST's 20 sets on ConvNet plus AlexNet for DC/DSA (± mask) at IPC 1; the slice's 9 sets on ConvNet.
     assert counts["evaluate"] == 20 + 4 + 9
@@ -156,14 +186,27 @@ def test_quick_profile_limits_alexnet_and_sweeps_mask_ratios_for_dm_only(tmp_pat
     assert compiled == {("distill", "dm")}
     assert sum("--compile" in line for line in commands) == 8 + 9
     # eval.model_epochs: AlexNet trains 300 epochs, ConvNet the profile's 80.
-    epochs = {(m.group(1), m.group(2)) for line in commands if (m := re.search(r"--model (\w+) .*--epochs (\d+)", line)) and " evaluate " in line}
+    epochs = {
+        (m.group(1), m.group(2)) for line in commands if (m := re.search(r"--model (\w+) .*--epochs (\d+)", line)) and " evaluate " in line
+    }
     assert epochs == {("alexnet", "300"), ("convnet", "80")}
 
 
 def test_backgrounds_study_dag(tmp_path):
     """The background benchmark profile: two derived datasets, every source's maps, scores, the study grids."""
-    proc = snakemake("-n", "-p", "--cores", "2", "all", "--configfile", str(REPO / "config" / "quick.yaml"),
-                     str(REPO / "config" / "backgrounds.yaml"), "--config", f"results={tmp_path / 'r'}", cwd=tmp_path)
+    proc = snakemake(
+        "-n",
+        "-p",
+        "--cores",
+        "2",
+        "all",
+        "--configfile",
+        str(REPO / "config" / "quick.yaml"),
+        str(REPO / "config" / "backgrounds.yaml"),
+        "--config",
+        f"results={tmp_path / 'r'}",
+        cwd=tmp_path,
+    )
     out = proc.stdout + proc.stderr
     counts = job_counts(out)
     assert counts["derive"] == 2 and counts["saliency_scores"] == 2
@@ -176,7 +219,7 @@ def test_backgrounds_study_dag(tmp_path):
     assert "fmnist-bg-correlated/sets/dm-mask-smoothgrad-r0.75-other-soft-fixed_ipc1_seed1.pt" in out
     assert "fmnist-bg-independent/sets/dm-mask-fcn-r1.0-other-soft-fixed_ipc1_seed2.pt" in out
     assert "derive --kind backgrounds" in out and "--variant correlated" in out and "--variant independent" in out
-    assert "saliency --source gt" in out and "--network" not in next(l for l in out.splitlines() if "saliency --source gt" in l)
+    assert "saliency --source gt" in out and "--network" not in next(line for line in out.splitlines() if "saliency --source gt" in line)
     assert "fmnist-bg-correlated/sets/dm-mask-gt-r1.0-other-soft-fixed_ipc1_seed2.pt" in out
     assert "fmnist-bg-independent/full/convnet_seed0.json" in out  # the whole-dataset network on both variants
 
@@ -186,11 +229,27 @@ def test_a_new_mask_grid_reruns_only_its_own_jobs(smoke_run, tmp_path):
     """Adding a grid (and a saliency setting) must not retrain the FCN or remake the maps and sets made from them."""
     workdir, _ = smoke_run
     extra = tmp_path / "more.yaml"
-    extra.write_text(yaml.safe_dump({"attention": {
-        "masks": [{"methods": ["dsa"], "ratios": [0.5, 1.0], "schemes": ["fixed"]},
-                  {"methods": ["dm"], "ipcs": [1], "ratios": [0.5], "sources": ["gradcam"], "fills": ["black", "other"], "schemes": ["batch"]},
-                  {"methods": ["dm"], "ipcs": [1], "ratios": [1.0], "fills": ["black"], "schemes": ["fixed"]}],
-        "saliency": {"smoothgrad": {"samples": 7}}}}))
+    extra.write_text(
+        yaml.safe_dump(
+            {
+                "attention": {
+                    "masks": [
+                        {"methods": ["dsa"], "ratios": [0.5, 1.0], "schemes": ["fixed"]},
+                        {
+                            "methods": ["dm"],
+                            "ipcs": [1],
+                            "ratios": [0.5],
+                            "sources": ["gradcam"],
+                            "fills": ["black", "other"],
+                            "schemes": ["batch"],
+                        },
+                        {"methods": ["dm"], "ipcs": [1], "ratios": [1.0], "fills": ["black"], "schemes": ["fixed"]},
+                    ],
+                    "saliency": {"smoothgrad": {"samples": 7}},
+                }
+            }
+        )
+    )
     proc = snakemake("-n", "--cores", "2", "all", "--configfile", SMOKE, str(extra), cwd=workdir)
     counts = job_counts(proc.stdout + proc.stderr)
     assert counts.get("distill") == 1 and counts.get("evaluate") == 1  # the new DM + FCN black-fill set only

@@ -13,9 +13,9 @@ first k of them (:func:`read_herding_order`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 import torch
 
@@ -31,8 +31,8 @@ ORDER_FORMAT = 1
 class CoresetInputs:
     """What a selector may need besides the data: herding's stored order or its embedding network."""
 
-    order: Optional[torch.Tensor] = None  # classes × K picks from a herding order file
-    embed_net: Optional[torch.nn.Module] = None
+    order: torch.Tensor | None = None  # classes × K picks from a herding order file
+    embed_net: torch.nn.Module | None = None
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,9 @@ def herding_picks(data: RealData, net: torch.nn.Module, k: int) -> list[torch.Te
 
 
 def save_herding_order(path: str | Path, picks: list[torch.Tensor], data: RealData, k: int, embed_model: str) -> None:
-    save_torch({"format": ORDER_FORMAT, "dataset": data.name, "ipc": k, "embed_model": embed_model,
-                "picks": torch.stack(picks).long().cpu()}, path)
+    save_torch(
+        {"format": ORDER_FORMAT, "dataset": data.name, "ipc": k, "embed_model": embed_model, "picks": torch.stack(picks).long().cpu()}, path
+    )
 
 
 def read_herding_order(path: str | Path, data: RealData) -> tuple[torch.Tensor, int]:

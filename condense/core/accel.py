@@ -99,7 +99,7 @@ class FastNet:
             self.forward = self.eager
             self.embed = getattr(self.eager, "embed", None)
 
-    def load_(self, fresh: nn.Module) -> "FastNet":
+    def load_(self, fresh: nn.Module) -> FastNet:
         """Copy ``fresh``'s parameters and buffers into the reused module (keeps its layout and graphs)."""
         target = self.eager.state_dict()
         to_device = next(iter(target.values())).is_cuda

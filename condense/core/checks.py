@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
 
 from .errors import CondenseError
 
@@ -18,8 +17,8 @@ from .errors import CondenseError
 class Bounds:
     """Allowed range of a number: ``low <= x`` (or ``low < x`` when ``open_low``), ``x <= high``; always finite."""
 
-    low: Optional[float] = None
-    high: Optional[float] = None
+    low: float | None = None
+    high: float | None = None
     open_low: bool = False
 
     def describe(self) -> str:

@@ -10,8 +10,9 @@ validation, so a new registry entry needs no schema edit.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import jsonschema
 import yaml
@@ -44,8 +45,9 @@ def load_schema(schema_path: str | Path, enums: Mapping[str, Sequence[str]] | No
     return schema
 
 
-def validate_config(config: dict, schema_path: str | Path, enums: Mapping[str, Sequence[str]] | None = None,
-                    source: str = "config") -> dict:
+def validate_config(
+    config: dict, schema_path: str | Path, enums: Mapping[str, Sequence[str]] | None = None, source: str = "config"
+) -> dict:
     """Validate ``config`` in place (filling defaults) or raise CondenseError naming the key, the value and the rule."""
     validator = _fill_defaults(jsonschema.Draft7Validator)(load_schema(schema_path, enums))
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))

@@ -7,8 +7,9 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
@@ -33,8 +34,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; give the artifact normal permissions
         os.replace(tmp_path, path)
     except OSError as exc:  # a full disk or a vanished directory: one line, and the inputs (a checkpoint) stay
-        raise CondenseError(f"cannot write {str(path)!r} ({exc.strerror or exc}); free space or choose another location, "
-                            "then rerun") from None
+        raise CondenseError(
+            f"cannot write {str(path)!r} ({exc.strerror or exc}); free space or choose another location, then rerun"
+        ) from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()

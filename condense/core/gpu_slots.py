@@ -20,7 +20,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import IO, Optional
+from typing import IO
 
 log = logging.getLogger("condense")
 
@@ -32,8 +32,8 @@ def lock_dir() -> Path:
     return Path(os.environ.get(LOCK_DIR_ENV) or tempfile.gettempdir())
 
 
-def _try_lock(index: int, directory: Path) -> Optional[IO]:
-    handle = open(directory / f"condense-gpu-{index}.lock", "a+")
+def _try_lock(index: int, directory: Path) -> IO | None:
+    handle = open(directory / f"condense-gpu-{index}.lock", "a+")  # noqa: SIM115  (held open: the lock lives as long as the process)
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -46,7 +46,7 @@ def _try_lock(index: int, directory: Path) -> Optional[IO]:
     return handle
 
 
-def acquire_slot(count: int, directory: Optional[Path] = None, poll_s: float = 2.0, timeout_s: Optional[float] = None) -> int:
+def acquire_slot(count: int, directory: Path | None = None, poll_s: float = 2.0, timeout_s: float | None = None) -> int:
     """The index of a device this process now holds (one of ``range(count)``), waiting while all are held.
 
     Calling it again in the same process returns the device it already holds."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import resource
 from pathlib import Path
-from typing import Optional
 
 import torch
 
@@ -21,7 +20,7 @@ def peak_host_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def peak_gpu_mb(device: torch.device | str) -> Optional[float]:
+def peak_gpu_mb(device: torch.device | str) -> float | None:
     device = torch.device(device)
     if device.type != "cuda":
         return None
@@ -33,13 +32,13 @@ class EnergyMeter:
 
     def __init__(self, device: torch.device | str = "cpu"):
         self.device = torch.device(device)
-        self.name: Optional[str] = None
+        self.name: str | None = None
         self._read = None
         if self.device.type == "cuda":
             self._read = self._nvml()
         if self._read is None:
             self._read = self._rapl()
-        self._start: Optional[float] = None
+        self._start: float | None = None
 
     def _rapl(self):
         domains = [d for d in sorted(RAPL.glob("intel-rapl:*")) if ":" in d.name and d.name.count(":") == 1]
@@ -78,7 +77,7 @@ class EnergyMeter:
     def start(self) -> None:
         self._start = self._read() if self._read else None
 
-    def joules(self) -> Optional[float]:
+    def joules(self) -> float | None:
         """Energy since start(), or None without a meter."""
         if self._read is None or self._start is None:
             return None

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from .errors import CondenseError
 
 INPUT, OUTPUT, STATE, OUTPUT_DIR = "input", "output", "state", "output_dir"
 ROLES = (INPUT, OUTPUT, STATE, OUTPUT_DIR)  # state: read and rewritten by the stage (a checkpoint)
+
 
 @dataclass(frozen=True)
 class PathArg:
@@ -58,8 +59,7 @@ def _probe(directory: Path, what: str) -> None:
         os.close(fd)
         os.unlink(name)
     except OSError as exc:
-        raise CondenseError(f"{what}: cannot write in directory {str(directory)!r} ({exc.strerror}); "
-                            "choose a writable location") from None
+        raise CondenseError(f"{what}: cannot write in directory {str(directory)!r} ({exc.strerror}); choose a writable location") from None
 
 
 def check_writable(arg: PathArg) -> None:
@@ -102,8 +102,9 @@ def check_io(args: Iterable[PathArg]) -> None:
         key = _key(a.path)
         if key in inputs:
             other = inputs[key]
-            raise CondenseError(f"{a.flag} {str(a.path)!r} is also {other.flag}: writing it would destroy an input; "
-                                f"give {a.flag} another path")
+            raise CondenseError(
+                f"{a.flag} {str(a.path)!r} is also {other.flag}: writing it would destroy an input; give {a.flag} another path"
+            )
         if key in written:
             other = written[key]
             raise CondenseError(f"{a.flag} and {other.flag} are the same file {str(a.path)!r}; give each its own path")

@@ -18,8 +18,8 @@ import importlib
 import importlib.util
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from .errors import CondenseError
 
@@ -62,8 +62,10 @@ def _import(name: str):
     except Exception as exc:  # the plugin's own code failed while registering: one line naming it, not a traceback
         sys.modules.pop(f"condense_plugin_{Path(name).stem}", None)
         where = _plugin_line(exc, name)
-        raise CondenseError(f"plugin {name!r} failed while importing{where}: {type(exc).__name__}: {exc}; fix the plugin "
-                            f"or drop it from {ENV} / the config's plugins list") from None
+        raise CondenseError(
+            f"plugin {name!r} failed while importing{where}: {type(exc).__name__}: {exc}; fix the plugin "
+            f"or drop it from {ENV} / the config's plugins list"
+        ) from None
 
 
 def _plugin_line(exc: BaseException, name: str) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Generic, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
 
 from .errors import CondenseError
 
@@ -14,7 +15,7 @@ class Registry(Generic[T]):
 
     def __init__(self, kind: str):
         self.kind = kind
-        self._items: Dict[str, T] = {}
+        self._items: dict[str, T] = {}
 
     def register(self, name: str) -> Callable[[T], T]:
         def add(obj: T) -> T:
@@ -32,9 +33,7 @@ class Registry(Generic[T]):
         try:
             return self._items[name]
         except KeyError:
-            raise CondenseError(
-                f"unknown {self.kind} {name!r}; choose one of: {', '.join(sorted(self._items))}"
-            ) from None
+            raise CondenseError(f"unknown {self.kind} {name!r}; choose one of: {', '.join(sorted(self._items))}") from None
 
     def names(self) -> list[str]:
         return sorted(self._items)

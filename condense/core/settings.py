@@ -10,8 +10,9 @@ dataset derivations use it alike.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import field
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any
 
 from .checks import Bounds, check_number
 from .errors import CondenseError
@@ -19,9 +20,15 @@ from .errors import CondenseError
 Resolver = Callable[[Any, Mapping[str, Any]], Any]  # (value, context) -> recorded value
 
 
-def setting(default: Any, help: str = "", *, bounds: Optional[Bounds] = None,
-            choices: Sequence[str] | Callable[[], Sequence[str]] | None = None,
-            flag: Optional[str] = None, resolve: Optional[Resolver] = None) -> Any:
+def setting(
+    default: Any,
+    help: str = "",
+    *,
+    bounds: Bounds | None = None,
+    choices: Sequence[str] | Callable[[], Sequence[str]] | None = None,
+    flag: str | None = None,
+    resolve: Resolver | None = None,
+) -> Any:
     """A settings field. ``flag``: its command-line and config name when it differs from the field's
     (``strategy`` is set as ``augment``). ``resolve(value, context)`` gives the recorded value."""
     return field(default=default, metadata={"help": help, "bounds": bounds, "choices": choices, "flag": flag, "resolve": resolve})
@@ -82,8 +89,14 @@ def check_value(key: str, value: Any, f: dataclasses.Field) -> None:
             raise CondenseError(f"{name} {value!r} is not one of: {', '.join(map(str, allowed))}")
 
 
-def build_settings(settings_cls: type, overrides: Mapping[str, Any] | None, *, owner: str, fixed: Mapping[str, Any] | None = None,
-                   context: Mapping[str, Any] | None = None):
+def build_settings(
+    settings_cls: type,
+    overrides: Mapping[str, Any] | None,
+    *,
+    owner: str,
+    fixed: Mapping[str, Any] | None = None,
+    context: Mapping[str, Any] | None = None,
+):
     """An instance of ``settings_cls``: defaults, then ``overrides`` (by flag name; None = default), then
     each field's resolver with ``context``; ``fixed`` fills the run's own fields. Every value is checked;
     an override that is not a field of ``settings_cls`` is an error naming ``owner``'s settings."""

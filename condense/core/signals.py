@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import signal
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 
 _deferring = 0
-_requested: Optional[int] = None
+_requested: int | None = None
 
 
 class Terminated(BaseException):
@@ -67,7 +67,7 @@ def deferred() -> Iterator[None]:
         _deferring -= 1
 
 
-def stop_requested() -> Optional[int]:
+def stop_requested() -> int | None:
     """The stop signal received (inside :func:`deferred`), else None."""
     return _requested
 

@@ -39,8 +39,8 @@ no host reads, and are differentiable with respect to ``x``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -217,8 +217,9 @@ class Family:
 
 FAMILIES: Registry[Family] = Registry("augmentation family")
 for _family in (
-    Family("color", ("brightness", "saturation", "contrast"), _color,
-           "brightness, then saturation, then contrast, each with its own uniform"),
+    Family(
+        "color", ("brightness", "saturation", "contrast"), _color, "brightness, then saturation, then contrast, each with its own uniform"
+    ),
     Family("crop", ("h", "w"), _crop, "integer translation per axis, zero fill"),
     Family("cutout", ("h", "w"), _cutout, "square centre row h / column w, zeroed"),
     Family("flip", ("flip",), _flip, "horizontal flip where flip < prob_flip"),
@@ -288,29 +289,20 @@ class Draw:
                 return value.size(0)
         return 1
 
-    def to(self, device: torch.device | str) -> "Draw":
-        steps = tuple(
-            Step(s.family, {k: v.to(device, non_blocking=True) for k, v in s.values.items()})
-            for s in self.steps
-        )
+    def to(self, device: torch.device | str) -> Draw:
+        steps = tuple(Step(s.family, {k: v.to(device, non_blocking=True) for k, v in s.values.items()}) for s in self.steps)
         return replace(self, steps=steps)
 
     @classmethod
-    def of(cls, family: str, params: AugmentParams | None = None,
-           device: torch.device | str | None = None, **values) -> "Draw":
+    def of(cls, family: str, params: AugmentParams | None = None, device: torch.device | str | None = None, **values) -> Draw:
         """A one-family draw from given uniforms (floats, sequences or tensors), for tests and replays.
 
         ``Draw.of('color', brightness=0.8, saturation=0.5, contrast=0.5)`` adds 0.3 to every pixel.
         """
         fam = FAMILIES.get(family)
         if set(values) != set(fam.keys):
-            raise CondenseError(
-                f"family {family!r} takes the uniforms {', '.join(fam.keys)}; got {', '.join(sorted(values)) or 'none'}"
-            )
-        vals = {
-            k: torch.as_tensor(values[k], dtype=torch.float32, device=device).reshape(-1)
-            for k in fam.keys
-        }
+            raise CondenseError(f"family {family!r} takes the uniforms {', '.join(fam.keys)}; got {', '.join(sorted(values)) or 'none'}")
+        vals = {k: torch.as_tensor(values[k], dtype=torch.float32, device=device).reshape(-1) for k in fam.keys}
         return cls((Step(family, vals),), params or AugmentParams())
 
 

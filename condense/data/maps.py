@@ -51,7 +51,9 @@ def load_maps(path: str | Path) -> dict:
 def check_maps_fit(stored: dict, dataset: str, num_train: int, im_size, what: str = "attention maps") -> None:
     """The maps belong to ``dataset`` and cover its ``num_train`` training images of ``im_size``."""
     if stored.get("dataset") not in (None, dataset):
-        raise CondenseError(f"{what} were made for dataset {stored['dataset']!r}, not {dataset!r}; rerun `condense saliency` for this dataset")
+        raise CondenseError(
+            f"{what} were made for dataset {stored['dataset']!r}, not {dataset!r}; rerun `condense saliency` for this dataset"
+        )
     maps = stored["maps"]
     if tuple(maps.shape) != (num_train, *tuple(im_size)):
         raise CondenseError(

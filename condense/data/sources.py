@@ -39,12 +39,14 @@ import re
 import shutil
 import tempfile
 import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
+
 from ..core.errors import CondenseError
 from ..core.fileio import read_json
 from ..core.registry import Registry
@@ -142,9 +144,7 @@ class CifarFormat(StorageFormat):
 
     @staticmethod
     def inner_files(cls: type) -> list[tuple[str, str]]:
-        return [(name, md5) for name, md5 in list(cls.train_list) + list(cls.test_list)] + [
-            (cls.meta["filename"], cls.meta["md5"])
-        ]
+        return [(name, md5) for name, md5 in list(cls.train_list) + list(cls.test_list)] + [(cls.meta["filename"], cls.meta["md5"])]
 
     def place(self, cls, found, root):
         archive = found[cls.filename]
@@ -240,7 +240,9 @@ class SvhnFormat(StorageFormat):
 
     def check_requirements(self, name):
         if importlib.util.find_spec("scipy") is None:
-            raise CondenseError(f"dataset {name!r} is stored as MATLAB .mat files, which need scipy; install it (pip install scipy) and rerun")
+            raise CondenseError(
+                f"dataset {name!r} is stored as MATLAB .mat files, which need scipy; install it (pip install scipy) and rerun"
+            )
 
     def override(self, cls, md5s):
         if not any(entry[1] in md5s for entry in cls.split_list.values()):
@@ -317,7 +319,15 @@ for _spec in (
     DatasetSpec("svhn", "SVHN", 3, (32, 32), 10, (0.4377, 0.4438, 0.4728), (0.1980, 0.2010, 0.1970), True, SvhnFormat()),
     DatasetSpec("mnist", "MNIST", 1, (28, 28), 10, (0.1307,), (0.3081,), True, MnistFormat()),
     DatasetSpec(
-        "fashionmnist", "FashionMNIST", 1, (28, 28), 10, (0.2861,), (0.3530,), False, MnistFormat(),
+        "fashionmnist",
+        "FashionMNIST",
+        1,
+        (28, 28),
+        10,
+        (0.2861,),
+        (0.3530,),
+        False,
+        MnistFormat(),
         content_md5s=(  # docs/environment.md: official uncompressed digests; Debian's recompressed .gz files match these
             ("train-images-idx3-ubyte", "f4a8712d7a061bf5bd6d2ca38dc4d50a"),
             ("train-labels-idx1-ubyte", "9018921c3c673c538a1fc5bad174d6f9"),
@@ -394,9 +404,7 @@ def _verify(req: RequiredFile, path: Path) -> None:
     if actual in req.content_md5s:
         log.info("verified %s (md5 %s)", path, actual)
         return
-    raise CondenseError(
-        f"checksum mismatch for {path}: expected md5 {' or '.join(req.content_md5s)}, got {actual}; {fix}"
-    )
+    raise CondenseError(f"checksum mismatch for {path}: expected md5 {' or '.join(req.content_md5s)}, got {actual}; {fix}")
 
 
 def _locate(required: Sequence[RequiredFile], mirror: Path) -> tuple[dict[str, Path], list[str]]:
@@ -430,8 +438,7 @@ def _instantiate(spec: DatasetSpec, cls: type, root: Path, train: bool, download
                 f"without network, {_no_network_hint(spec, md5s)}"
             ) from None
         raise CondenseError(
-            f"torchvision could not load {spec.name} ({split}) from {root} ({_short(exc)}); "
-            f"check the mirror files and rerun"
+            f"torchvision could not load {spec.name} ({split}) from {root} ({_short(exc)}); check the mirror files and rerun"
         ) from None
 
 
@@ -507,7 +514,9 @@ def prepare(
             classes = spec.class_names(ds)
         del ds
     if len(classes) != spec.num_classes:
-        raise CondenseError(f"{spec.name} from {source} names {len(classes)} classes, expected {spec.num_classes}; the files are not {spec.name}, replace them")
+        raise CondenseError(
+            f"{spec.name} from {source} names {len(classes)} classes, expected {spec.num_classes}; the files are not {spec.name}, replace them"
+        )
     return {
         "name": spec.name,
         "classes": classes,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import torch
 
@@ -128,8 +127,7 @@ def read_stored(path: str | Path) -> dict:
     return check_stored(load_torch(path, what="dataset"), path)
 
 
-def load_data(path: str | Path, device: torch.device | str = "cpu", with_train: bool = True,
-              stored: Optional[dict] = None) -> RealData:
+def load_data(path: str | Path, device: torch.device | str = "cpu", with_train: bool = True, stored: dict | None = None) -> RealData:
     """The data file, normalised on ``device``. ``with_train=False`` keeps an empty training set (shape
     and classes intact) for stages that only test: the float copy of the training images is 4x the
     stored uint8 (0.6 GB for CIFAR-10). ``stored``: the already-read file (skips reading it again)."""

@@ -8,19 +8,18 @@ numbers apply to it (none), instead of every stage looking them up by dataset na
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Optional
 
 
 @dataclass(frozen=True)
 class DatasetTraits:
     dsa_strategy: str  # the DSA strategy `--augment dsa` means for this dataset
     flip_safe: bool  # a horizontal flip keeps the class (False for digits)
-    published_as: Optional[str]  # the dataset whose published numbers apply (None: none do)
+    published_as: str | None  # the dataset whose published numbers apply (None: none do)
     base: str  # the dataset its images come from (itself, or a derived dataset's source)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, value: dict) -> "DatasetTraits":
+    def from_dict(cls, value: dict) -> DatasetTraits:
         return cls(**{key: value[key] for key in ("dsa_strategy", "flip_safe", "published_as", "base")})

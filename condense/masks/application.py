@@ -23,16 +23,16 @@ each drawn batch, from the same generator as the batch, so a resumed run stays e
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import torch
 from torch import Tensor
 
 from ..core.errors import CondenseError
 from ..core.registry import Registry
-from ..data.store import RealData
 from ..data.maps import check_maps_fit, from_uint8
+from ..data.store import RealData
 from .selection import masked_count
 from .variant import MaskVariant
 
@@ -43,7 +43,7 @@ class FillContext:
 
     mean: Tensor  # (1, C, 1, 1) the dataset's per-channel mean (pixel scale)
     std: Tensor  # (1, C, 1, 1)
-    others: Optional[Tensor] = None  # (B, C, H, W) normalised images to fill from (``other``)
+    others: Tensor | None = None  # (B, C, H, W) normalised images to fill from (``other``)
 
 
 @dataclass(frozen=True)
@@ -99,14 +99,16 @@ def shape_maps(attention: Tensor, variant: MaskVariant) -> Tensor:
     return keep.view_as(attention)
 
 
-def fill_context(images: Tensor, mean, std, others: Optional[Tensor] = None) -> FillContext:
+def fill_context(images: Tensor, mean, std, others: Tensor | None = None) -> FillContext:
     shape = (1, -1, 1, 1)
-    return FillContext(torch.as_tensor(mean, dtype=images.dtype, device=images.device).view(shape),
-                       torch.as_tensor(std, dtype=images.dtype, device=images.device).view(shape), others)
+    return FillContext(
+        torch.as_tensor(mean, dtype=images.dtype, device=images.device).view(shape),
+        torch.as_tensor(std, dtype=images.dtype, device=images.device).view(shape),
+        others,
+    )
 
 
-def mask_images(images: Tensor, maps_uint8: Tensor, variant: MaskVariant, mean=None, std=None,
-                others: Optional[Tensor] = None) -> Tensor:
+def mask_images(images: Tensor, maps_uint8: Tensor, variant: MaskVariant, mean=None, std=None, others: Tensor | None = None) -> Tensor:
     """``images`` (normalised, B×C×H×W) masked by their uint8 maps (B×H×W) as ``variant`` says.
     ``mean``/``std``: the dataset's normalisation (``black``; lists, or tensors already on the images' device); ``others``: the x′ of ``other``."""
     fill = FILLS.get(variant.fill)
@@ -123,8 +125,7 @@ class MaskedData:
 
     Everything else (``num_classes``, ``channel``, ``train_images``, ...) is the underlying data's."""
 
-    def __init__(self, data: RealData, maps_uint8: Tensor, variant: MaskVariant, selected: Optional[Tensor],
-                 dense: Optional[bool] = None):
+    def __init__(self, data: RealData, maps_uint8: Tensor, variant: MaskVariant, selected: Tensor | None, dense: bool | None = None):
         self.data, self.variant = data, variant
         self.maps = maps_uint8.to(data.train_images.device)
         self.selected = None if selected is None else selected.to(data.train_images.device)
@@ -163,7 +164,7 @@ class MaskedData:
         images[which] = mask_images(images[which], self.maps[picked], self.variant, self.fill_mean, self.fill_std, others)
         return images
 
-    def _others(self, count: int, generator: torch.Generator) -> Optional[Tensor]:
+    def _others(self, count: int, generator: torch.Generator) -> Tensor | None:
         """x′ of a drawing fill: ``count`` training images drawn with the batch from the same generator."""
         if not self.fill.draws:
             return None
@@ -180,7 +181,7 @@ class MaskedData:
         return torch.where(which.view(-1, 1, 1, 1), masked, images)
 
 
-def masked_data(data: RealData, maps: dict, variant: MaskVariant, selected: Optional[Tensor] = None):
+def masked_data(data: RealData, maps: dict, variant: MaskVariant, selected: Tensor | None = None):
     """``data`` as condensation sees it under ``variant``: a RealData with the masked training images
     when the fill draws nothing and the scheme is ``fixed`` (computed once), else a :class:`MaskedData`
     that masks each drawn batch. ``maps``: a loaded maps file of ``data``; ``selected``: the ``fixed``
@@ -189,13 +190,17 @@ def masked_data(data: RealData, maps: dict, variant: MaskVariant, selected: Opti
     n = data.train_images.shape[0]
     check_maps_fit(maps, data.name, n, data.im_size)
     if maps.get("source") not in (None, variant.source):
-        raise CondenseError(f"the maps are from source {maps['source']!r}, but mask {variant.build()!r} names {variant.source!r}; "
-                            f"pass the {variant.source} maps")
+        raise CondenseError(
+            f"the maps are from source {maps['source']!r}, but mask {variant.build()!r} names {variant.source!r}; "
+            f"pass the {variant.source} maps"
+        )
     if variant.scheme == "fixed":
         if selected is None:
             raise CondenseError("the fixed mask scheme needs a selection (`condense mask`): pass --selection")
         if selected.dtype != torch.bool or tuple(selected.shape) != (n,):
-            raise CondenseError(f"mask selection is {tuple(selected.shape)} {selected.dtype}, expected bool ({n},) over the training set of {data.name}")
+            raise CondenseError(
+                f"mask selection is {tuple(selected.shape)} {selected.dtype}, expected bool ({n},) over the training set of {data.name}"
+            )
         if not bool(selected.any()):
             return data
     elif variant.ratio == 0:

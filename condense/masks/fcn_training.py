@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, dataclass
-from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -45,7 +44,7 @@ class FCNTrainingSettings:
     crop_pad: int = 4
     crop_fill: str = "mean"  # what the crop's padding holds: mean (zero in normalised space) or black (pixel value 0)
     eta_min: float = 0.0  # the cosine schedule's floor (the authors: 0.001)
-    pretrained: Optional[str] = None  # imagenet (torchvision's weights API) or a LOCAL resnet18 state dict (resnet18_fcn only)
+    pretrained: str | None = None  # imagenet (torchvision's weights API) or a LOCAL resnet18 state dict (resnet18_fcn only)
 
     def check(self) -> None:
         FCNS.get(self.model)
@@ -67,7 +66,7 @@ def resolve_augment(augment: str, flip_safe: bool) -> tuple[str, ...]:
     return parse_strategy(augment)
 
 
-def per_image_augment(families: tuple[str, ...], params: AugmentParams, crop_fill: Optional[torch.Tensor] = None):
+def per_image_augment(families: tuple[str, ...], params: AugmentParams, crop_fill: torch.Tensor | None = None):
     """Each family in turn, parameters drawn per image (vectorised over the batch). ``crop_fill``
     (1, C, 1, 1): the value the crop's padding takes (default 0, the mean colour); a translation
     with zero fill of x − f, plus f, is the translation with fill f."""
@@ -108,8 +107,15 @@ def train_fcn(data: RealData, settings: FCNTrainingSettings, seed: int):
     n = images.shape[0]
     steps_per_epoch = -(-n // settings.batch_size)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=settings.epochs * steps_per_epoch, eta_min=settings.eta_min)
-    log.info("training %s (%s pooling, augment %s) on %d images of %s for %d epochs",
-             settings.model, settings.pool, "_".join(families) or "none", n, data.name, settings.epochs)
+    log.info(
+        "training %s (%s pooling, augment %s) on %d images of %s for %d epochs",
+        settings.model,
+        settings.pool,
+        "_".join(families) or "none",
+        n,
+        data.name,
+        settings.epochs,
+    )
 
     epoch_losses: list[float] = []
     train_acc = [0.0]
@@ -118,21 +124,50 @@ def train_fcn(data: RealData, settings: FCNTrainingSettings, seed: int):
         epoch_losses.append(float(stats.loss_sum) / n)
         train_acc[0] = float(stats.correct) / n
         bar.set_postfix(loss=f"{epoch_losses[-1]:.4f}", acc=f"{train_acc[0]:.3f}")
-        log.info("epoch %d/%d: loss %.4f, running train accuracy %.4f, lr %.4g", epoch + 1, settings.epochs, epoch_losses[-1],
-                 train_acc[0], scheduler.get_last_lr()[0])
+        log.info(
+            "epoch %d/%d: loss %.4f, running train accuracy %.4f, lr %.4g",
+            epoch + 1,
+            settings.epochs,
+            epoch_losses[-1],
+            train_acc[0],
+            scheduler.get_last_lr()[0],
+        )
 
     pooled = lambda maps: pool_logits(maps, settings.pool)  # noqa: E731
     started = time.perf_counter()
-    fit(net, images, labels, passes=settings.epochs, batch_size=settings.batch_size, generator=gen, optimizer=optimizer,
+    fit(
+        net,
+        images,
+        labels,
+        passes=settings.epochs,
+        batch_size=settings.batch_size,
+        generator=gen,
+        optimizer=optimizer,
         augment=per_image_augment(families, params, black_fill(data) if settings.crop_fill == "black" else None) if families else None,
-        loss_fn=lambda logits, y: F.binary_cross_entropy_with_logits(logits, targets_eye[y]), logits_fn=pooled,
-        after_step=scheduler.step, after_epoch=after_epoch, desc=f"train {settings.model}")
+        loss_fn=lambda logits, y: F.binary_cross_entropy_with_logits(logits, targets_eye[y]),
+        logits_fn=pooled,
+        after_step=scheduler.step,
+        after_epoch=after_epoch,
+        desc=f"train {settings.model}",
+    )
     train_seconds = time.perf_counter() - started
 
     test_acc = accuracy(net, data.test_images, data.test_labels, batch_size=512, logits_fn=pooled)
     log.info("test accuracy of the pooled maps %.4f (%.0f s of training)", test_acc, train_seconds)
-    recorded = {**asdict(settings), "augment": "_".join(families) or "none",
-                "pretrained": str(settings.pretrained) if settings.pretrained else None, "schedule": "cosine"}
-    metrics = {"n_train": n, "test_acc": test_acc, "train_loss": epoch_losses[-1], "train_acc": train_acc[0],
-               "epochs": settings.epochs, "epoch_losses": epoch_losses, "seconds": train_seconds, "settings": recorded}
+    recorded = {
+        **asdict(settings),
+        "augment": "_".join(families) or "none",
+        "pretrained": str(settings.pretrained) if settings.pretrained else None,
+        "schedule": "cosine",
+    }
+    metrics = {
+        "n_train": n,
+        "test_acc": test_acc,
+        "train_loss": epoch_losses[-1],
+        "train_acc": train_acc[0],
+        "epochs": settings.epochs,
+        "epoch_losses": epoch_losses,
+        "seconds": train_seconds,
+        "settings": recorded,
+    }
     return net, metrics

@@ -24,8 +24,8 @@ def score_maps(maps: Tensor, foreground: Tensor, batch: int = 4096) -> dict:
     totals = {"mass": 0.0, "iou": 0.0, "pointing": 0.0, "chance_mass": 0.0, "chance_iou": 0.0}
     n = maps.shape[0]
     for start in range(0, n, batch):
-        a = maps[start:start + batch].float().flatten(1)
-        f = foreground[start:start + batch].bool().flatten(1)
+        a = maps[start : start + batch].float().flatten(1)
+        f = foreground[start : start + batch].bool().flatten(1)
         pixels = a.shape[1]
         k = f.sum(1)
         total = a.sum(1)

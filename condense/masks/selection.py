@@ -53,12 +53,23 @@ def select_masked(labels: torch.Tensor, num_classes: int, ratio: float, generato
     return selected
 
 
-def save_selection(path: str | Path, selected: torch.Tensor, labels: torch.Tensor, num_classes: int, ratio: float,
-                   seed: int, dataset: str) -> list[int]:
+def save_selection(
+    path: str | Path, selected: torch.Tensor, labels: torch.Tensor, num_classes: int, ratio: float, seed: int, dataset: str
+) -> list[int]:
     """Write a selection file; returns the masked count per class."""
     per_class = [int(selected[labels == c].sum()) for c in range(num_classes)]
-    save_torch({"selected": selected, "ratio": ratio, "seed": seed, "dataset": dataset, "num_train": int(labels.shape[0]),
-                "per_class_masked": per_class, "format": SELECTION_FORMAT}, path)
+    save_torch(
+        {
+            "selected": selected,
+            "ratio": ratio,
+            "seed": seed,
+            "dataset": dataset,
+            "num_train": int(labels.shape[0]),
+            "per_class_masked": per_class,
+            "format": SELECTION_FORMAT,
+        },
+        path,
+    )
     return per_class
 
 
@@ -68,7 +79,9 @@ def load_selection(path: str | Path, dataset: str | None = None, num_train: int 
     if not isinstance(stored, dict) or not isinstance(stored.get("selected"), torch.Tensor) or stored["selected"].dtype != torch.bool:
         raise CondenseError(f"mask selection file {str(path)!r} has no bool 'selected' tensor; rerun `condense mask`")
     if dataset is not None and stored.get("dataset") not in (None, dataset):
-        raise CondenseError(f"mask selection {str(path)!r} was made for dataset {stored['dataset']!r}, not {dataset!r}; rerun `condense mask` for it")
+        raise CondenseError(
+            f"mask selection {str(path)!r} was made for dataset {stored['dataset']!r}, not {dataset!r}; rerun `condense mask` for it"
+        )
     if num_train is not None and tuple(stored["selected"].shape) != (num_train,):
         raise CondenseError(
             f"mask selection {str(path)!r} covers {tuple(stored['selected'].shape)} images, but the training set has {num_train}; "

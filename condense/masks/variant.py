@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Optional
 
 from ..core.errors import CondenseError
 
@@ -26,7 +25,9 @@ SEPARATOR = "-mask-"
 _NUMBER = r"[0-9]+(?:\.[0-9]+)?(?:e-?[0-9]+)?"
 _NAME = r"[a-z][a-z0-9_]*"
 VARIANT_PATTERN = rf"{_NAME}-r{_NUMBER}-{_NAME}-(?:soft|hard{_NUMBER})-{_NAME}"
-_VARIANT_RE = re.compile(rf"^(?P<source>{_NAME})-r(?P<ratio>{_NUMBER})-(?P<fill>{_NAME})-(?P<shape>soft|hard(?P<q>{_NUMBER}))-(?P<scheme>{_NAME})$")
+_VARIANT_RE = re.compile(
+    rf"^(?P<source>{_NAME})-r(?P<ratio>{_NUMBER})-(?P<fill>{_NAME})-(?P<shape>soft|hard(?P<q>{_NUMBER}))-(?P<scheme>{_NAME})$"
+)
 
 
 def format_number(value: float) -> str:
@@ -40,7 +41,7 @@ class MaskVariant:
     ratio: float = 1.0
     fill: str = "mean"
     shape: str = "soft"  # "soft" or "hard"
-    q: Optional[float] = None  # hard maps: the fraction of each image's pixels kept
+    q: float | None = None  # hard maps: the fraction of each image's pixels kept
     scheme: str = "fixed"
 
     def build(self) -> str:
@@ -57,10 +58,10 @@ class MaskVariant:
         the fixed and batch schemes coincide, so either compares with the paper's "+ mask" numbers."""
         return self.source == "fcn" and self.fill == "mean" and self.shape == "soft"
 
-    def at_ratio(self, ratio: float) -> "MaskVariant":
+    def at_ratio(self, ratio: float) -> MaskVariant:
         return replace(self, ratio=float(ratio))
 
-    def validate(self) -> "MaskVariant":
+    def validate(self) -> MaskVariant:
         """Check every name against its registry and the numbers against their ranges; returns self."""
         from .application import FILLS, SCHEMES
         from .saliency import SOURCES
@@ -82,23 +83,23 @@ def parse_variant(text: str) -> MaskVariant:
     match = _VARIANT_RE.match(text)
     if match is None:
         raise CondenseError(
-            f"mask variant {text!r} does not read as <source>-r<ratio>-<fill>-<soft|hard<q>>-<scheme>, "
-            f"e.g. fcn-r0.5-mean-soft-fixed"
+            f"mask variant {text!r} does not read as <source>-r<ratio>-<fill>-<soft|hard<q>>-<scheme>, e.g. fcn-r0.5-mean-soft-fixed"
         )
     shape = "soft" if match["shape"] == "soft" else "hard"
-    variant = MaskVariant(match["source"], float(match["ratio"]), match["fill"], shape,
-                          float(match["q"]) if match["q"] else None, match["scheme"]).validate()
+    variant = MaskVariant(
+        match["source"], float(match["ratio"]), match["fill"], shape, float(match["q"]) if match["q"] else None, match["scheme"]
+    ).validate()
     if variant.build() != text:
         raise CondenseError(f"mask variant {text!r} is not in its canonical spelling; write {variant.build()!r}")
     return variant
 
 
-def method_name(method: str, variant: Optional[MaskVariant]) -> str:
+def method_name(method: str, variant: MaskVariant | None) -> str:
     """'dsa' + a variant → 'dsa-mask-fcn-r1.0-mean-soft-fixed'; no variant → the method itself."""
     return method if variant is None else f"{method}{SEPARATOR}{variant.build()}"
 
 
-def split_method(name: str) -> tuple[str, Optional[MaskVariant]]:
+def split_method(name: str) -> tuple[str, MaskVariant | None]:
     """Inverse of :func:`method_name`."""
     method, sep, rest = name.partition(SEPARATOR)
     return method, (parse_variant(rest) if sep else None)

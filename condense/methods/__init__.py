@@ -5,11 +5,12 @@ Shared parts: ``problem`` (what an iteration works on), ``matching`` (gradient d
 Add a method: a new file with its settings dataclass, step and :class:`MethodSpec`, and one line below.
 """
 
+from . import (
+    datadam,  # noqa: E402,F401  (registers "datadam")
+    dc,  # noqa: E402,F401  (registers "dc")
+    dm,  # noqa: E402,F401  (registers "dm")
+    dsa,  # noqa: E402,F401  (registers "dsa")
+)
 from .spec import METHODS, MethodSpec, register_method, setting
-
-from . import dc  # noqa: E402,F401  (registers "dc")
-from . import dsa  # noqa: E402,F401  (registers "dsa")
-from . import dm  # noqa: E402,F401  (registers "dm")
-from . import datadam  # noqa: E402,F401  (registers "datadam")
 
 __all__ = ["METHODS", "MethodSpec", "register_method", "setting"]

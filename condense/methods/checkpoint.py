@@ -15,9 +15,9 @@ resumed only when all of that matches; otherwise:
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional, Sequence
 
 import torch
 
@@ -95,9 +95,18 @@ class CheckpointHook(Hook):
 
     def save(self, run: Run) -> None:
         p, s = run.problem, run.state
-        payload = {"kind": KIND, "format": FORMAT, "identity": run.identity, "next_iteration": s.next_iteration,
-                   "images": p.images.detach().cpu(), "optimizer": p.optimizer.state_dict(), "losses": list(s.losses),
-                   "seconds": s.seconds, "energy_j": s.energy_j, "snapshots": s.snapshots}
+        payload = {
+            "kind": KIND,
+            "format": FORMAT,
+            "identity": run.identity,
+            "next_iteration": s.next_iteration,
+            "images": p.images.detach().cpu(),
+            "optimizer": p.optimizer.state_dict(),
+            "losses": list(s.losses),
+            "seconds": s.seconds,
+            "energy_j": s.energy_j,
+            "snapshots": s.snapshots,
+        }
         save_torch({**payload, "checksum": content_digest(payload)}, self.path)
 
     def _read(self) -> dict:
@@ -105,15 +114,19 @@ class CheckpointHook(Hook):
         try:
             saved = load_torch(self.path, what="checkpoint")
         except CondenseError:
-            raise CondenseError(f"--checkpoint {str(self.path)!r} exists but is not a readable condense checkpoint; it is "
-                                "left as it is: name a new file (or delete it yourself if it is a damaged checkpoint)") from None
+            raise CondenseError(
+                f"--checkpoint {str(self.path)!r} exists but is not a readable condense checkpoint; it is "
+                "left as it is: name a new file (or delete it yourself if it is a damaged checkpoint)"
+            ) from None
         legacy = isinstance(saved, dict) and saved.get("format") == 1 and "identity" in saved
         if not isinstance(saved, dict) or (saved.get("kind") != KIND and not legacy):
-            raise CondenseError(f"--checkpoint {str(self.path)!r} is not a condense checkpoint ({_what(saved)}); it is left as "
-                                "it is: name a new file for this run's checkpoint")
+            raise CondenseError(
+                f"--checkpoint {str(self.path)!r} is not a condense checkpoint ({_what(saved)}); it is left as "
+                "it is: name a new file for this run's checkpoint"
+            )
         return saved
 
-    def resume(self, problem: Problem, identity: RunIdentity, snapshots: Sequence[int] = ()) -> Optional[LoopState]:
+    def resume(self, problem: Problem, identity: RunIdentity, snapshots: Sequence[int] = ()) -> LoopState | None:
         """The saved state if the checkpoint at ``path`` is this run's and current, loaded into ``problem``;
         None where there is none (or a stale one is restarted); a CondenseError for anything else.
         ``snapshots``: the iterations snapshotted now; a checkpoint past one it holds no snapshot of is stale."""
@@ -123,8 +136,10 @@ class CheckpointHook(Hook):
         saved_run = _run_of(saved)
         if not _same_run(saved_run, identity.run):
             other = RunIdentity(saved_run, {}, {}).describe()
-            raise CondenseError(f"--checkpoint {str(self.path)!r} is the checkpoint of another run ({other}), not of "
-                                f"{identity.describe()}; it is left as it is: give this run its own checkpoint file")
+            raise CondenseError(
+                f"--checkpoint {str(self.path)!r} is the checkpoint of another run ({other}), not of "
+                f"{identity.describe()}; it is left as it is: give this run its own checkpoint file"
+            )
         if self.restart:
             log.warning("checkpoint %s: starting afresh as asked (--restart)", self.path)
             return None
@@ -133,14 +148,15 @@ class CheckpointHook(Hook):
             if self.on_stale == "restart":
                 log.warning("checkpoint %s is stale (%s); starting afresh", self.path, stale)
                 return None
-            raise CondenseError(f"checkpoint {str(self.path)!r} is stale: {stale}; it is never resumed against other inputs "
-                                "or settings: pass --restart to start afresh")
+            raise CondenseError(
+                f"checkpoint {str(self.path)!r} is stale: {stale}; it is never resumed against other inputs "
+                "or settings: pass --restart to start afresh"
+            )
         with torch.no_grad():
             problem.images.copy_(saved["images"].to(problem.images.device))
         problem.optimizer.load_state_dict(saved["optimizer"])
         log.info("resumed from %s at iteration %d", self.path, saved["next_iteration"])
-        return LoopState(saved["next_iteration"], list(saved["losses"]), saved["seconds"], saved["energy_j"],
-                         dict(saved["snapshots"]))
+        return LoopState(saved["next_iteration"], list(saved["losses"]), saved["seconds"], saved["energy_j"], dict(saved["snapshots"]))
 
 
 def _what(saved) -> str:
@@ -159,8 +175,14 @@ def _run_of(saved: dict) -> dict:
     if saved.get("kind") == KIND:
         return identity["run"]
     settings = identity.get("settings", {})
-    return {"dataset": None, "method": settings.get("method"), "ipc": settings.get("ipc"), "seed": identity.get("seed"),
-            "model": settings.get("model"), "mask": identity.get("mask")}
+    return {
+        "dataset": None,
+        "method": settings.get("method"),
+        "ipc": settings.get("ipc"),
+        "seed": identity.get("seed"),
+        "model": settings.get("model"),
+        "mask": identity.get("mask"),
+    }
 
 
 def _same_run(saved_run: dict, run: dict) -> bool:
@@ -177,8 +199,10 @@ def _staleness(saved: dict, identity: RunIdentity, snapshots: Sequence[int]) -> 
     payload = {k: v for k, v in saved.items() if k != "checksum"}
     if content_digest(payload) != saved.get("checksum"):
         return "its content does not match its checksum (the file was damaged after it was written)"
-    changed = differences({"settings": saved["identity"]["settings"], "inputs": saved["identity"]["inputs"]},
-                          {"settings": identity.settings, "inputs": identity.inputs})
+    changed = differences(
+        {"settings": saved["identity"]["settings"], "inputs": saved["identity"]["inputs"]},
+        {"settings": identity.settings, "inputs": identity.inputs},
+    )
     if changed:
         return "made from other inputs or settings (" + "; ".join(changed) + ")"
     missing = [it for it in snapshots if it < saved["next_iteration"] and it not in saved["snapshots"]]

@@ -34,8 +34,9 @@ class DataDAMSettings:
     ipc: int
     model: str = "convnet"
     iterations: int = setting(20000, "condensation iterations (0..N are run)", bounds=NON_NEGATIVE)
-    lr_img: float = setting(1.0, "learning rate of the synthetic images (SGD, momentum 0.5; the official code: 10 for IPC >= 100)",
-                            bounds=POSITIVE)
+    lr_img: float = setting(
+        1.0, "learning rate of the synthetic images (SGD, momentum 0.5; the official code: 10 for IPC >= 100)", bounds=POSITIVE
+    )
     batch_real: int = setting(64, "real images per class per iteration", bounds=AT_LEAST_ONE)
     init: str = setting("real", "initial synthetic images: noise or real", choices=("noise", "real"))
     strategy: str = setting("dsa", "none, dsa (the dataset's DSA strategy) or a strategy", flag="augment", resolve=_strategy)
@@ -59,8 +60,11 @@ def class_means(x: Tensor, num_classes: int) -> Tensor:
 def block_outputs(net: nn.Module, images: Tensor) -> tuple[list[Tensor], Tensor]:
     """(the output of every ReLU of the network's body, in order; the embedding)."""
     captured: list[Tensor] = []
-    hooks = [m.register_forward_hook(lambda module, inputs, output: captured.append(output))
-             for m in net.body.modules() if isinstance(m, nn.ReLU)]
+    hooks = [
+        m.register_forward_hook(lambda module, inputs, output: captured.append(output))
+        for m in net.body.modules()
+        if isinstance(m, nn.ReLU)
+    ]
     try:
         embedding = net.embed(images)
     finally:
@@ -87,13 +91,15 @@ def attention_matching(problem: Problem, generator: torch.Generator) -> Tensor:
     return loss.detach() / k
 
 
-SPEC = register_method(MethodSpec(
-    name="datadam",
-    label="DataDAM",
-    settings=DataDAMSettings,
-    step=attention_matching,
-    evaluation="dsa",
-    loss_label="attention + embedding matching (per class)",
-    real_images_per_iteration=lambda settings, num_classes: num_classes * settings.batch_real,
-    summary="spatial attention of every block matched between real and synthetic images, plus the embedding",
-))
+SPEC = register_method(
+    MethodSpec(
+        name="datadam",
+        label="DataDAM",
+        settings=DataDAMSettings,
+        step=attention_matching,
+        evaluation="dsa",
+        loss_label="attention + embedding matching (per class)",
+        real_images_per_iteration=lambda settings, num_classes: num_classes * settings.batch_real,
+        summary="spatial attention of every block matched between real and synthetic images, plus the embedding",
+    )
+)

@@ -10,13 +10,15 @@ from __future__ import annotations
 from .gradient_matching import LOSS_LABEL, GradientMatchingSettings, gradient_matching, real_images_per_iteration
 from .spec import MethodSpec, register_method
 
-SPEC = register_method(MethodSpec(
-    name="dc",
-    label="DC",
-    settings=GradientMatchingSettings,
-    step=gradient_matching,
-    evaluation="none",
-    loss_label=LOSS_LABEL,
-    real_images_per_iteration=real_images_per_iteration,
-    summary="gradient matching",
-))
+SPEC = register_method(
+    MethodSpec(
+        name="dc",
+        label="DC",
+        settings=GradientMatchingSettings,
+        step=gradient_matching,
+        evaluation="none",
+        loss_label=LOSS_LABEL,
+        real_images_per_iteration=real_images_per_iteration,
+        summary="gradient matching",
+    )
+)

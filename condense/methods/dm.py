@@ -13,10 +13,10 @@ import torch
 from torch import Tensor
 
 from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE
+from ..core.settings import setting
 from ..models.classifiers import has_batchnorm
 from .gradient_matching import _strategy
 from .problem import Problem
-from ..core.settings import setting
 from .spec import MethodSpec, register_method
 
 
@@ -61,13 +61,15 @@ def distribution_matching(problem: Problem, generator: torch.Generator) -> Tenso
     return loss.detach() / problem.num_classes
 
 
-SPEC = register_method(MethodSpec(
-    name="dm",
-    label="DM",
-    settings=DMSettings,
-    step=distribution_matching,
-    evaluation="dsa",
-    loss_label="‖Δ mean embedding‖² (per class)",
-    real_images_per_iteration=lambda settings, num_classes: num_classes * settings.batch_real,
-    summary="distribution matching of mean embeddings",
-))
+SPEC = register_method(
+    MethodSpec(
+        name="dm",
+        label="DM",
+        settings=DMSettings,
+        step=distribution_matching,
+        evaluation="dsa",
+        loss_label="‖Δ mean embedding‖² (per class)",
+        real_images_per_iteration=lambda settings, num_classes: num_classes * settings.batch_real,
+        summary="distribution matching of mean embeddings",
+    )
+)

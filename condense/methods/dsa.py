@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .gradient_matching import LOSS_LABEL, GradientMatchingSettings, _strategy, gradient_matching, real_images_per_iteration
 from ..core.settings import setting
+from .gradient_matching import LOSS_LABEL, GradientMatchingSettings, _strategy, gradient_matching, real_images_per_iteration
 from .spec import MethodSpec, register_method
 
 
@@ -22,13 +22,15 @@ class DSASettings(GradientMatchingSettings):
     strategy: str = setting("dsa", "none, dsa (the dataset's DSA strategy) or a strategy", flag="augment", resolve=_strategy)
 
 
-SPEC = register_method(MethodSpec(
-    name="dsa",
-    label="DSA",
-    settings=DSASettings,
-    step=gradient_matching,
-    evaluation="dsa",
-    loss_label=LOSS_LABEL,
-    real_images_per_iteration=real_images_per_iteration,
-    summary="gradient matching with differentiable siamese augmentation",
-))
+SPEC = register_method(
+    MethodSpec(
+        name="dsa",
+        label="DSA",
+        settings=DSASettings,
+        step=gradient_matching,
+        evaluation="dsa",
+        loss_label=LOSS_LABEL,
+        real_images_per_iteration=real_images_per_iteration,
+        summary="gradient matching with differentiable siamese augmentation",
+    )
+)

@@ -8,8 +8,8 @@ epochs of training the network on the synthetic set (skipped after the last oute
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import torch
 import torch.nn as nn
@@ -20,12 +20,12 @@ from torch.func import functional_call, grad, vmap
 from ..core.accel import FastNet
 from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE
 from ..core.errors import CondenseError
+from ..core.settings import setting
 from ..data.augment import resolve_strategy
 from ..models.classifiers import has_batchnorm
 from ..training.loop import train_epoch
 from .matching import DISTANCES, match_loss, matched_parameters
 from .problem import Problem
-from ..core.settings import setting
 
 # (outer_loop, inner_loop) per IPC from the reference code's get_loops.
 REFERENCE_LOOPS = {1: (1, 1), 10: (10, 50), 20: (20, 25), 30: (30, 20), 40: (40, 15), 50: (50, 10)}
@@ -89,7 +89,9 @@ def freeze_batchnorm(net: nn.Module, problem: Problem, generator: torch.Generato
             module.eval()
 
 
-def class_gradients(net: Callable[[Tensor], Tensor], params: list[Tensor], images: Tensor, label: int, create_graph: bool) -> tuple[Tensor, ...]:
+def class_gradients(
+    net: Callable[[Tensor], Tensor], params: list[Tensor], images: Tensor, label: int, create_graph: bool
+) -> tuple[Tensor, ...]:
     target = torch.full((images.shape[0],), label, dtype=torch.long, device=images.device)
     loss = F.cross_entropy(net(images), target)
     return torch.autograd.grad(loss, params, create_graph=create_graph)

@@ -18,8 +18,8 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
 
 import torch
 
@@ -41,7 +41,7 @@ class LoopState:
     next_iteration: int = 0
     losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
-    energy_j: Optional[float] = 0.0
+    energy_j: float | None = 0.0
     snapshots: dict = field(default_factory=dict)  # iteration -> {"images", "meta"} of each snapshot written so far
 
 
@@ -172,7 +172,7 @@ def defers(device: torch.device) -> bool:
     return device.type == "cuda"
 
 
-def condense(run: Run, hooks: Sequence[Hook] = (), stop_after: Optional[int] = None, defer: Optional[bool] = None) -> bool:
+def condense(run: Run, hooks: Sequence[Hook] = (), stop_after: int | None = None, defer: bool | None = None) -> bool:
     """Run iterations ``run.state.next_iteration`` .. ``run.iterations`` (or ``stop_after``); True when finished.
 
     ``defer`` (default: on CUDA) keeps the losses on the device between the points where a hook needs them
@@ -187,8 +187,9 @@ def condense(run: Run, hooks: Sequence[Hook] = (), stop_after: Optional[int] = N
         defer = defers(problem.images.device)
     last = run.iterations if stop_after is None else min(run.iterations, stop_after)
     per_iteration = run.spec.real_images_per_iteration(problem.settings, problem.num_classes)
-    bar = progress(range(state.next_iteration, last + 1), desc=f"{run.spec.name} ipc {problem.settings.ipc}",
-                   total=last + 1 - state.next_iteration)
+    bar = progress(
+        range(state.next_iteration, last + 1), desc=f"{run.spec.name} ipc {problem.settings.ipc}", total=last + 1 - state.next_iteration
+    )
     pending: list[tuple[int, torch.Tensor]] = []  # (iteration, its loss, still on the device) since the last read
     began = time.perf_counter()
     with signals.deferred():  # a stop signal is noted and acted on between iterations

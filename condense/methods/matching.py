@@ -8,7 +8,7 @@ to the denominator; 1-D tensors (biases, norm affines) contribute 0. ``mse`` and
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor

@@ -14,8 +14,9 @@ DSA strategy; no loop counts → the reference table by IPC). Resolvers get ``{"
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ..core.checks import AT_LEAST_ONE, check_number
 from ..core.registry import Registry
@@ -53,8 +54,13 @@ class MethodSpec:
         then each field's resolver (with the IPC and the dataset's traits); every value checked. An
         override the method does not take is an error."""
         check_number("--ipc", ipc, AT_LEAST_ONE)
-        return build_settings(self.settings, overrides, owner=self.name, fixed={"method": self.name, "ipc": ipc, "model": model},
-                              context={"ipc": ipc, "traits": traits})
+        return build_settings(
+            self.settings,
+            overrides,
+            owner=self.name,
+            fixed={"method": self.name, "ipc": ipc, "model": model},
+            context={"ipc": ipc, "traits": traits},
+        )
 
 
 METHODS: Registry[MethodSpec] = Registry("condensation method")

@@ -19,12 +19,12 @@ Inputs may be in any memory format (channels-last included): nothing here uses
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence, Tuple
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from ..core.errors import CondenseError
 from ..core.registry import Registry
@@ -44,7 +44,7 @@ __all__ = [
     "ResNet",
 ]
 
-ImSize = Tuple[int, int]
+ImSize = tuple[int, int]
 ModelFactory = Callable[[int, int, ImSize], nn.Module]
 
 MODELS: Registry[ModelFactory] = Registry("model")
@@ -91,7 +91,7 @@ class _Classifier(nn.Module):
 # --------------------------------------------------------------------------- ConvNet
 
 # Each table maps a setting's name to a constructor; "none" maps to None (layer omitted).
-CONVNET_NORMS: Registry[Optional[Callable[[int, ImSize], nn.Module]]] = Registry("convnet norm")
+CONVNET_NORMS: Registry[Callable[[int, ImSize], nn.Module] | None] = Registry("convnet norm")
 CONVNET_NORMS.add("instancenorm", lambda c, hw: _instance_norm(c))
 CONVNET_NORMS.add("batchnorm", lambda c, hw: nn.BatchNorm2d(c))
 # The official "layernorm" normalises over (C, H, W) with an element-wise affine of that shape.
@@ -105,7 +105,7 @@ CONVNET_ACTS.add("sigmoid", nn.Sigmoid)
 CONVNET_ACTS.add("leakyrelu", lambda: nn.LeakyReLU(negative_slope=0.01))
 CONVNET_ACTS.add("swish", nn.SiLU)  # swish(x) = x * sigmoid(x)
 
-CONVNET_POOLS: Registry[Optional[Callable[[], nn.Module]]] = Registry("convnet pooling")
+CONVNET_POOLS: Registry[Callable[[], nn.Module] | None] = Registry("convnet pooling")
 CONVNET_POOLS.add("avgpooling", lambda: nn.AvgPool2d(kernel_size=2, stride=2))
 CONVNET_POOLS.add("maxpooling", lambda: nn.MaxPool2d(kernel_size=2, stride=2))
 CONVNET_POOLS.add("none", None)
@@ -125,8 +125,7 @@ class ConvNetConfig:
 class ConvNet(_Classifier):
     """``depth`` blocks of [3x3 conv -> norm -> activation -> 2x2 pool], then one linear layer."""
 
-    def __init__(self, channel: int, num_classes: int, im_size: ImSize = (32, 32),
-                 config: ConvNetConfig = ConvNetConfig()):
+    def __init__(self, channel: int, num_classes: int, im_size: ImSize = (32, 32), config: ConvNetConfig = ConvNetConfig()):
         super().__init__()
         self.config = config
         make_norm = CONVNET_NORMS.get(config.norm)
@@ -185,15 +184,13 @@ for _name, _config in _CONVNET_VARIANTS.items():
 # --------------------------------------------------------------------------- AlexNet
 
 # (out_channels, kernel, padding, pool after) for the official CIFAR AlexNet.
-_ALEXNET_LAYERS = ((128, 5, 2, True), (192, 5, 2, True), (256, 3, 1, False),
-                   (192, 3, 1, False), (192, 3, 1, True))
+_ALEXNET_LAYERS = ((128, 5, 2, True), (192, 5, 2, True), (256, 3, 1, False), (192, 3, 1, False), (192, 3, 1, True))
 
 
 class AlexNet(_Classifier):
     """The official CIFAR AlexNet: five convolutions, three 2x2 max pools, one linear layer."""
 
-    def __init__(self, channel: int, num_classes: int, im_size: ImSize = (32, 32),
-                 batchnorm: bool = False):
+    def __init__(self, channel: int, num_classes: int, im_size: ImSize = (32, 32), batchnorm: bool = False):
         super().__init__()
         layers: list[nn.Module] = []
         in_channels, hw = channel, tuple(im_size)
@@ -333,8 +330,9 @@ def _norm_layer(channels: int, batchnorm: bool) -> nn.Module:
 class VGG(_Classifier):
     """VGG with 3x3 conv -> norm (instance or batch) -> ReLU blocks and "M" = 2x2 max pools."""
 
-    def __init__(self, channel: int, num_classes: int, im_size: ImSize = (32, 32),
-                 plan: Sequence[int | str] = _VGG11_PLAN, batchnorm: bool = False):
+    def __init__(
+        self, channel: int, num_classes: int, im_size: ImSize = (32, 32), plan: Sequence[int | str] = _VGG11_PLAN, batchnorm: bool = False
+    ):
         super().__init__()
         layers: list[nn.Module] = []
         in_channels, hw = channel, tuple(im_size)
@@ -344,8 +342,7 @@ class VGG(_Classifier):
                 hw = _out_hw(hw, 2, 2)
             else:
                 padding = 3 if channel == 1 and index == 0 else 1
-                layers += [nn.Conv2d(in_channels, int(item), kernel_size=3, padding=padding),
-                           _norm_layer(int(item), batchnorm), nn.ReLU()]
+                layers += [nn.Conv2d(in_channels, int(item), kernel_size=3, padding=padding), _norm_layer(int(item), batchnorm), nn.ReLU()]
                 hw = _out_hw(hw, 3, 1, padding)
                 in_channels = int(item)
             _check_hw(hw, "vgg", im_size)
@@ -374,14 +371,12 @@ class _BasicBlock(nn.Module):
     conv followed by a 2x2 average pool, on both the main path and the shortcut.
     """
 
-    def __init__(self, in_planes: int, planes: int, stride: int, batchnorm: bool,
-                 avgpool_downsample: bool):
+    def __init__(self, in_planes: int, planes: int, stride: int, batchnorm: bool, avgpool_downsample: bool):
         super().__init__()
         conv_stride = 1 if avgpool_downsample else stride
         self.conv1 = nn.Conv2d(in_planes, planes, kernel_size=3, stride=conv_stride, padding=1, bias=False)
         self.bn1 = _norm_layer(planes, batchnorm)
-        self.pool = (nn.AvgPool2d(kernel_size=2, stride=2)
-                     if avgpool_downsample and stride != 1 else nn.Identity())
+        self.pool = nn.AvgPool2d(kernel_size=2, stride=2) if avgpool_downsample and stride != 1 else nn.Identity()
         self.conv2 = nn.Conv2d(planes, planes, kernel_size=3, stride=1, padding=1, bias=False)
         self.bn2 = _norm_layer(planes, batchnorm)
 
@@ -406,20 +401,18 @@ class _BasicBlock(nn.Module):
 
 
 class _ResNetBody(nn.Module):
-    def __init__(self, channel: int, blocks: Sequence[int], batchnorm: bool,
-                 avgpool_downsample: bool, final_pool: int):
+    def __init__(self, channel: int, blocks: Sequence[int], batchnorm: bool, avgpool_downsample: bool, final_pool: int):
         super().__init__()
         self.conv1 = nn.Conv2d(channel, 64, kernel_size=3, stride=1, padding=1, bias=False)
         self.bn1 = _norm_layer(64, batchnorm)
         stages = []
         in_planes = 64
         for stage, count in enumerate(blocks):
-            planes = 64 * 2 ** stage
+            planes = 64 * 2**stage
             stride = 1 if stage == 0 else 2
             layer = []
             for index in range(count):
-                layer.append(_BasicBlock(in_planes, planes, stride if index == 0 else 1,
-                                         batchnorm, avgpool_downsample))
+                layer.append(_BasicBlock(in_planes, planes, stride if index == 0 else 1, batchnorm, avgpool_downsample))
                 in_planes = planes
             stages.append(nn.Sequential(*layer))
         self.layers = nn.Sequential(*stages)
@@ -441,9 +434,15 @@ class ResNet(_Classifier):
     final pool, so the classifier sees the whole 512x4x4 map.
     """
 
-    def __init__(self, channel: int, num_classes: int, im_size: ImSize = (32, 32),
-                 blocks: Sequence[int] = (2, 2, 2, 2), batchnorm: bool = False,
-                 avgpool_downsample: bool = False):
+    def __init__(
+        self,
+        channel: int,
+        num_classes: int,
+        im_size: ImSize = (32, 32),
+        blocks: Sequence[int] = (2, 2, 2, 2),
+        batchnorm: bool = False,
+        avgpool_downsample: bool = False,
+    ):
         super().__init__()
         final_pool = 1 if avgpool_downsample else 4
         self.body = _ResNetBody(channel, blocks, batchnorm, avgpool_downsample, final_pool)

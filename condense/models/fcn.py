@@ -23,8 +23,8 @@ Poolings (registry :data:`POOLINGS`): ``avg`` (the paper's eq. 2) and ``lse``
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -46,7 +46,7 @@ __all__ = [
     "load_resnet18_weights",
 ]
 
-ImSize = Tuple[int, int]
+ImSize = tuple[int, int]
 FCNFactory = Callable[..., nn.Module]
 
 FCNS: Registry[FCNFactory] = Registry("attention model")
@@ -163,13 +163,13 @@ def _prior_bias(conv: nn.Conv2d, num_classes: int) -> None:
         nn.init.constant_(conv.bias, -math.log(num_classes - 1))
 
 
-def _no_pretrained(name: str, pretrained: Optional[Path]) -> None:
+def _no_pretrained(name: str, pretrained: Path | None) -> None:
     if pretrained is not None:
         raise CondenseError(f"attention model {name!r} has no pretrained weights; drop --pretrained or use resnet18_fcn")
 
 
 @FCNS.register("resnet18_fcn")
-def _resnet18_fcn(channel: int, num_classes: int, im_size: ImSize, pretrained: Optional[str | Path] = None) -> nn.Module:
+def _resnet18_fcn(channel: int, num_classes: int, im_size: ImSize, pretrained: str | Path | None = None) -> nn.Module:
     net = ResNet18FCN(channel, num_classes, im_size)
     if pretrained is not None:
         load_resnet18_weights(net, pretrained)
@@ -177,7 +177,7 @@ def _resnet18_fcn(channel: int, num_classes: int, im_size: ImSize, pretrained: O
 
 
 @FCNS.register("small_fcn")
-def _small_fcn(channel: int, num_classes: int, im_size: ImSize, pretrained: Optional[Path] = None) -> nn.Module:
+def _small_fcn(channel: int, num_classes: int, im_size: ImSize, pretrained: Path | None = None) -> nn.Module:
     _no_pretrained("small_fcn", pretrained)
     if min(im_size) < 4:
         raise CondenseError(f"small_fcn needs images of at least 4x4 (two 2x2 pools), got {im_size[0]}x{im_size[1]}")
@@ -225,9 +225,7 @@ def load_resnet18_weights(net: ResNet18FCN, source: str | Path) -> None:
     if isinstance(stored, dict) and isinstance(stored.get("state_dict"), dict):
         stored = stored["state_dict"]
     if not isinstance(stored, dict) or not all(isinstance(v, torch.Tensor) for v in stored.values()):
-        raise CondenseError(
-            f"pretrained weights file {str(path)!r} is not a state dict; save torchvision's resnet18().state_dict() to it"
-        )
+        raise CondenseError(f"pretrained weights file {str(path)!r} is not a state dict; save torchvision's resnet18().state_dict() to it")
     state = {k.removeprefix("module."): v for k, v in stored.items() if k.removeprefix("module.") not in _SKIPPED}
     expected = {k: v for k, v in net.body.state_dict().items() if k not in _SKIPPED}
     missing = sorted(set(expected) - set(state))

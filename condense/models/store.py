@@ -8,7 +8,6 @@ dict fills it, ``meta`` says how it was trained (dataset, seed, settings, accura
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import torch
 from torch import nn
@@ -26,14 +25,14 @@ _KEYS = ("kind", "name", "channel", "num_classes", "im_size", "state_dict")
 
 def save_network(path: str | Path, net: nn.Module, meta: dict) -> None:
     """Write a trained network (its spec, CPU state dict and ``meta``) atomically."""
-    spec: Optional[NetworkSpec] = getattr(net, "network_spec", None)
+    spec: NetworkSpec | None = getattr(net, "network_spec", None)
     if spec is None:
         raise ValueError("save_network needs a network made by build_model or build_fcn (it has no network_spec)")
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
     save_torch({"format": FORMAT, **spec.to_dict(), "state_dict": state, "meta": dict(meta)}, path)
 
 
-def load_network(path: str | Path, device: torch.device | str = "cpu", kind: Optional[str] = None) -> nn.Module:
+def load_network(path: str | Path, device: torch.device | str = "cpu", kind: str | None = None) -> nn.Module:
     """Rebuild a saved network in eval mode on ``device``; ``net.meta`` holds the saved meta.
 
     ``kind`` ("classifier" or "fcn"), when given, must match the file's."""

@@ -42,18 +42,25 @@ def cost_rows(set_paths: list[Path], eval_paths: list[Path], labels: dict) -> pd
         mine = evals.get((meta.get("dataset"), meta.get("method"), meta.get("mask"), meta.get("ipc"), meta.get("seed")), [])
         eval_s = sum(r.get("cost", {}).get("seconds", 0.0) for r in mine)
         eval_peak = max((r.get("cost", {}).get("peak_host_mb") or 0.0 for r in mine), default=None)
-        rows.append({
-            "dataset": meta.get("dataset"), "method": labels.get(meta.get("method"), meta.get("method")),
-            "mask": f"{meta['mask_label']}, r = {meta.get('mask_ratio'):g}" if meta.get("mask_label") else "none",
-            "ipc": meta.get("ipc"), "seed": meta.get("seed"),
-            "device": cost.get("device"), "iterations": cost.get("iterations"),
-            "condensation s": _fmt(cost.get("seconds"), ".1f"), "real images / s": _fmt(cost.get("real_images_per_second"), ".0f"),
-            "peak host MB": _fmt(cost.get("peak_host_mb"), ".0f"), "peak GPU MB": _fmt(cost.get("peak_gpu_mb"), ".0f"),
-            "energy J": _fmt(cost.get("energy_j"), ".0f") if cost.get("energy_meter") else MISSING,
-            "evaluation s": _fmt(eval_s if mine else None, ".1f"),
-            "evaluation peak host MB": _fmt(eval_peak if mine else None, ".0f"),
-            "evaluated by": ", ".join(sorted(f"{r['model']} × {r.get('n', 0) + r.get('diverged', 0)}" for r in mine)) or MISSING,
-        })
+        rows.append(
+            {
+                "dataset": meta.get("dataset"),
+                "method": labels.get(meta.get("method"), meta.get("method")),
+                "mask": f"{meta['mask_label']}, r = {meta.get('mask_ratio'):g}" if meta.get("mask_label") else "none",
+                "ipc": meta.get("ipc"),
+                "seed": meta.get("seed"),
+                "device": cost.get("device"),
+                "iterations": cost.get("iterations"),
+                "condensation s": _fmt(cost.get("seconds"), ".1f"),
+                "real images / s": _fmt(cost.get("real_images_per_second"), ".0f"),
+                "peak host MB": _fmt(cost.get("peak_host_mb"), ".0f"),
+                "peak GPU MB": _fmt(cost.get("peak_gpu_mb"), ".0f"),
+                "energy J": _fmt(cost.get("energy_j"), ".0f") if cost.get("energy_meter") else MISSING,
+                "evaluation s": _fmt(eval_s if mine else None, ".1f"),
+                "evaluation peak host MB": _fmt(eval_peak if mine else None, ".0f"),
+                "evaluated by": ", ".join(sorted(f"{r['model']} × {r.get('n', 0) + r.get('diverged', 0)}" for r in mine)) or MISSING,
+            }
+        )
     if not rows:
         raise CondenseError("no condensed set with a cost record among the inputs (coresets and older sets have none)")
     return pd.DataFrame(rows).sort_values(["dataset", "method", "mask", "ipc", "seed"], kind="stable")

@@ -13,8 +13,8 @@ Add a table by adding a :class:`TableLayout` here; the workflow builds every reg
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence, Union
 
 from ..core.registry import Registry
 
@@ -31,12 +31,12 @@ class Entry:
     label: str
     method: str
     mask_ratio: float = 0.0
-    published: Optional[str] = None
+    published: str | None = None
     whole: bool = False
-    mask_label: Optional[str] = None  # set when a table expands a masked entry per variant (its source and options)
+    mask_label: str | None = None  # set when a table expands a masked entry per variant (its source and options)
     paper_mask: bool = True  # the variant is the paper's (FCN, mean fill, soft): compared with the published "+ mask"
 
-    def applies(self, ipc: Optional[int]) -> bool:
+    def applies(self, ipc: int | None) -> bool:
         return (ipc is WHOLE) == self.whole
 
 
@@ -54,8 +54,8 @@ EACH_METHOD = EachMethod()
 class TableLayout:
     title: str
     model: str
-    entries: tuple[Union[Entry, EachMethod], ...]
-    ipcs: tuple[Optional[int], ...]
+    entries: tuple[Entry | EachMethod, ...]
+    ipcs: tuple[int | None, ...]
     entries_as: str = "rows"  # "rows": one row per entry, a column group per IPC; "columns": the transpose
     note: str = ""
 
@@ -82,7 +82,7 @@ def has_cells(layout: TableLayout, dataset: str, evaluated_models: Sequence[str]
     return layout.model in evaluated_models or any(d == dataset and m == layout.model for d, m, _, _ in PUBLISHED)
 
 
-def ipc_label(ipc: Optional[int]) -> str:
+def ipc_label(ipc: int | None) -> str:
     return "whole dataset" if ipc is WHOLE else f"IPC {ipc}"
 
 
@@ -94,23 +94,32 @@ def masked(label: str, method: str) -> Entry:
 WHOLE_DATASET = Entry("whole dataset", "full", whole=True)
 
 LAYOUTS: Registry[TableLayout] = Registry("table layout")
-LAYOUTS.add("table1", TableLayout(
-    title="Table 1 (Kim & Bae 2022): DC vs DC + mask, AlexNet",
-    model="alexnet",
-    entries=(Entry("DD", "dd"), Entry("DC", "dc", published="dc/table1"), masked("DC", "dc")),
-    ipcs=(1, 10),
-    entries_as="columns",
-    note="DD is not implemented here: its column only shows the published value.",
-))
-LAYOUTS.add("table2", TableLayout(
-    title="Table 2 (Kim & Bae 2022): DC, DSA and DSA + mask, AlexNet",
-    model="alexnet",
-    entries=(Entry("DC", "dc"), Entry("DSA", "dsa"), masked("DSA", "dsa"), WHOLE_DATASET),
-    ipcs=(1, 10, 50, WHOLE),
-))
-LAYOUTS.add("convnet", TableLayout(
-    title="ConvNet: coresets, {methods} with and without masks",
-    model="convnet",
-    entries=(Entry("random", "random"), Entry("herding", "herding"), EACH_METHOD, WHOLE_DATASET),
-    ipcs=(1, 10, 50, WHOLE),
-))
+LAYOUTS.add(
+    "table1",
+    TableLayout(
+        title="Table 1 (Kim & Bae 2022): DC vs DC + mask, AlexNet",
+        model="alexnet",
+        entries=(Entry("DD", "dd"), Entry("DC", "dc", published="dc/table1"), masked("DC", "dc")),
+        ipcs=(1, 10),
+        entries_as="columns",
+        note="DD is not implemented here: its column only shows the published value.",
+    ),
+)
+LAYOUTS.add(
+    "table2",
+    TableLayout(
+        title="Table 2 (Kim & Bae 2022): DC, DSA and DSA + mask, AlexNet",
+        model="alexnet",
+        entries=(Entry("DC", "dc"), Entry("DSA", "dsa"), masked("DSA", "dsa"), WHOLE_DATASET),
+        ipcs=(1, 10, 50, WHOLE),
+    ),
+)
+LAYOUTS.add(
+    "convnet",
+    TableLayout(
+        title="ConvNet: coresets, {methods} with and without masks",
+        model="convnet",
+        entries=(Entry("random", "random"), Entry("herding", "herding"), EACH_METHOD, WHOLE_DATASET),
+        ipcs=(1, 10, 50, WHOLE),
+    ),
+)

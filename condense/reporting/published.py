@@ -7,13 +7,12 @@ Every number here is in docs/published-numbers.md with its citation;
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 
 @dataclass(frozen=True)
 class Published:
     mean: float
-    std: Optional[float]
+    std: float | None
     source: str
 
     def cell(self) -> str:
@@ -29,7 +28,7 @@ ATTENTION_TABLE1 = "Kim & Bae 2022, Table 1"
 DD = "Wang et al. 2018 (DD), via Kim & Bae 2022"
 
 # (dataset, eval model, method, ipc) -> Published; ipc None = whole dataset.
-PUBLISHED: dict[tuple[str, str, str, Optional[int]], Published] = {}
+PUBLISHED: dict[tuple[str, str, str, int | None], Published] = {}
 
 
 def _add(dataset: str, model: str, method: str, source: str, values: dict) -> None:
@@ -61,5 +60,5 @@ _add("fashionmnist", "convnet", "dc", DC, {1: 70.5, 10: 82.3, 50: 83.6})
 _add("fashionmnist", "convnet", "dsa", DSA, {1: 70.6, 10: 84.6, 50: 88.7})
 
 
-def lookup(dataset: str, model: str, method: str, ipc: Optional[int]) -> Optional[Published]:
+def lookup(dataset: str, model: str, method: str, ipc: int | None) -> Published | None:
     return PUBLISHED.get((dataset, model, method, ipc))

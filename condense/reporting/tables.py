@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 
@@ -43,8 +43,21 @@ LEGEND = (
 )
 
 
-COLUMNS = ["dataset", "published_as", "model", "method", "mask", "mask_label", "mask_paper", "mask_source", "mask_fill", "mask_ratio",
-           "ipc", "acc", "diverged"]
+COLUMNS = [
+    "dataset",
+    "published_as",
+    "model",
+    "method",
+    "mask",
+    "mask_label",
+    "mask_paper",
+    "mask_source",
+    "mask_fill",
+    "mask_ratio",
+    "ipc",
+    "acc",
+    "diverged",
+]
 
 
 def load_rows(paths: list[Path]) -> pd.DataFrame:
@@ -62,12 +75,24 @@ def load_rows(paths: list[Path]) -> pd.DataFrame:
         ratio = float(result.get("mask_ratio") or 0.0)
         published_as = result.get("published_as", result["dataset"]) or ""
         for run in result["runs"]:
-            rows.append({"dataset": result["dataset"], "published_as": published_as, "model": result["model"], "method": method,
-                         "mask": result.get("mask") or "", "mask_label": result.get("mask_label") or "",
-                         "mask_paper": bool(result.get("mask_paper", ratio > 0)), "mask_source": result.get("mask_source") or "",
-                         "mask_fill": result.get("mask_fill") or "", "mask_ratio": ratio, "ipc": ipc,
-                         # a diverged network's accuracy is chance, not a measurement: counted, never averaged
-                         "acc": float("nan") if run.get("diverged") else 100 * run["test_acc"], "diverged": bool(run.get("diverged"))})
+            rows.append(
+                {
+                    "dataset": result["dataset"],
+                    "published_as": published_as,
+                    "model": result["model"],
+                    "method": method,
+                    "mask": result.get("mask") or "",
+                    "mask_label": result.get("mask_label") or "",
+                    "mask_paper": bool(result.get("mask_paper", ratio > 0)),
+                    "mask_source": result.get("mask_source") or "",
+                    "mask_fill": result.get("mask_fill") or "",
+                    "mask_ratio": ratio,
+                    "ipc": ipc,
+                    # a diverged network's accuracy is chance, not a measurement: counted, never averaged
+                    "acc": float("nan") if run.get("diverged") else 100 * run["test_acc"],
+                    "diverged": bool(run.get("diverged")),
+                }
+            )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -93,10 +118,13 @@ def fmt_cell(mean: float, std: float, n: int, diverged: int = 0) -> str:
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean, population std (as the reference code) and count per (dataset, model, method, mask variant, ipc), with published values."""
     runs = runs.assign(ipc=runs["ipc"].astype("Int64"))
-    grouped = runs.groupby(["dataset", "published_as", "model", "method", "mask_ratio", "mask_label", "mask", "mask_paper", "mask_source",
-                            "mask_fill", "ipc"], dropna=False)
-    table = grouped.agg(mean=("acc", "mean"), std=("acc", lambda a: a.std(ddof=0)), n=("acc", "count"),
-                        diverged=("diverged", "sum")).reset_index()
+    grouped = runs.groupby(
+        ["dataset", "published_as", "model", "method", "mask_ratio", "mask_label", "mask", "mask_paper", "mask_source", "mask_fill", "ipc"],
+        dropna=False,
+    )
+    table = grouped.agg(
+        mean=("acc", "mean"), std=("acc", lambda a: a.std(ddof=0)), n=("acc", "count"), diverged=("diverged", "sum")
+    ).reset_index()
     table["diverged"] = table["diverged"].astype(int)
     published = [
         published_for(r.published_as, r.model, r.method, r.mask_ratio, None if pd.isna(r.ipc) else int(r.ipc), r.mask_paper)
@@ -151,14 +179,16 @@ def layout_ipcs(table: pd.DataFrame, layout: TableLayout, entries: Sequence[Entr
     """The layout's IPCs plus any other IPC measured for its entries on its model (e.g. the smoke profile's IPC 3),
     in order, the whole dataset last."""
     keys = {(e.method, float(e.mask_ratio)) for e in entries}
-    measured = {int(r.ipc) for r in table.itertuples()
-                if r.model == layout.model and (r.method, float(r.mask_ratio)) in keys and r.ipc != "whole"}
+    measured = {
+        int(r.ipc) for r in table.itertuples() if r.model == layout.model and (r.method, float(r.mask_ratio)) in keys and r.ipc != "whole"
+    }
     numbered = sorted({ipc for ipc in layout.ipcs if ipc is not None} | measured)
     return numbered + ([None] if None in layout.ipcs else [])
 
 
-def layout_cells(table: pd.DataFrame, layout: TableLayout, entries: Sequence[Entry],
-                 ipcs: list) -> dict[tuple[int, object], tuple[str, Published | None, str]]:
+def layout_cells(
+    table: pd.DataFrame, layout: TableLayout, entries: Sequence[Entry], ipcs: list
+) -> dict[tuple[int, object], tuple[str, Published | None, str]]:
     """(entry index, IPC) -> (ours, published, Δ) for every cell that applies; ``table`` is :func:`summarize`'s output."""
     _, dataset = dataset_of(table)
     ours = {(r.model, r.method, float(r.mask_ratio), r.mask_label, r.ipc): r for r in table.itertuples()}
@@ -167,7 +197,9 @@ def layout_cells(table: pd.DataFrame, layout: TableLayout, entries: Sequence[Ent
         for ipc in ipcs:
             if not entry.applies(ipc):
                 continue
-            row = ours.get((layout.model, entry.method, float(entry.mask_ratio), entry.mask_label or "", "whole" if ipc is None else str(ipc)))
+            row = ours.get(
+                (layout.model, entry.method, float(entry.mask_ratio), entry.mask_label or "", "whole" if ipc is None else str(ipc))
+            )
             pub = published_of(dataset, layout.model, entry, ipc)
             cells[(i, ipc)] = (
                 fmt_cell(row.mean, row.std, row.n, row.diverged) if row is not None else MISSING,
@@ -236,8 +268,18 @@ def flat(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 # LaTeX's special characters escaped, then our Unicode symbols spelled out, so pdflatex needs nothing beyond booktabs.
-_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
 _LATEX_UNICODE = {"±": r"$\pm$", "—": "---", "Δ": r"$\Delta$", "−": "$-$", "×": r"$\times$", "≥": r"$\geq$", "≤": r"$\leq$"}
 
 
@@ -261,22 +303,35 @@ def to_latex(frame: pd.DataFrame, title: str, caption: str, label: str, notes: t
     else:
         shown.columns = [latex_escape(c) for c in frame.columns]
     full_caption = " ".join(latex_escape(sentence(part)) for part in (title, caption, *notes) if part)
-    body = shown.to_latex(index=False, escape=False, caption=full_caption, label=f"tab:{label}", multicolumn=True,
-                          multicolumn_format="c", column_format="l" + "c" * (shown.shape[1] - 1))
+    body = shown.to_latex(
+        index=False,
+        escape=False,
+        caption=full_caption,
+        label=f"tab:{label}",
+        multicolumn=True,
+        multicolumn_format="c",
+        column_format="l" + "c" * (shown.shape[1] - 1),
+    )
     return "% needs \\usepackage{booktabs}\n" + body
 
 
-_HTML_STYLE = ("body{font-family:sans-serif;font-size:14px} table{border-collapse:collapse} "
-               "th,td{border:1px solid #bbb;padding:3px 7px;text-align:center;white-space:nowrap} p{max-width:60em}")
+_HTML_STYLE = (
+    "body{font-family:sans-serif;font-size:14px} table{border-collapse:collapse} "
+    "th,td{border:1px solid #bbb;padding:3px 7px;text-align:center;white-space:nowrap} p{max-width:60em}"
+)
 
 
 def to_html(frame: pd.DataFrame, title: str, caption: str, notes: tuple[str, ...] = ()) -> str:
     """A standalone HTML page: the title, the caption under it, the table (grouped headers kept), notes."""
-    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-            f"<style>{_HTML_STYLE}</style></head>\n<body>\n<h2>{html.escape(title)}</h2>\n"
-            + (f"<p>{html.escape(caption)}</p>\n" if caption else "")
-            + frame.to_html(index=False, escape=True, border=0)
-            + "\n" + "".join(f"<p>{html.escape(text)}</p>\n" for text in notes if text) + "</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{_HTML_STYLE}</style></head>\n<body>\n<h2>{html.escape(title)}</h2>\n"
+        + (f"<p>{html.escape(caption)}</p>\n" if caption else "")
+        + frame.to_html(index=False, escape=True, border=0)
+        + "\n"
+        + "".join(f"<p>{html.escape(text)}</p>\n" for text in notes if text)
+        + "</body></html>\n"
+    )
 
 
 def listing(labels: Sequence[str]) -> str:
@@ -302,8 +357,10 @@ def masks_frame(table: pd.DataFrame, methods: Sequence[tuple[str, str]] = ()) ->
         raise CondenseError("the masks table needs evaluations of sets masked at ratio 1")
     order = [name for name, _ in methods]
     labels = dict(methods)
-    groups = sorted({(r.method, r.ipc, r.model) for r in masked.itertuples()},
-                    key=lambda g: (order.index(g[0]) if g[0] in order else len(order), int(g[1]), g[2]))
+    groups = sorted(
+        {(r.method, r.ipc, r.model) for r in masked.itertuples()},
+        key=lambda g: (order.index(g[0]) if g[0] in order else len(order), int(g[1]), g[2]),
+    )
     variants = sorted(set(masked["mask_label"]))
     ours = {(r.method, r.ipc, r.model, r.mask_label, float(r.mask_ratio)): r for r in table.itertuples()}
     columns = {("", "mask"): ["none (ratio 0)"] + variants}
@@ -322,19 +379,24 @@ def masks_frame(table: pd.DataFrame, methods: Sequence[tuple[str, str]] = ()) ->
     return frame
 
 
-def render(table: pd.DataFrame, layout_name: str, title: str | None, caption: str,
-           methods: Sequence[tuple[str, str]] = ()) -> tuple[pd.DataFrame, pd.DataFrame, str, tuple[str, ...]]:
+def render(
+    table: pd.DataFrame, layout_name: str, title: str | None, caption: str, methods: Sequence[tuple[str, str]] = ()
+) -> tuple[pd.DataFrame, pd.DataFrame, str, tuple[str, ...]]:
     """(CSV frame, displayed frame, title, notes) for the summary or a paper layout; ``methods``: the
     condensation methods' (name, label) pairs, in the order the ConvNet table lists them."""
     if layout_name == SUMMARY:
         return table.drop(columns=CSV_DROPPED), summary_shown(table), title or SUMMARY_TITLE, ()
     if layout_name == MASKS:
         frame = masks_frame(table, methods)
-        notes = ("Test accuracy (%): mean ± std (n networks, over every condensation seed); Δ = the masked set's mean − the "
-                 "unmasked set's (first row) under the same method, IPC and evaluation; — = not measured.",)
+        notes = (
+            "Test accuracy (%): mean ± std (n networks, over every condensation seed); Δ = the masked set's mean − the "
+            "unmasked set's (first row) under the same method, IPC and evaluation; — = not measured.",
+        )
         return flat(frame), frame, f"{title or MASKS_TITLE} — {dataset_of(table)[0]}, test accuracy (%)", notes
     layout = LAYOUTS.get(layout_name)
     frame = layout_frame(table, layout, methods)
-    full_title = f"{title or layout.title.format(methods=listing([label for _, label in methods]))} — {dataset_of(table)[0]}, test accuracy (%)"
+    full_title = (
+        f"{title or layout.title.format(methods=listing([label for _, label in methods]))} — {dataset_of(table)[0]}, test accuracy (%)"
+    )
     notes = (LEGEND,) + ((layout.note,) if layout.note else ())
     return flat(frame), frame, full_title, notes

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from ..core.accel import AUTO_ON_OFF, Speed, make_speed
 from ..core.checks import AT_LEAST_ONE, SEED, Bounds, check_number
@@ -79,32 +79,36 @@ def add_common_arguments(parser: argparse.ArgumentParser, seed: bool = True, dev
 
 def add_speed_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--compile", action="store_true",
+        "--compile",
+        action="store_true",
         help="torch.compile the networks with channels-last activations (same results within float "
-             "tolerance; pays a 5-40 s compile per process, worth it for long stages)",
+        "tolerance; pays a 5-40 s compile per process, worth it for long stages)",
     )
 
 
 def add_batch_classes_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--batch-classes", choices=AUTO_ON_OFF, default="auto",
+        "--batch-classes",
+        choices=AUTO_ON_OFF,
+        default="auto",
         help="gradient matching: every class's gradients in one batched call (torch.func.vmap) or class by "
-             "class; same loss within float tolerance (default auto: batched on CUDA, class by class on the CPU)",
+        "class; same loss within float tolerance (default auto: batched on CUDA, class by class on the CPU)",
     )
 
 
 def add_ensemble_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--ensemble", choices=AUTO_ON_OFF, default="auto",
+        "--ensemble",
+        choices=AUTO_ON_OFF,
+        default="auto",
         help="train the evaluation networks as one vmap-ed ensemble (each its own seed, batch order and "
-             "augmentation; same accuracies within float tolerance; BatchNorm networks one by one) or one by one "
-             "(default auto: an ensemble on CUDA, one by one on the CPU)",
+        "augmentation; same accuracies within float tolerance; BatchNorm networks one by one) or one by one "
+        "(default auto: an ensemble on CUDA, one by one on the CPU)",
     )
 
 
 def speed_of(args: argparse.Namespace, device) -> Speed:
-    return make_speed(getattr(args, "compile", False), device, getattr(args, "batch_classes", "auto"),
-                      getattr(args, "ensemble", "auto"))
+    return make_speed(getattr(args, "compile", False), device, getattr(args, "batch_classes", "auto"), getattr(args, "ensemble", "auto"))
 
 
 def settings_fields(settings_classes: Iterable[type], skip: Iterable[str] = ()) -> dict[str, dataclasses.Field]:
@@ -116,8 +120,12 @@ def settings_fields(settings_classes: Iterable[type], skip: Iterable[str] = ()) 
     return seen
 
 
-def add_settings_arguments(parser: argparse.ArgumentParser, settings_classes: Iterable[type], skip: Iterable[str] = (),
-                           title: str = "method settings (default: the method's reference value)") -> None:
+def add_settings_arguments(
+    parser: argparse.ArgumentParser,
+    settings_classes: Iterable[type],
+    skip: Iterable[str] = (),
+    title: str = "method settings (default: the method's reference value)",
+) -> None:
     """One flag per settings field of any of ``settings_classes`` (default None = the declared default)."""
     group = parser.add_argument_group(title)
     for stem, f in settings_fields(settings_classes, skip).items():

@@ -12,14 +12,14 @@ import sys
 
 import torch
 
-from ..core.checks import AT_LEAST_ONE
 from ..baselines.coreset import SELECTORS, CoresetInputs, check_ipc, read_herding_order
+from ..core.checks import AT_LEAST_ONE
+from ..core.paths import INPUT, OUTPUT
 from ..core.runtime import make_generator, resolve_device
 from ..data.imagesets import save_set
 from ..data.store import load_data
 from ..models.store import load_network
-from ..core.paths import INPUT, OUTPUT
-from ._args import add_number, add_common_arguments, add_path
+from ._args import add_common_arguments, add_number, add_path
 
 log = logging.getLogger("condense.coreset")
 

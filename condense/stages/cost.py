@@ -12,10 +12,10 @@ import logging
 import sys
 
 from ..core.fileio import atomic_path
+from ..core.paths import INPUT, OUTPUT
 from ..methods import METHODS
 from ..reporting.costs import cost_rows
 from ..reporting.tables import to_html, to_latex
-from ..core.paths import INPUT, OUTPUT
 from ._args import add_common_arguments, add_path
 
 log = logging.getLogger("condense.cost")
@@ -36,14 +36,21 @@ def run(args: argparse.Namespace) -> None:
     evals = [p for p in args.inputs if p.suffix == ".json"]
     frame = cost_rows(sets, evals, {name: spec.label for name, spec in METHODS.items()})
     title = "What condensation costs"
-    note = ("Condensation s: seconds iterating (resumed runs add up); real images / s: real images drawn per second of it; "
-            "peak memory of the process; energy only where a meter was read (RAPL, NVML), else —; evaluation s: "
-            "training and testing every evaluation network of the set.")
+    note = (
+        "Condensation s: seconds iterating (resumed runs add up); real images / s: real images drawn per second of it; "
+        "peak memory of the process; energy only where a meter was read (RAPL, NVML), else —; evaluation s: "
+        "training and testing every evaluation network of the set."
+    )
     with atomic_path(args.out_csv) as tmp:
         frame.to_csv(tmp, index=False)
     with atomic_path(args.out_md) as tmp:
-        tmp.write_text("\n".join([f"## {title}", ""] + ([args.caption, ""] if args.caption else [])
-                                 + [frame.to_markdown(index=False, disable_numparse=True), "", note, ""]))
+        tmp.write_text(
+            "\n".join(
+                [f"## {title}", ""]
+                + ([args.caption, ""] if args.caption else [])
+                + [frame.to_markdown(index=False, disable_numparse=True), "", note, ""]
+            )
+        )
     if args.out_tex is not None:
         with atomic_path(args.out_tex) as tmp:
             tmp.write_text(to_latex(frame, title, args.caption, "cost", (note,)))

@@ -12,15 +12,14 @@ import dataclasses
 import logging
 import sys
 
-
 from ..core.errors import CondenseError
 from ..core.fileio import save_torch
+from ..core.paths import INPUT, OUTPUT
 from ..core.runtime import make_generator
 from ..core.settings import build_settings
 from ..data.derived import DERIVATIONS
 from ..data.store import check_stored, read_stored
-from ..core.paths import INPUT, OUTPUT
-from ._args import add_common_arguments, add_settings_arguments, given_settings, add_path
+from ._args import add_common_arguments, add_path, add_settings_arguments, given_settings
 
 log = logging.getLogger("condense.derive")
 
@@ -45,12 +44,22 @@ def run(args: argparse.Namespace) -> None:
     stored = derivation.derive(base, settings, make_generator(args.seed))
     stored = {**stored, "name": args.name or f"{base['name']}-{args.kind}"}
     if "traits" not in stored:
-        raise CondenseError(f"derivation {args.kind!r} set no traits; every derived dataset must say its DSA strategy and published numbers")
+        raise CondenseError(
+            f"derivation {args.kind!r} set no traits; every derived dataset must say its DSA strategy and published numbers"
+        )
     stored["derivation"] = {"kind": args.kind, "base": base["name"], "seed": args.seed, "settings": dataclasses.asdict(settings)}
     check_stored(stored, args.out)
     save_torch(stored, args.out)
-    log.info("%s from %s (%s): %d train, %d test images %s -> %s", stored["name"], base["name"], args.kind,
-             stored["train_labels"].numel(), stored["test_labels"].numel(), "×".join(map(str, stored["train_images"].shape[1:])), args.out)
+    log.info(
+        "%s from %s (%s): %d train, %d test images %s -> %s",
+        stored["name"],
+        base["name"],
+        args.kind,
+        stored["train_labels"].numel(),
+        stored["test_labels"].numel(),
+        "×".join(map(str, stored["train_images"].shape[1:])),
+        args.out,
+    )
 
 
 if __name__ == "__main__":

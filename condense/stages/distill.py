@@ -18,26 +18,33 @@ from pathlib import Path
 import torch
 
 from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE
+from ..core.digests import file_digest
 from ..core.errors import CondenseError
 from ..core.fileio import atomic_path
+from ..core.meters import EnergyMeter, peak_gpu_mb, peak_host_mb
+from ..core.paths import INPUT, OUTPUT, OUTPUT_DIR, STATE, check_io, path_args
 from ..core.runtime import resolve_device
 from ..data.imagesets import save_set
+from ..data.maps import load_maps
 from ..data.store import RealData, denormalize, load_data
 from ..masks.application import masked_data
-from ..data.maps import load_maps
 from ..masks.selection import load_selection
 from ..masks.variant import parse_variant
 from ..methods import METHODS
-from ..methods.spec import RUN_FIELDS
-from ..core.meters import EnergyMeter, peak_gpu_mb, peak_host_mb
 from ..methods.checkpoint import STALE_CHOICES, CheckpointHook, RunIdentity
 from ..methods.loop import EnergyHook, FiniteGuard, LogHook, LoopState, Run, SnapshotHook, condense, end_run
 from ..methods.problem import Problem, initial_images
-from ..core.digests import file_digest
-from ..core.paths import INPUT, OUTPUT, OUTPUT_DIR, STATE, check_io, path_args
-from ._args import (add_batch_classes_argument, add_number, add_common_arguments, add_path,
-                    add_settings_arguments, add_speed_argument,
-                    given_settings, speed_of)
+from ..methods.spec import RUN_FIELDS
+from ._args import (
+    add_batch_classes_argument,
+    add_common_arguments,
+    add_number,
+    add_path,
+    add_settings_arguments,
+    add_speed_argument,
+    given_settings,
+    speed_of,
+)
 
 log = logging.getLogger("condense.distill")
 
@@ -51,17 +58,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_path(parser, "--maps", INPUT, default=None, help="saliency maps from `condense saliency`: mask the real images")
     parser.add_argument("--mask", default=None, help="mask variant, e.g. fcn-r1.0-mean-soft-fixed (see condense/masks/variant.py)")
     add_path(parser, "--selection", INPUT, default=None, help="fixed scheme: which images are masked (`condense mask`)")
-    add_path(parser, "--checkpoint", STATE, default=None, help="resume from / save to this file (only ever this run's "
-             "checkpoint: another file there is refused, never overwritten)")
+    add_path(
+        parser,
+        "--checkpoint",
+        STATE,
+        default=None,
+        help="resume from / save to this file (only ever this run's checkpoint: another file there is refused, never overwritten)",
+    )
     parser.add_argument("--restart", action="store_true", help="discard this run's checkpoint and start afresh")
-    parser.add_argument("--stale-checkpoint", choices=STALE_CHOICES, default="refuse",
-                        help="a checkpoint of this run made from other inputs or settings, damaged, or of an older format: "
-                             "refuse to run (default) or restart from scratch (what the workflow asks)")
+    parser.add_argument(
+        "--stale-checkpoint",
+        choices=STALE_CHOICES,
+        default="refuse",
+        help="a checkpoint of this run made from other inputs or settings, damaged, or of an older format: "
+        "refuse to run (default) or restart from scratch (what the workflow asks)",
+    )
     add_number(parser, "--checkpoint-every", int, AT_LEAST_ONE, default=50, help="iterations between checkpoints")
     add_number(parser, "--log-every", int, AT_LEAST_ONE, default=10, help="iterations between log lines")
     add_number(parser, "--stop-after", int, NON_NEGATIVE, default=None, help=argparse.SUPPRESS)  # tests: simulate a kill
-    parser.add_argument("--snapshot-at", default="", help="comma-separated iterations after which the set is also written "
-                        "(to --snapshots DIR/it<N>.pt), for accuracy over the course of condensation")
+    parser.add_argument(
+        "--snapshot-at",
+        default="",
+        help="comma-separated iterations after which the set is also written "
+        "(to --snapshots DIR/it<N>.pt), for accuracy over the course of condensation",
+    )
     add_path(parser, "--snapshots", OUTPUT_DIR, default=None, help="directory of the snapshots")
     add_path(parser, "--out", OUTPUT, required=True, help="synthetic image set (.pt)")
     add_path(parser, "--grid", OUTPUT, default=None, help="PNG grid of the synthetic images")
@@ -95,16 +115,24 @@ def masked_real(args: argparse.Namespace, data: RealData):
     selected = None
     if variant.scheme == "fixed":
         if args.selection is None:
-            raise CondenseError(f"--mask {args.mask} uses the fixed scheme, which needs --selection (from `condense mask --ratio {variant.ratio}`)")
+            raise CondenseError(
+                f"--mask {args.mask} uses the fixed scheme, which needs --selection (from `condense mask --ratio {variant.ratio}`)"
+            )
         selection = load_selection(args.selection, data.name, data.train_images.shape[0])
         if abs(float(selection["ratio"]) - variant.ratio) > 1e-12:
-            raise CondenseError(f"selection {str(args.selection)!r} is for ratio {selection['ratio']}, but --mask {args.mask} names "
-                                f"ratio {variant.ratio}; pass the selection of that ratio")
+            raise CondenseError(
+                f"selection {str(args.selection)!r} is for ratio {selection['ratio']}, but --mask {args.mask} names "
+                f"ratio {variant.ratio}; pass the selection of that ratio"
+            )
         selected = selection["selected"]
     elif args.selection is not None:
         raise CondenseError(f"--mask {args.mask} uses the {variant.scheme} scheme, which takes no --selection; drop it")
     real = masked_data(data, load_maps(args.maps), variant, selected)
-    share = f"{int(selected.sum())} of {data.train_images.shape[0]} images" if selected is not None else f"floor({variant.ratio}·n) of every batch"
+    share = (
+        f"{int(selected.sum())} of {data.train_images.shape[0]} images"
+        if selected is not None
+        else f"floor({variant.ratio}·n) of every batch"
+    )
     log.info("matching against %s masked with %s: %s masked", args.maps, variant.build(), share)
     return real, variant
 
@@ -118,7 +146,9 @@ def snapshot_iterations(text: str, iterations: int) -> list[int]:
         except ValueError:
             raise CondenseError(f"--snapshot-at {text!r}: {part!r} is not an iteration; give comma-separated integers") from None
         if not 0 <= it < iterations:
-            raise CondenseError(f"--snapshot-at {it} is outside 0..{iterations - 1} (the final set, iteration {iterations}, is written anyway)")
+            raise CondenseError(
+                f"--snapshot-at {it} is outside 0..{iterations - 1} (the final set, iteration {iterations}, is written anyway)"
+            )
         its.append(it)
     return sorted(set(its))
 
@@ -133,16 +163,25 @@ def save_grid(path: Path, images: torch.Tensor, data: RealData, ipc: int) -> Non
 def cost(state, per_iteration: int, device) -> dict:
     """What the run has cost so far: seconds iterating, real images per second, peak memory, energy (a meter or None)."""
     iterations = len(state.losses)
-    return {"seconds": state.seconds, "iterations": iterations, "device": str(device),
-            "real_images_per_second": per_iteration * iterations / state.seconds if state.seconds else None,
-            "peak_host_mb": peak_host_mb(), "peak_gpu_mb": peak_gpu_mb(device), "energy_j": state.energy_j,
-            "energy_meter": EnergyMeter(device).name}
+    return {
+        "seconds": state.seconds,
+        "iterations": iterations,
+        "device": str(device),
+        "real_images_per_second": per_iteration * iterations / state.seconds if state.seconds else None,
+        "peak_host_mb": peak_host_mb(),
+        "peak_gpu_mb": peak_gpu_mb(device),
+        "energy_j": state.energy_j,
+        "energy_meter": EnergyMeter(device).name,
+    }
 
 
 def input_digests(args: argparse.Namespace) -> dict:
     """sha256 of every input file the set is made from: a checkpoint is resumed only against the same ones."""
-    return {name: file_digest(path) for name, path in (("data", args.data), ("maps", args.maps), ("selection", args.selection))
-            if path is not None}
+    return {
+        name: file_digest(path)
+        for name, path in (("data", args.data), ("maps", args.maps), ("selection", args.selection))
+        if path is not None
+    }
 
 
 def snapshot_paths(args: argparse.Namespace) -> dict:
@@ -155,8 +194,14 @@ def snapshot_paths(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> None:
-    written = [("--out", args.out, OUTPUT), ("--grid", args.grid, OUTPUT), ("--checkpoint", args.checkpoint, STATE),
-               ("--data", args.data, INPUT), ("--maps", args.maps, INPUT), ("--selection", args.selection, INPUT)]
+    written = [
+        ("--out", args.out, OUTPUT),
+        ("--grid", args.grid, OUTPUT),
+        ("--checkpoint", args.checkpoint, STATE),
+        ("--data", args.data, INPUT),
+        ("--maps", args.maps, INPUT),
+        ("--selection", args.selection, INPUT),
+    ]
     check_io(path_args(written + [(f"--snapshots (it{it})", path, OUTPUT) for it, path in snapshot_paths(args).items()]))
     device = resolve_device(args.device)
     inputs = input_digests(args)
@@ -168,20 +213,45 @@ def run(args: argparse.Namespace) -> None:
     images.requires_grad_(True)
     optimizer = torch.optim.SGD([images], lr=settings.lr_img, momentum=spec.image_momentum)
     problem = Problem(real, images, labels, optimizer, settings, speed_of(args, device))
-    identity = RunIdentity(run={"dataset": data.name, "method": settings.method, "ipc": settings.ipc, "seed": args.seed,
-                                "model": settings.model, "mask": variant.build() if variant else None},
-                           settings=settings.to_dict(), inputs=inputs)
+    identity = RunIdentity(
+        run={
+            "dataset": data.name,
+            "method": settings.method,
+            "ipc": settings.ipc,
+            "seed": args.seed,
+            "model": settings.model,
+            "mask": variant.build() if variant else None,
+        },
+        settings=settings.to_dict(),
+        inputs=inputs,
+    )
     snapshots = snapshot_iterations(args.snapshot_at, settings.iterations)
-    base_meta = {"dataset": data.name, "method": settings.method, "mask_ratio": variant.ratio if variant else 0.0,
-                 "mask": variant.build() if variant else None, "mask_label": variant.describe() if variant else None,
-                 "mask_paper": variant.is_paper() if variant else None, "mask_source": variant.source if variant else None,
-                 "mask_fill": variant.fill if variant else None, "ipc": settings.ipc, "seed": args.seed,
-                 "settings": settings.to_dict(), "device": str(device), "inputs": inputs}
+    base_meta = {
+        "dataset": data.name,
+        "method": settings.method,
+        "mask_ratio": variant.ratio if variant else 0.0,
+        "mask": variant.build() if variant else None,
+        "mask_label": variant.describe() if variant else None,
+        "mask_paper": variant.is_paper() if variant else None,
+        "mask_source": variant.source if variant else None,
+        "mask_fill": variant.fill if variant else None,
+        "ipc": settings.ipc,
+        "seed": args.seed,
+        "settings": settings.to_dict(),
+        "device": str(device),
+        "inputs": inputs,
+    }
     per_iteration = spec.real_images_per_iteration(settings, data.num_classes)
 
     def snapshot_meta(run, it):
-        return {**base_meta, "iteration": it, "final": False, "losses": list(run.state.losses), "seconds": run.state.seconds,
-                "cost": cost(run.state, per_iteration, device)}
+        return {
+            **base_meta,
+            "iteration": it,
+            "final": False,
+            "losses": list(run.state.losses),
+            "seconds": run.state.seconds,
+            "cost": cost(run.state, per_iteration, device),
+        }
 
     # the guard first: nothing non-finite is logged as progress, snapshotted or checkpointed
     hooks = [FiniteGuard(), EnergyHook(EnergyMeter(device)), LogHook(args.log_every)]
@@ -200,14 +270,27 @@ def run(args: argparse.Namespace) -> None:
     if not condense(run_, hooks, stop_after=args.stop_after):
         log.info("stopped after iteration %d as asked; the checkpoint holds the state", state.next_iteration - 1)
         return
-    meta = {**base_meta, "iteration": settings.iterations, "final": True, "losses": state.losses, "seconds": state.seconds,
-            "cost": cost(state, per_iteration, device)}
+    meta = {
+        **base_meta,
+        "iteration": settings.iterations,
+        "final": True,
+        "losses": state.losses,
+        "seconds": state.seconds,
+        "cost": cost(state, per_iteration, device),
+    }
     save_set(args.out, images, labels, meta)
     if args.grid is not None:
         save_grid(args.grid, images, data, settings.ipc)
     end_run(run_, hooks)
-    log.info("%s ipc %d: %d iterations in %.0f s, final loss %.4f -> %s", settings.method, settings.ipc, len(state.losses),
-             state.seconds, state.losses[-1], args.out)
+    log.info(
+        "%s ipc %d: %d iterations in %.0f s, final loss %.4f -> %s",
+        settings.method,
+        settings.ipc,
+        len(state.losses),
+        state.seconds,
+        state.losses[-1],
+        args.out,
+    )
 
 
 if __name__ == "__main__":

@@ -16,21 +16,32 @@ import torch
 
 from ..core.errors import CondenseError
 from ..core.fileio import save_torch
+from ..core.paths import INPUT, OUTPUT, OUTPUT_DIR
 from ..core.runtime import log
 from ..data.sources import DATASETS, get_spec, prepare
-from ..core.paths import INPUT, OUTPUT, OUTPUT_DIR
 from ._args import add_common_arguments, add_path
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS.names())}")
     add_path(parser, "--out", OUTPUT, required=True, help="output torch file, e.g. results/fashionmnist/data.pt")
-    add_path(parser, "--root", OUTPUT_DIR, default=Path("data"),
-                        help="directory for the original files in torchvision's layout (default: data)")
-    add_path(parser, "--mirror", INPUT, default=None,
-                        help="directory holding the published files (e.g. cifar-10-python.tar.gz); read them there instead of downloading")
-    add_path(parser, "--md5-file", INPUT, default=None,
-                        help="JSON {file name: md5} overriding the expected digests (private mirrors, `condense fixture` output)")
+    add_path(
+        parser, "--root", OUTPUT_DIR, default=Path("data"), help="directory for the original files in torchvision's layout (default: data)"
+    )
+    add_path(
+        parser,
+        "--mirror",
+        INPUT,
+        default=None,
+        help="directory holding the published files (e.g. cifar-10-python.tar.gz); read them there instead of downloading",
+    )
+    add_path(
+        parser,
+        "--md5-file",
+        INPUT,
+        default=None,
+        help="JSON {file name: md5} overriding the expected digests (private mirrors, `condense fixture` output)",
+    )
     add_common_arguments(parser, seed=False, device=False)
 
 
@@ -43,8 +54,15 @@ def run(args) -> None:
     for split in ("train", "test"):
         labels = data[f"{split}_labels"]
         counts = torch.bincount(labels, minlength=k).tolist()
-        log.info("%s %s: %d images %s, per class min %d max %d", data["name"], split, labels.numel(),
-                 "×".join(map(str, data[f"{split}_images"].shape[1:])), min(counts), max(counts))
+        log.info(
+            "%s %s: %d images %s, per class min %d max %d",
+            data["name"],
+            split,
+            labels.numel(),
+            "×".join(map(str, data[f"{split}_images"].shape[1:])),
+            min(counts),
+            max(counts),
+        )
     save_torch(data, args.out)
     log.info("wrote %s", args.out)
 

@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 from ..core.checks import AT_LEAST_ONE
+from ..core.paths import OUTPUT_DIR
 from ..core.runtime import log
 from ..data.fixtures import write_fixture
 from ..data.sources import DATASETS
-from ..core.paths import OUTPUT_DIR
-from ._args import add_number, add_common_arguments, add_path
+from ._args import add_common_arguments, add_number, add_path
 
 
 def add_arguments(parser) -> None:
@@ -30,7 +30,10 @@ def run(args) -> None:
     result = write_fixture(args.dataset, args.out, per_class=args.per_class, test_per_class=args.test_per_class, seed=args.seed)
     log.info(
         "%s fixture: %d train, %d test images in %s (%s)",
-        result["name"], result["train_labels"].numel(), result["test_labels"].numel(), args.out,
+        result["name"],
+        result["train_labels"].numel(),
+        result["test_labels"].numel(),
+        args.out,
         ", ".join(f for f in result["md5"] if (Path(args.out) / f).exists()),
     )
 

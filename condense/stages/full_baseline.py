@@ -12,17 +12,17 @@ import sys
 
 import torch
 
-from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE
 from ..core.accel import FastNet
+from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE
 from ..core.fileio import write_json
+from ..core.paths import INPUT, OUTPUT
 from ..core.runtime import make_generator, resolve_device
 from ..data.store import load_data, subset_per_class
 from ..models.classifiers import build_model
 from ..models.store import save_network
 from ..training.evaluation import TrainSettings, train_network
 from ..training.loop import accuracy
-from ..core.paths import INPUT, OUTPUT
-from ._args import add_number, add_common_arguments, add_speed_argument, speed_of, add_path
+from ._args import add_common_arguments, add_number, add_path, add_speed_argument, speed_of
 
 log = logging.getLogger("condense.full_baseline")
 
@@ -31,7 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_path(parser, "--data", INPUT, required=True, help="dataset file from `condense download`")
     parser.add_argument("--model", default="convnet", help="network name (see condense.models.classifiers.MODELS)")
     add_number(parser, "--epochs", int, AT_LEAST_ONE, default=300, help="training epochs (reference protocol: 300)")
-    add_number(parser, "--per-class", int, NON_NEGATIVE, default=0, help="train on this many images per class (0 = all); for quick profiles")
+    add_number(
+        parser, "--per-class", int, NON_NEGATIVE, default=0, help="train on this many images per class (0 = all); for quick profiles"
+    )
     parser.add_argument("--augment", default="none", help="DSA strategy for training, or none")
     add_number(parser, "--batch-size", int, AT_LEAST_ONE, default=256)
     add_path(parser, "--out-model", OUTPUT, required=True, help="trained network (.pt)")
@@ -58,7 +60,9 @@ def run(args: argparse.Namespace) -> None:
     speed = speed_of(args, device)
     fast = FastNet(build_model(args.model, data.channel, data.num_classes, data.im_size).to(device), speed)
     log.info("training %s on %d images of %s for %d epochs", args.model, idx.numel(), data.name, args.epochs)
-    stats = train_network(fast.forward, data.train_images[idx], data.train_labels[idx], settings, gen, desc=f"full {args.model}", speed=speed)
+    stats = train_network(
+        fast.forward, data.train_images[idx], data.train_labels[idx], settings, gen, desc=f"full {args.model}", speed=speed
+    )
     test_acc = accuracy(fast.forward, data.test_images, data.test_labels, speed=speed)
     log.info("test accuracy %.4f (train accuracy %.4f, %.0f s)", test_acc, stats["train_acc"], stats["train_seconds"])
     extra = {}

@@ -13,13 +13,13 @@ import argparse
 import logging
 import sys
 
-from ..core.checks import AT_LEAST_ONE
 from ..baselines.coreset import check_ipc, herding_picks, save_herding_order
+from ..core.checks import AT_LEAST_ONE
+from ..core.paths import INPUT, OUTPUT
 from ..core.runtime import resolve_device
 from ..data.store import load_data
 from ..models.store import load_network
-from ..core.paths import INPUT, OUTPUT
-from ._args import add_number, add_common_arguments, add_path
+from ._args import add_common_arguments, add_number, add_path
 
 log = logging.getLogger("condense.herding_order")
 

@@ -12,11 +12,11 @@ import logging
 import sys
 
 from ..core.checks import UNIT
+from ..core.paths import INPUT, OUTPUT
 from ..core.runtime import make_generator
 from ..data.store import read_stored
 from ..masks.selection import check_ratio, save_selection, select_masked
-from ..core.paths import INPUT, OUTPUT
-from ._args import add_number, add_common_arguments, add_path
+from ._args import add_common_arguments, add_number, add_path
 
 log = logging.getLogger("condense.mask")
 
@@ -35,8 +35,14 @@ def run(args: argparse.Namespace) -> None:
     num_classes = len(stored["classes"])
     selected = select_masked(labels, num_classes, ratio, make_generator(args.seed))
     per_class = save_selection(args.out, selected, labels, num_classes, ratio, args.seed, stored["name"])
-    log.info("mask ratio %g: %d of %d training images masked (%s per class) -> %s",
-             ratio, int(selected.sum()), labels.shape[0], per_class, args.out)
+    log.info(
+        "mask ratio %g: %d of %d training images masked (%s per class) -> %s",
+        ratio,
+        int(selected.sum()),
+        labels.shape[0],
+        per_class,
+        args.out,
+    )
 
 
 if __name__ == "__main__":

@@ -14,12 +14,12 @@ import pandas as pd
 
 from ..core.errors import CondenseError
 from ..core.fileio import atomic_path, write_json
+from ..core.paths import INPUT, OUTPUT
 from ..data.maps import check_maps_fit, load_maps
 from ..data.store import read_stored
 from ..masks.saliency import SOURCES
 from ..masks.scoring import score_maps
 from ..reporting.tables import to_html
-from ..core.paths import INPUT, OUTPUT
 from ._args import add_common_arguments, add_path
 
 log = logging.getLogger("condense.score_saliency")
@@ -40,8 +40,10 @@ def run(args: argparse.Namespace) -> None:
     stored = read_stored(args.data)
     foreground = stored.get("train_foreground")
     if foreground is None:
-        raise CondenseError(f"dataset {stored['name']!r} stores no foregrounds to score against; "
-                            "use a derived dataset that has them (condense derive --kind backgrounds)")
+        raise CondenseError(
+            f"dataset {stored['name']!r} stores no foregrounds to score against; "
+            "use a derived dataset that has them (condense derive --kind backgrounds)"
+        )
     rows = []
     for path in args.maps:
         maps = load_maps(path)
@@ -51,22 +53,31 @@ def run(args: argparse.Namespace) -> None:
         rows.append({"source": source, "label": SOURCES.get(source).label if source in SOURCES else source, **scores})
         log.info("%s: mass %.3f, top-k IoU %.3f, pointing %.3f", source, scores["mass"], scores["iou"], scores["pointing"])
     frame = pd.DataFrame(rows)
-    shown = pd.DataFrame({
-        "source": frame["label"],
-        "mass in foreground": frame["mass"].map("{:.3f}".format),
-        "top-k IoU": frame["iou"].map("{:.3f}".format),
-        "pointing game": frame["pointing"].map("{:.3f}".format),
-    })
+    shown = pd.DataFrame(
+        {
+            "source": frame["label"],
+            "mass in foreground": frame["mass"].map("{:.3f}".format),
+            "top-k IoU": frame["iou"].map("{:.3f}".format),
+            "pointing game": frame["pointing"].map("{:.3f}".format),
+        }
+    )
     chance = frame.iloc[0]
-    note = (f"Training images of {stored['name']} ({int(chance['images'])}); k = the image's foreground size. Chance (a map that "
-            f"knows nothing): mass and pointing {chance['chance_mass']:.3f} (the foreground's share of the image), top-k IoU "
-            f"{chance['chance_iou']:.3f}.")
+    note = (
+        f"Training images of {stored['name']} ({int(chance['images'])}); k = the image's foreground size. Chance (a map that "
+        f"knows nothing): mass and pointing {chance['chance_mass']:.3f} (the foreground's share of the image), top-k IoU "
+        f"{chance['chance_iou']:.3f}."
+    )
     with atomic_path(args.out_csv) as tmp:
         frame.to_csv(tmp, index=False)
     title = f"Saliency against the exact foreground — {stored['name']}"
     with atomic_path(args.out_md) as tmp:
-        tmp.write_text("\n".join([f"## {title}", ""] + ([args.caption, ""] if args.caption else [])
-                                 + [shown.to_markdown(index=False, disable_numparse=True), "", note, ""]))
+        tmp.write_text(
+            "\n".join(
+                [f"## {title}", ""]
+                + ([args.caption, ""] if args.caption else [])
+                + [shown.to_markdown(index=False, disable_numparse=True), "", note, ""]
+            )
+        )
     if args.out_html is not None:
         with atomic_path(args.out_html) as tmp:
             tmp.write_text(to_html(shown, title, args.caption, (note,)))

@@ -12,10 +12,10 @@ import logging
 import sys
 
 from ..core.fileio import atomic_path
+from ..core.paths import INPUT, OUTPUT
 from ..methods import METHODS
 from ..reporting.layouts import LAYOUTS
 from ..reporting.tables import MASKS, SUMMARY, SUMMARY_TITLE, flat, load_rows, render, summarize, to_html, to_latex, to_markdown
-from ..core.paths import INPUT, OUTPUT
 from ._args import add_common_arguments, add_path
 
 log = logging.getLogger("condense.table")
@@ -23,9 +23,13 @@ log = logging.getLogger("condense.table")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_path(parser, "results", INPUT, nargs="+", help="evaluation or full-baseline JSON files")
-    parser.add_argument("--layout", default=SUMMARY, choices=[SUMMARY, MASKS, *LAYOUTS.names()],
-                        help="summary: the long table; masks: every mask variant at ratio 1 against no mask; "
-                             "otherwise a paper layout from condense/reporting/layouts.py")
+    parser.add_argument(
+        "--layout",
+        default=SUMMARY,
+        choices=[SUMMARY, MASKS, *LAYOUTS.names()],
+        help="summary: the long table; masks: every mask variant at ratio 1 against no mask; "
+        "otherwise a paper layout from condense/reporting/layouts.py",
+    )
     add_path(parser, "--out-csv", OUTPUT, required=True)
     add_path(parser, "--out-md", OUTPUT, required=True)
     add_path(parser, "--out-tex", OUTPUT, default=None, help="also a LaTeX table (booktabs)")

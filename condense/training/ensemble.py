@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
@@ -58,8 +58,9 @@ class Ensemble:
         return list(self.params.values())
 
 
-def train_ensemble(ensemble: Ensemble, images: Tensor, labels: Tensor, settings, generators: Sequence[torch.Generator],
-                   desc: str = "train ensemble") -> tuple[Tensor, Tensor]:
+def train_ensemble(
+    ensemble: Ensemble, images: Tensor, labels: Tensor, settings, generators: Sequence[torch.Generator], desc: str = "train ensemble"
+) -> tuple[Tensor, Tensor]:
     """The reference protocol (``epochs + 1`` passes, lr × 0.1 and a fresh optimiser after pass
     ``epochs // 2 + 1``) for every network at once; returns the last pass's per-network loss and accuracy."""
     n, batch_size = images.shape[0], settings.batch_size
@@ -104,8 +105,18 @@ def ensemble_accuracy(ensemble: Ensemble, images: Tensor, labels: Tensor, batch_
     return [float(c) / max(images.shape[0], 1) for c in correct.tolist()]
 
 
-def evaluate_as_ensemble(images: Tensor, labels: Tensor, test_images: Tensor, test_labels: Tensor, *, model: str,
-                         num_classes: int, num_nets: int, settings, seed: int) -> list[dict]:
+def evaluate_as_ensemble(
+    images: Tensor,
+    labels: Tensor,
+    test_images: Tensor,
+    test_labels: Tensor,
+    *,
+    model: str,
+    num_classes: int,
+    num_nets: int,
+    settings,
+    seed: int,
+) -> list[dict]:
     """:func:`~condense.training.evaluation.evaluate_set`'s result, every network trained at once."""
     channel, im_size = int(images.shape[1]), (int(images.shape[2]), int(images.shape[3]))
     seeds = [derive_seed(seed, i) for i in range(num_nets)]
@@ -115,15 +126,26 @@ def evaluate_as_ensemble(images: Tensor, labels: Tensor, test_images: Tensor, te
         nets.append(build_model(model, channel, num_classes, im_size).to(images.device))
     ensemble = Ensemble(nets)
     started = time.perf_counter()
-    losses, accs = train_ensemble(ensemble, images, labels, settings, [make_generator(s) for s in seeds],
-                                  desc=f"{num_nets} nets as one ensemble")
+    losses, accs = train_ensemble(
+        ensemble, images, labels, settings, [make_generator(s) for s in seeds], desc=f"{num_nets} nets as one ensemble"
+    )
     trained = time.perf_counter() - started
     test_accs = ensemble_accuracy(ensemble, test_images, test_labels)
     seconds = time.perf_counter() - started
     runs = []
     for i, (net_seed, loss, acc, test_acc) in enumerate(zip(seeds, losses.tolist(), accs.tolist(), test_accs)):
         # time is shared: each network is charged its share of the ensemble's
-        runs.append({"net": i, "seed": net_seed, "test_acc": test_acc, "diverged": not math.isfinite(loss),
-                     "train_loss": loss, "train_acc": acc, "train_seconds": trained / num_nets,
-                     "seconds": seconds / num_nets, "ensemble": True})
+        runs.append(
+            {
+                "net": i,
+                "seed": net_seed,
+                "test_acc": test_acc,
+                "diverged": not math.isfinite(loss),
+                "train_loss": loss,
+                "train_acc": acc,
+                "train_seconds": trained / num_nets,
+                "seconds": seconds / num_nets,
+                "ensemble": True,
+            }
+        )
     return runs

@@ -14,8 +14,8 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Callable, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -68,9 +68,19 @@ def train_network(
         return None
 
     started = time.perf_counter()
-    stats = fit(net, images, labels, passes=settings.epochs + 1, batch_size=settings.batch_size, generator=generator,
-                optimizer=make_optimizer(net, settings.lr, settings), augment=settings.augment, speed=speed,
-                after_epoch=drop_lr, desc=desc)
+    stats = fit(
+        net,
+        images,
+        labels,
+        passes=settings.epochs + 1,
+        batch_size=settings.batch_size,
+        generator=generator,
+        optimizer=make_optimizer(net, settings.lr, settings),
+        augment=settings.augment,
+        speed=speed,
+        after_epoch=drop_lr,
+        desc=desc,
+    )
     return {"train_loss": float(stats.loss), "train_acc": float(stats.accuracy), "train_seconds": time.perf_counter() - started}
 
 
@@ -100,13 +110,22 @@ def evaluate_set(
         from .ensemble import can_stack, evaluate_as_ensemble
 
         if can_stack(model, channel, num_classes, im_size):
-            runs = evaluate_as_ensemble(images, labels, test_images, test_labels, model=model, num_classes=num_classes,
-                                        num_nets=num_nets, settings=settings, seed=seed)
+            runs = evaluate_as_ensemble(
+                images,
+                labels,
+                test_images,
+                test_labels,
+                model=model,
+                num_classes=num_classes,
+                num_nets=num_nets,
+                settings=settings,
+                seed=seed,
+            )
             for run in runs:
                 for hook in hooks:
                     hook(run)
             return runs
-    fast: Optional[FastNet] = None
+    fast: FastNet | None = None
     runs = []
     for i in range(num_nets):
         net_seed = derive_seed(seed, i)
@@ -117,8 +136,9 @@ def evaluate_set(
         stats = train_network(fast.forward, images, labels, settings, make_generator(net_seed), desc=f"net {i + 1}/{num_nets}", speed=speed)
         test_acc = accuracy(fast.forward, test_images, test_labels, speed=speed)
         diverged = not math.isfinite(stats["train_loss"])  # its accuracy is chance, not a measurement of the set
-        runs.append({"net": i, "seed": net_seed, "test_acc": test_acc, "diverged": diverged, **stats,
-                     "seconds": time.perf_counter() - started})
+        runs.append(
+            {"net": i, "seed": net_seed, "test_acc": test_acc, "diverged": diverged, **stats, "seconds": time.perf_counter() - started}
+        )
         for hook in hooks:
             hook(runs[-1])
     return runs

@@ -7,8 +7,8 @@ batch its augmentation, in that order, so a run is reproducible pass by pass.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional, Union
 
 import torch
 import torch.nn as nn
@@ -19,7 +19,7 @@ from ..core.accel import EAGER, Speed
 from ..core.runtime import progress
 from ..data.augment import augment as dsa_augment
 
-Augment = Union[str, Callable[[Tensor, torch.Generator], Tensor], None]  # a DSA strategy, a function, or none
+Augment = str | Callable[[Tensor, torch.Generator], Tensor] | None  # a DSA strategy, a function, or none
 
 
 @dataclass
@@ -39,7 +39,7 @@ class EpochStats:
         return self.correct / self.count
 
 
-def augmenter(augment: Augment) -> Optional[Callable[[Tensor, torch.Generator], Tensor]]:
+def augmenter(augment: Augment) -> Callable[[Tensor, torch.Generator], Tensor] | None:
     if augment is None or augment == "none":
         return None
     if isinstance(augment, str):
@@ -57,8 +57,8 @@ def train_epoch(
     augment: Augment = "none",
     speed: Speed = EAGER,
     loss_fn: Callable[[Tensor, Tensor], Tensor] = F.cross_entropy,
-    logits_fn: Optional[Callable[[Tensor], Tensor]] = None,
-    after_step: Optional[Callable[[], None]] = None,
+    logits_fn: Callable[[Tensor], Tensor] | None = None,
+    after_step: Callable[[], None] | None = None,
 ) -> EpochStats:
     """One shuffled pass. ``logits_fn`` turns the network's output into class logits (the FCN pools its
     maps), ``loss_fn(logits, labels)`` is minimised, ``after_step`` runs after each optimiser step
@@ -100,9 +100,9 @@ def fit(
     augment: Augment = "none",
     speed: Speed = EAGER,
     loss_fn: Callable[[Tensor, Tensor], Tensor] = F.cross_entropy,
-    logits_fn: Optional[Callable[[Tensor], Tensor]] = None,
-    after_step: Optional[Callable[[], None]] = None,
-    after_epoch: Optional[Callable[[int, EpochStats, object], Optional[torch.optim.Optimizer]]] = None,
+    logits_fn: Callable[[Tensor], Tensor] | None = None,
+    after_step: Callable[[], None] | None = None,
+    after_epoch: Callable[[int, EpochStats, object], torch.optim.Optimizer | None] | None = None,
     desc: str = "train",
 ) -> EpochStats:
     """``passes`` epochs of :func:`train_epoch`; returns the last pass's stats.
@@ -121,8 +121,14 @@ def fit(
 
 
 @torch.no_grad()
-def accuracy(net: nn.Module, images: Tensor, labels: Tensor, batch_size: int = 1000, speed: Speed = EAGER,
-             logits_fn: Optional[Callable[[Tensor], Tensor]] = None) -> float:
+def accuracy(
+    net: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    batch_size: int = 1000,
+    speed: Speed = EAGER,
+    logits_fn: Callable[[Tensor], Tensor] | None = None,
+) -> float:
     """Test accuracy in large no-grad batches, network in eval mode. The default batch divides the
     10,000-image test sets, so a compiled network sees one batch shape."""
     net.eval()

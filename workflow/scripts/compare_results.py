@@ -81,8 +81,11 @@ def main() -> int:
         return rel
 
     def files(root: Path) -> dict[str, Path]:
-        return {str(p.relative_to(root)): p for p in sorted(root.rglob("*")) if p.is_file()
-                and not SKIPPED_DIRS & set(p.relative_to(root).parts)}
+        return {
+            str(p.relative_to(root)): p
+            for p in sorted(root.rglob("*"))
+            if p.is_file() and not SKIPPED_DIRS & set(p.relative_to(root).parts)
+        }
 
     old, new = files(args.old), files(args.new)
     old_mapped = {mapped(rel): path for rel, path in old.items()}
@@ -111,8 +114,10 @@ def main() -> int:
                 report_lines.append(f"{kind}: {line}")
         failed |= bool(report["different"])
     print("\n".join(report_lines))
-    print(f"compared {totals['files']} files: {totals['tensors']} tensors and {totals['numbers']} numbers; "
-          f"{totals['timing']} timing fields skipped; {'DIFFERENCES FOUND' if failed else 'no tensor, number or table differs'}")
+    print(
+        f"compared {totals['files']} files: {totals['tensors']} tensors and {totals['numbers']} numbers; "
+        f"{totals['timing']} timing fields skipped; {'DIFFERENCES FOUND' if failed else 'no tensor, number or table differs'}"
+    )
     return 1 if failed else 0
 
 

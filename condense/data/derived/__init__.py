@@ -10,8 +10,8 @@ unchanged. Add one: a new file here with its spec and one import line below (or 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 

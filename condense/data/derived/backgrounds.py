@@ -37,8 +37,11 @@ SIZE = 32
 
 @dataclass(frozen=True)
 class BackgroundSettings:
-    variant: str = setting("independent", "independent (family uniform) or correlated (train family = class with probability rho)",
-                           choices=("independent", "correlated"))
+    variant: str = setting(
+        "independent",
+        "independent (family uniform) or correlated (train family = class with probability rho)",
+        choices=("independent", "correlated"),
+    )
     rho: float = setting(0.9, "correlated: probability that a training image's background family is its class's", bounds=UNIT)
     per_class: int = setting(500, "training garments per class (0 = all)", bounds=NON_NEGATIVE)
     test_per_class: int = setting(0, "test garments per class (0 = all)", bounds=NON_NEGATIVE)
@@ -85,7 +88,7 @@ def compose(garments: torch.Tensor, families: torch.Tensor, generator: torch.Gen
     dx = torch.randint(0, SIZE - w + 1, (n,), generator=generator)
     canvas = torch.zeros(n, 1, SIZE, SIZE)
     for i in range(n):  # placement only: cheap next to drawing the textures
-        canvas[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] = garments[i].float() / 255.0
+        canvas[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w] = garments[i].float() / 255.0
     foreground = canvas[:, 0] > 0
     images = torch.where(foreground.unsqueeze(1), canvas * tint, backgrounds)
     return images.mul(255.0).round_().clamp_(0, 255).to(torch.uint8), foreground
@@ -100,17 +103,29 @@ def digest(stored: dict) -> str:
 
 def derive(base: dict, settings: BackgroundSettings, generator: torch.Generator) -> dict:
     if base["train_images"].shape[1] != 1:
-        raise CondenseError(f"the backgrounds derivation takes 1-channel garments on black (FashionMNIST), not {base['name']}'s "
-                            f"{base['train_images'].shape[1]} channels")
+        raise CondenseError(
+            f"the backgrounds derivation takes 1-channel garments on black (FashionMNIST), not {base['name']}'s "
+            f"{base['train_images'].shape[1]} channels"
+        )
     num_classes = len(base["classes"])
     out: dict = {"classes": list(base["classes"]), "format": 1}
-    for split, per_class, correlated in (("train", settings.per_class, settings.variant == "correlated"), ("test", settings.test_per_class, False)):
+    for split, per_class, correlated in (
+        ("train", settings.per_class, settings.variant == "correlated"),
+        ("test", settings.test_per_class, False),
+    ):
         labels = base[f"{split}_labels"].long()
         idx = _pick(labels, per_class, num_classes, generator)
         families = families_for(labels[idx], correlated, settings.rho, generator)
         images, foreground = compose(base[f"{split}_images"][idx], families, generator)
-        out.update({f"{split}_images": images, f"{split}_labels": labels[idx].clone(), f"{split}_foreground": foreground,
-                    f"{split}_background": families, f"{split}_source_index": idx})
+        out.update(
+            {
+                f"{split}_images": images,
+                f"{split}_labels": labels[idx].clone(),
+                f"{split}_foreground": foreground,
+                f"{split}_background": families,
+                f"{split}_source_index": idx,
+            }
+        )
     pixels = out["train_images"].float().div(255.0)
     out["mean"] = [float(v) for v in pixels.mean(dim=(0, 2, 3))]
     out["std"] = [float(v) for v in pixels.std(dim=(0, 2, 3))]
@@ -120,10 +135,12 @@ def derive(base: dict, settings: BackgroundSettings, generator: torch.Generator)
     return out
 
 
-DERIVATION = register_derivation(Derivation(
-    name="backgrounds",
-    summary="garments tinted on textured backgrounds (independent of the class, or correlated in training), exact foregrounds",
-    settings=BackgroundSettings,
-    derive=derive,
-    foregrounds=True,
-))
+DERIVATION = register_derivation(
+    Derivation(
+        name="backgrounds",
+        summary="garments tinted on textured backgrounds (independent of the class, or correlated in training), exact foregrounds",
+        settings=BackgroundSettings,
+        derive=derive,
+        foregrounds=True,
+    )
+)

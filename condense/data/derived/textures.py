@@ -8,7 +8,7 @@ picture. Registry :data:`TEXTURES`, in a fixed order (a family's index is its id
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor

@@ -16,8 +16,9 @@ returns uint8 maps (``condense saliency``).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -34,7 +35,7 @@ class SaliencyContext:
     mean: Sequence[float]  # the dataset's normalisation: the black image is (0 - mean) / std
     std: Sequence[float]
     settings: Any = None  # the source's settings dataclass instance (None for a source without settings)
-    foreground: Optional[Tensor] = None  # the batch's exact foregrounds (B×H×W bool), for datasets that store them
+    foreground: Tensor | None = None  # the batch's exact foregrounds (B×H×W bool), for datasets that store them
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class SaliencySource:
     label: str
     needs: str  # "fcn" (condense train-attention), "classifier" (condense full-baseline) or "foreground" (the data file's)
     attribute: Callable[[torch.nn.Module, Tensor, Tensor, SaliencyContext], Tensor]
-    settings: Optional[type] = None  # frozen dataclass of the source's parameters (fields made with `setting`)
+    settings: type | None = None  # frozen dataclass of the source's parameters (fields made with `setting`)
     summary: str = ""
 
 
@@ -55,8 +56,17 @@ def register_source(source: SaliencySource) -> SaliencySource:
     return source
 
 
-def compute_maps(source: SaliencySource, network: Optional[torch.nn.Module], images: Tensor, labels: Tensor, context: SaliencyContext,
-                 batch_size: int = 512, seed: int = 0, desc: Optional[str] = None, foreground: Optional[Tensor] = None) -> Tensor:
+def compute_maps(
+    source: SaliencySource,
+    network: torch.nn.Module | None,
+    images: Tensor,
+    labels: Tensor,
+    context: SaliencyContext,
+    batch_size: int = 512,
+    seed: int = 0,
+    desc: str | None = None,
+    foreground: Tensor | None = None,
+) -> Tensor:
     """uint8 maps (N, H, W) on the CPU for normalised images (N, C, H, W), in batches. Torch's global
     generator is seeded from (seed, batch start) before each batch, so a source that draws noise
     (SmoothGrad) gives the same maps for the same seed and batch size. ``foreground``: the images'
@@ -74,9 +84,11 @@ def compute_maps(source: SaliencySource, network: Optional[torch.nn.Module], ima
     return torch.cat(chunks)
 
 
-from . import fcn  # noqa: E402,F401  (registers "fcn")
-from . import gradcam  # noqa: E402,F401
-from . import smoothgrad  # noqa: E402,F401
-from . import integrated_gradients  # noqa: E402,F401
-from . import guided_backprop  # noqa: E402,F401
-from . import gt  # noqa: E402,F401
+from . import (  # noqa: E402, F401  (each module registers its entries on import)
+    fcn,
+    gradcam,
+    gt,
+    guided_backprop,
+    integrated_gradients,
+    smoothgrad,
+)

@@ -42,7 +42,7 @@ def last_conv_block(network: nn.Module) -> nn.Module:
     convs = [i for i, m in enumerate(leaves) if isinstance(m, nn.Conv2d)]
     if not convs:
         raise ValueError(f"{type(network).__name__} has no convolution for Grad-CAM")
-    after = next((m for m in leaves[convs[-1] + 1:] if isinstance(m, ACTIVATIONS)), None)
+    after = next((m for m in leaves[convs[-1] + 1 :] if isinstance(m, ACTIVATIONS)), None)
     return after if after is not None else leaves[convs[-1]]
 
 

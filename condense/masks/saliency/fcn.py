@@ -13,10 +13,12 @@ def attribute(network: torch.nn.Module, images: torch.Tensor, labels: torch.Tens
     return attention_map(network(images))
 
 
-SOURCE = register_source(SaliencySource(
-    name="fcn",
-    label="FCN attention",
-    needs="fcn",
-    attribute=attribute,
-    summary="sigmoid(logsumexp of the attention FCN's class maps), the paper's eq. 3",
-))
+SOURCE = register_source(
+    SaliencySource(
+        name="fcn",
+        label="FCN attention",
+        needs="fcn",
+        attribute=attribute,
+        summary="sigmoid(logsumexp of the attention FCN's class maps), the paper's eq. 3",
+    )
+)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from ._attribution import frozen, last_conv_block, to_unit_map
 from . import SaliencySource, register_source
+from ._attribution import frozen, last_conv_block, to_unit_map
 
 
 def attribute(network: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, context) -> torch.Tensor:
@@ -21,10 +21,12 @@ def attribute(network: torch.nn.Module, images: torch.Tensor, labels: torch.Tens
     return to_unit_map(LayerAttribution.interpolate(cam, tuple(images.shape[-2:]), interpolate_mode="bilinear"))
 
 
-SOURCE = register_source(SaliencySource(
-    name="gradcam",
-    label="Grad-CAM",
-    needs="classifier",
-    attribute=attribute,
-    summary="Grad-CAM of the whole-dataset network at its last convolutional block, own label, ReLU, bilinear upsampling",
-))
+SOURCE = register_source(
+    SaliencySource(
+        name="gradcam",
+        label="Grad-CAM",
+        needs="classifier",
+        attribute=attribute,
+        summary="Grad-CAM of the whole-dataset network at its last convolutional block, own label, ReLU, bilinear upsampling",
+    )
+)

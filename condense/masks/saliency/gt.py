@@ -18,10 +18,12 @@ def attribute(network, images: torch.Tensor, labels: torch.Tensor, context) -> t
     return context.foreground.to(images.device).float()
 
 
-SOURCE = register_source(SaliencySource(
-    name="gt",
-    label="exact foreground",
-    needs="foreground",
-    attribute=attribute,
-    summary="the exact foreground (an oracle)",
-))
+SOURCE = register_source(
+    SaliencySource(
+        name="gt",
+        label="exact foreground",
+        needs="foreground",
+        attribute=attribute,
+        summary="the exact foreground (an oracle)",
+    )
+)

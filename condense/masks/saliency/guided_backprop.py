@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from ._attribution import frozen, to_unit_map
 from . import SaliencySource, register_source
+from ._attribution import frozen, to_unit_map
 
 
 def attribute(network: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, context) -> torch.Tensor:
@@ -19,10 +19,12 @@ def attribute(network: torch.nn.Module, images: torch.Tensor, labels: torch.Tens
     return to_unit_map(GuidedBackprop(frozen(network)).attribute(images.clone(), target=labels))
 
 
-SOURCE = register_source(SaliencySource(
-    name="guided_backprop",
-    label="Guided Backprop",
-    needs="classifier",
-    attribute=attribute,
-    summary="input gradients with ReLUs passing back positive gradients only",
-))
+SOURCE = register_source(
+    SaliencySource(
+        name="guided_backprop",
+        label="Guided Backprop",
+        needs="classifier",
+        attribute=attribute,
+        summary="input gradients with ReLUs passing back positive gradients only",
+    )
+)

@@ -14,8 +14,8 @@ import torch
 
 from ...core.checks import AT_LEAST_ONE
 from ...core.settings import setting
-from ._attribution import frozen, to_unit_map
 from . import SaliencySource, register_source
+from ._attribution import frozen, to_unit_map
 
 
 @dataclass(frozen=True)
@@ -38,19 +38,25 @@ def raw_attribution(network: torch.nn.Module, images: torch.Tensor, labels: torc
     from captum.attr import IntegratedGradients
 
     return IntegratedGradients(frozen(network)).attribute(
-        images, baselines=black_image(images, context.mean, context.std), target=labels, n_steps=context.settings.steps,
-        internal_batch_size=max(1, images.shape[0]))  # one integration point of the batch per forward: cache-sized
+        images,
+        baselines=black_image(images, context.mean, context.std),
+        target=labels,
+        n_steps=context.settings.steps,
+        internal_batch_size=max(1, images.shape[0]),
+    )  # one integration point of the batch per forward: cache-sized
 
 
 def attribute(network: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, context) -> torch.Tensor:
     return to_unit_map(raw_attribution(network, images, labels, context))
 
 
-SOURCE = register_source(SaliencySource(
-    name="integrated_gradients",
-    label="Integrated Gradients",
-    needs="classifier",
-    attribute=attribute,
-    settings=IntegratedGradientsSettings,
-    summary="path integral of input gradients from the black image, own label",
-))
+SOURCE = register_source(
+    SaliencySource(
+        name="integrated_gradients",
+        label="Integrated Gradients",
+        needs="classifier",
+        attribute=attribute,
+        settings=IntegratedGradientsSettings,
+        summary="path integral of input gradients from the black image, own label",
+    )
+)

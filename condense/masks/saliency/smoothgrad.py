@@ -15,8 +15,8 @@ import torch
 
 from ...core.checks import AT_LEAST_ONE, POSITIVE
 from ...core.settings import setting
-from ._attribution import frozen, to_unit_map
 from . import SaliencySource, register_source
+from ._attribution import frozen, to_unit_map
 
 
 @dataclass(frozen=True)
@@ -34,16 +34,19 @@ def attribute(network: torch.nn.Module, images: torch.Tensor, labels: torch.Tens
     s = context.settings
     stdev = float(s.noise * (images.max() - images.min()))
     per_forward = max(1, min(s.samples, 512 // max(1, images.shape[0])))  # noisy copies per forward: about 512 images
-    grads = NoiseTunnel(Saliency(frozen(network))).attribute(images, nt_type="smoothgrad", nt_samples=s.samples,
-                                                              nt_samples_batch_size=per_forward, stdevs=stdev, target=labels)
+    grads = NoiseTunnel(Saliency(frozen(network))).attribute(
+        images, nt_type="smoothgrad", nt_samples=s.samples, nt_samples_batch_size=per_forward, stdevs=stdev, target=labels
+    )
     return to_unit_map(grads)
 
 
-SOURCE = register_source(SaliencySource(
-    name="smoothgrad",
-    label="SmoothGrad",
-    needs="classifier",
-    attribute=attribute,
-    settings=SmoothGradSettings,
-    summary="input gradients of the own logit averaged over noisy copies (NoiseTunnel(Saliency))",
-))
+SOURCE = register_source(
+    SaliencySource(
+        name="smoothgrad",
+        label="SmoothGrad",
+        needs="classifier",
+        attribute=attribute,
+        settings=SmoothGradSettings,
+        summary="input gradients of the own logit averaged over noisy copies (NoiseTunnel(Saliency))",
+    )
+)

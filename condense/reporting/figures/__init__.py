@@ -27,9 +27,9 @@ builds; a figure module imports no registry of methods.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Optional, Sequence
 
 from ...core.registry import Registry
 
@@ -38,11 +38,11 @@ from ...core.registry import Registry
 class FigureContext:
     """What a figure needs besides its input files: the dataset file, method labels and order."""
 
-    data: Optional[Path] = None
+    data: Path | None = None
     labels: Mapping[str, str] = field(default_factory=dict)  # method name -> label ("dsa" -> "DSA")
     order: Sequence[str] = ()  # methods in display order (coresets, then condensation methods)
     loss_labels: Mapping[str, str] = field(default_factory=dict)  # method -> what its loss curve shows
-    mask_images: Optional[Callable] = None  # the masks library's (images, maps, source, fill, mean, std, others) -> masked
+    mask_images: Callable | None = None  # the masks library's (images, maps, source, fill, mean, std, others) -> masked
     fills: Sequence[str] = ()  # the mask fills to show
     per_class: int = 2  # images per class in image grids
 
@@ -60,7 +60,7 @@ class FigureContext:
 
 @dataclass(frozen=True)
 class Figure:
-    draw: Callable[[list[Path], FigureContext], "object"]  # returns a matplotlib figure
+    draw: Callable[[list[Path], FigureContext], object]  # returns a matplotlib figure
     inputs: str  # what the FILE arguments are, for help and errors
     needs_data: bool = False
 
@@ -73,11 +73,13 @@ def register_figure(name: str, figure: Figure) -> Figure:
     return figure
 
 
-from . import mask_ratio  # noqa: E402,F401
-from . import synthetic_images  # noqa: E402,F401
-from . import matching_loss  # noqa: E402,F401
-from . import saliency_maps  # noqa: E402,F401
-from . import dataset_samples  # noqa: E402,F401
-from . import score_vs_accuracy  # noqa: E402,F401
-from . import accuracy_vs_time  # noqa: E402,F401
-from . import tsne  # noqa: E402,F401
+from . import (  # noqa: E402, F401  (each module registers its entries on import)
+    accuracy_vs_time,
+    dataset_samples,
+    mask_ratio,
+    matching_loss,
+    saliency_maps,
+    score_vs_accuracy,
+    synthetic_images,
+    tsne,
+)

@@ -52,8 +52,12 @@ def draw_accuracy_vs_time(paths: list[Path], context: FigureContext):
         ax.set_ylabel("test accuracy (%)")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
-    suptitle(fig, f"{', '.join(sorted(datasets))}: test accuracy over the course of condensation "
-                  f"(mean ± std over networks and seeds; the last point is the final set)", fontsize=11)
+    suptitle(
+        fig,
+        f"{', '.join(sorted(datasets))}: test accuracy over the course of condensation "
+        f"(mean ± std over networks and seeds; the last point is the final set)",
+        fontsize=11,
+    )
     fig.tight_layout()
     return fig
 

@@ -20,8 +20,7 @@ def draw_dataset_samples(paths: list[Path], context: FigureContext):
         raise CondenseError(f"dataset {data.name!r} stores no foregrounds; dataset_samples draws derived datasets that do")
     picks = first_per_class(data, context.per_class)
     idx = torch.cat(picks)
-    panels = [Panel("image", "image", data.train_images[idx]),
-              Panel("foreground", "map", data.extras["train_foreground"][idx].float())]
+    panels = [Panel("image", "image", data.train_images[idx]), Panel("foreground", "map", data.extras["train_foreground"][idx].float())]
     families = data.extras.get("background_families")
     note = f"; backgrounds: {', '.join(families)}" if families else ""
     return draw_saliency_maps(data, picks, panels, f"{data.name}: training images and their exact foregrounds{note}")

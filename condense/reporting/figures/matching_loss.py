@@ -20,8 +20,16 @@ def draw_matching_loss(paths: list[Path], context: FigureContext):
         losses = meta.get("losses")
         if not losses:
             raise CondenseError(f"image set {str(path)!r} has no loss curve (meta 'losses'); only `condense distill` sets have one")
-        curves.append((meta.get("method") or path.stem, float(meta.get("mask_ratio") or 0.0), meta.get("ipc"), meta.get("seed"),
-                       meta.get("dataset", "?"), np.asarray(losses, dtype=float)))
+        curves.append(
+            (
+                meta.get("method") or path.stem,
+                float(meta.get("mask_ratio") or 0.0),
+                meta.get("ipc"),
+                meta.get("seed"),
+                meta.get("dataset", "?"),
+                np.asarray(losses, dtype=float),
+            )
+        )
     curves.sort(key=lambda c: (context.key(c[0], c[1]), c[2] or 0, c[3] or 0))
     bases = sorted({c[0] for c in curves}, key=lambda m: context.key(m, 0))
     several_seeds = len({c[3] for c in curves}) > 1

@@ -6,8 +6,8 @@ this module only draws them: one row per class, one group of panels per image.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 
@@ -101,11 +101,16 @@ def draw_saliency_sources(paths: list, context) -> object:
     picks = first_per_class(data, context.per_class)
     panels = source_panels(data, picks, maps_files, context.mask_images, context.fills)
     sources = ", ".join(m.get("source", "?") for m in maps_files)
-    return draw_saliency_maps(data, picks, panels, f"{data.name}: saliency maps ({sources}) of the same images, and the images "
-                                                  f"masked with each fill ({', '.join(context.fills)})")
+    return draw_saliency_maps(
+        data,
+        picks,
+        panels,
+        f"{data.name}: saliency maps ({sources}) of the same images, and the images masked with each fill ({', '.join(context.fills)})",
+    )
 
 
 from . import Figure, register_figure  # noqa: E402
 
-register_figure("saliency_maps", Figure(draw_saliency_sources, "maps files from `condense saliency` (one per source), with --data",
-                                        needs_data=True))
+register_figure(
+    "saliency_maps", Figure(draw_saliency_sources, "maps files from `condense saliency` (one per source), with --data", needs_data=True)
+)

@@ -46,8 +46,10 @@ def draw_synthetic_images(paths: list[Path], context: FigureContext):
             raise CondenseError(f"image set {str(path)!r} has labels outside the {len(classes)} classes of {info['name']} (or no images)")
         method, ratio = meta.get("method") or path.stem, float(meta.get("mask_ratio") or 0.0)
         ipc = int(meta.get("ipc") or -(-images.shape[0] // len(classes)))
-        panels[((context.key(method, ratio), meta.get("seed")), ipc)] = (context.label(method, ratio),
-                                                                        set_grid(images, labels, info["mean"], info["std"], len(classes)))
+        panels[((context.key(method, ratio), meta.get("seed")), ipc)] = (
+            context.label(method, ratio),
+            set_grid(images, labels, info["mean"], info["std"], len(classes)),
+        )
     rows = sorted({key for key, _ in panels}, key=lambda k: (k[0], k[1] if k[1] is not None else -1))
     ipcs = sorted({ipc for _, ipc in panels})
     several_seeds = len({seed for _, seed in rows}) > 1
@@ -56,9 +58,13 @@ def draw_synthetic_images(paths: list[Path], context: FigureContext):
     width = max(grid.shape[1] for _, grid in panels.values())  # every panel: one column per class
     scale = min(1 / 45, 16 / (width * len(ipcs)), 40 / sum(heights))  # inches per pixel, figure size capped
     plt = pyplot()
-    fig, axes = plt.subplots(len(rows), len(ipcs), squeeze=False,
-                             figsize=(width * len(ipcs) * scale + 1.5, sum(heights) * scale + 0.25 * len(rows) + 2.0),
-                             gridspec_kw={"height_ratios": heights})
+    fig, axes = plt.subplots(
+        len(rows),
+        len(ipcs),
+        squeeze=False,
+        figsize=(width * len(ipcs) * scale + 1.5, sum(heights) * scale + 0.25 * len(rows) + 2.0),
+        gridspec_kw={"height_ratios": heights},
+    )
     centres = [(2 + (width - 2) / len(classes) * (c + 0.5)) for c in range(len(classes))]
     for r, row in enumerate(rows):
         for c, ipc in enumerate(ipcs):
@@ -78,8 +84,11 @@ def draw_synthetic_images(paths: list[Path], context: FigureContext):
                     spine.set_visible(False)
                 continue
             ax.imshow(panels[(row, ipc)][1], interpolation="nearest")
-    suptitle(fig, f"{info['name']}: synthetic images (de-normalised): rows = method, columns = IPC; "
-                  "in each panel one column per class and one row per image")
+    suptitle(
+        fig,
+        f"{info['name']}: synthetic images (de-normalised): rows = method, columns = IPC; "
+        "in each panel one column per class and one row per image",
+    )
     fig.tight_layout()
     return fig
 

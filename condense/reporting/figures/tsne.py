@@ -29,7 +29,7 @@ TSNE_PER_CLASS = 200
 
 @torch.no_grad()
 def embed(net, images: torch.Tensor, batch: int = 500) -> np.ndarray:
-    return torch.cat([net.embed(images[i:i + batch]) for i in range(0, images.shape[0], batch)]).cpu().numpy()
+    return torch.cat([net.embed(images[i : i + batch]) for i in range(0, images.shape[0], batch)]).cpu().numpy()
 
 
 def draw_tsne(paths: list[Path], context: FigureContext):
@@ -56,7 +56,7 @@ def draw_tsne(paths: list[Path], context: FigureContext):
         both = np.concatenate([real_f, syn_f])
         xy = TSNE(n_components=2, init="pca", perplexity=min(30.0, (both.shape[0] - 1) / 3), random_state=0).fit_transform(both)
         name = context.labels.get(meta.get("method"), meta.get("method", path.stem))
-        panels.append((f"{name}, IPC {meta.get('ipc')}", xy[: len(real_f)], xy[len(real_f):], labels[mine].numpy()))
+        panels.append((f"{name}, IPC {meta.get('ipc')}", xy[: len(real_f)], xy[len(real_f) :], labels[mine].numpy()))
     if not panels:
         raise CondenseError(f"tsne: no set has images of the first {classes} classes")
     plt = pyplot()
@@ -71,11 +71,15 @@ def draw_tsne(paths: list[Path], context: FigureContext):
         ax.set_title(title, fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7, markerscale=2, loc="best")
-    suptitle(fig, f"{data.name}: real test images (dots) and synthetic images (stars) of {classes} classes in the "
-                  f"whole-dataset network's feature space (t-SNE, one per set)", fontsize=11)
+    suptitle(
+        fig,
+        f"{data.name}: real test images (dots) and synthetic images (stars) of {classes} classes in the "
+        f"whole-dataset network's feature space (t-SNE, one per set)",
+        fontsize=11,
+    )
     fig.tight_layout()
     return fig
 
