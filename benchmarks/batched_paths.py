@@ -31,7 +31,8 @@ from condense.data.augment import DEFAULT_STRATEGY  # noqa: E402
 from condense.methods import METHODS  # noqa: E402
 from condense.methods.gradient_matching import matched_parameters, matching_loss  # noqa: E402
 from condense.methods.problem import Problem  # noqa: E402
-from condense.training.evaluation import TrainSettings, evaluate_set  # noqa: E402
+from condense.training.evaluation import evaluate_set
+from condense.training.protocol import TrainSettings  # noqa: E402
 
 SHAPES = {"cifar10": (3, 32, 32), "fashionmnist": (1, 28, 28)}
 

@@ -11,8 +11,9 @@ def schema_enums() -> dict[str, list[str]]:
     """``definitions`` name of the config schema -> the registered names it admits."""
     from .baselines.coreset import SELECTORS
     from .data.derived import DERIVATIONS
-    from .masks.application import FILLS, SCHEMES
+    from .masks.fills import FILLS
     from .masks.saliency import SOURCES
+    from .masks.schemes import SCHEMES
     from .methods import METHODS
     from .models.classifiers import MODELS
     from .models.fcn import FCNS

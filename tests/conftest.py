@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from condense.core.fileio import save_torch
+from condense.core.fileio import save_torch, write_json
+from condense.data.records import EvalRecord, MaskInfo, Provenance, SyntheticSet
 
 # The official code the cross-checks import (MIT-licensed copies beside a project checkout, read-only: the tests
 # patch scratch copies). A variable set by the caller wins; without either, those tests skip and say so.
@@ -67,3 +68,46 @@ def data_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+def write_set(path: Path, images: torch.Tensor, labels: torch.Tensor, **fields) -> Path:
+    """A set file as a stage writes it: a random coreset of fashionmnist, seed 0, unless ``fields`` say otherwise
+    (any :class:`~condense.data.records.Provenance` field)."""
+    ipc = max(1, labels.numel() // max(1, int(labels.unique().numel())))
+    made = Provenance(**{"dataset": "fashionmnist", "method": "random", "ipc": ipc, "seed": 0, **fields})
+    SyntheticSet(images, labels, made).save(path)
+    return path
+
+
+def read_set(path: Path) -> tuple[torch.Tensor, torch.Tensor, Provenance]:
+    """(images, labels, provenance) of a set file."""
+    synthetic = SyntheticSet.load(path)
+    return synthetic.images, synthetic.labels, synthetic.provenance
+
+
+def mask_info(ratio: float, label: str = "fcn, mean fill, soft, fixed") -> MaskInfo | None:
+    """The MaskInfo of a variant described as the evaluate stage labels it ("fcn, mean fill, soft, fixed"); ratio 0: None."""
+    if not ratio:
+        return None
+    source, fill, shape, scheme = label.split(", ")
+    fill = fill.removesuffix(" fill")
+    return MaskInfo(f"{source}-r{float(ratio)!r}-{fill}-{shape}-{scheme}", label, float(ratio),
+                    source == "fcn" and fill == "mean" and shape == "soft", source, fill)  # fmt: skip
+
+
+def write_record(path: Path, accs, *, dataset="fashionmnist", model="convnet", method="random", ipc=1, ratio=0.0,
+                 mask_label="fcn, mean fill, soft, fixed", seed=0, published_as=None, **made) -> Path:  # fmt: skip
+    """An evaluation record as `condense evaluate` writes it (the whole-dataset baseline's for method 'full'),
+    one network per accuracy in ``accs`` (fractions)."""
+    runs = tuple({"net": i, "seed": i, "test_acc": a, "train_acc": 1.0, "diverged": False, "seconds": 1.0} for i, a in enumerate(accs))
+    published_as = dataset if published_as is None else published_as
+    if method == "full":
+        # the whole-dataset baseline writes its own flat record, as condense full-baseline does
+        write_json({"dataset": dataset, "model": model, "seed": seed, "per_class": 0, "settings": {}, "published_as": published_as,
+                    "method": "full", "ipc": None, "runs": list(runs)}, path)  # fmt: skip
+        return path
+    provenance = Provenance(dataset, method, ipc, seed, mask=mask_info(ratio, mask_label), **made)
+    mean = 100 * sum(accs) / len(accs)
+    EvalRecord("accuracy", dataset, published_as, model, provenance, f"{path.stem}.pt", {"epochs": 300}, 0, "cpu", runs,
+               {"mean": mean, "std": 0.0, "n": len(accs), "diverged": 0}, {"seconds": float(len(accs))}).save(path)  # fmt: skip
+    return path

@@ -4,12 +4,12 @@ import dataclasses
 
 import pytest
 import torch
+from conftest import read_set
 from test_methods import make_problem, write_maps_and_mask
 
 from condense.cli import main
 from condense.core.accel import Speed, make_speed
 from condense.core.errors import CondenseError
-from condense.data.imagesets import load_set
 from condense.data.store import load_data
 from condense.masks.application import masked_data
 from condense.masks.variant import parse_variant
@@ -143,6 +143,6 @@ def test_distill_batch_classes_flag_gives_the_same_set_within_tolerance(data_fil
             )
             == 0
         )
-        sets[flag] = load_set(out)
+        sets[flag] = read_set(out)
     torch.testing.assert_close(sets["on"][0], sets["off"][0], rtol=1e-4, atol=1e-5)
-    assert sets["on"][2]["losses"] == pytest.approx(sets["off"][2]["losses"], rel=1e-4)
+    assert sets["on"][2].losses == pytest.approx(sets["off"][2].losses, rel=1e-4)

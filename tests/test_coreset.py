@@ -1,10 +1,10 @@
 import pytest
 import torch
+from conftest import read_set
 
 from condense.baselines.coreset import herding_order
 from condense.cli import main
 from condense.core.fileio import load_torch, save_torch
-from condense.data.imagesets import load_set
 
 
 def test_herding_order_hand_computed():
@@ -45,12 +45,12 @@ def test_random_coreset_per_class_counts_and_determinism(data_file, tmp_path):
             )
             == 0
         )
-        outs.append(load_set(out))
+        outs.append(read_set(out))
     (images, labels, meta), (images2, _, meta2) = outs
     assert images.shape == (9, 1, 28, 28)
     assert labels.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
-    assert torch.equal(images, images2) and meta["indices"] == meta2["indices"]
-    assert len(set(meta["indices"])) == 9
+    assert torch.equal(images, images2) and meta.indices == meta2.indices
+    assert len(set(meta.indices)) == 9
 
 
 def test_ipc_larger_than_class_is_a_clear_error(data_file, tmp_path, capsys):
@@ -111,7 +111,7 @@ def test_herding_uses_the_trained_network(data_file, tmp_path):
         )
         == 0
     )
-    images, labels, meta = load_set(out)
+    images, labels, meta = read_set(out)
     assert labels.tolist() == [0, 0, 1, 1, 2, 2]
     # herding is deterministic given the network: no seed dependence
     out2 = tmp_path / "h2.pt"
@@ -135,7 +135,7 @@ def test_herding_uses_the_trained_network(data_file, tmp_path):
             "--quiet",
         ]
     )
-    assert load_set(out2)[2]["indices"] == meta["indices"]
+    assert read_set(out2)[2].indices == meta.indices
 
 
 def test_herding_order_is_nested_across_k():
@@ -223,12 +223,12 @@ def test_herding_from_order_file_equals_herding_from_the_network(data_file, embe
         from_order, direct = tmp_path / f"order{ipc}.pt", tmp_path / f"direct{ipc}.pt"
         assert herding_set(data_file, from_order, ipc, "--order", str(order)) == 0
         assert herding_set(data_file, direct, ipc, "--embed-model", str(embed_model)) == 0
-        (images, labels, meta), (images2, labels2, meta2) = load_set(from_order), load_set(direct)
+        (images, labels, meta), (images2, labels2, meta2) = read_set(from_order), read_set(direct)
         assert torch.equal(images, images2) and torch.equal(labels, labels2)
-        assert meta["indices"] == meta2["indices"] and meta == meta2
-        assert meta["indices"] == stored["picks"][:, :ipc].flatten().tolist()
+        assert meta.indices == meta2.indices and meta == meta2
+        assert list(meta.indices) == stored["picks"][:, :ipc].flatten().tolist()
     # the IPC-2 set is the first two greedy picks of each class, not any two of the three
-    assert load_set(tmp_path / "order2.pt")[2]["indices"] == stored["picks"][:, :2].flatten().tolist()
+    assert list(read_set(tmp_path / "order2.pt")[2].indices) == stored["picks"][:, :2].flatten().tolist()
 
 
 def error_lines(capsys):

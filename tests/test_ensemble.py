@@ -4,12 +4,13 @@ import json
 
 import pytest
 import torch
+from conftest import write_set
 
 from condense.cli import main
 from condense.core.accel import Speed, make_speed
-from condense.data.imagesets import save_set
 from condense.data.store import load_data
-from condense.training.evaluation import TrainSettings, evaluate_set
+from condense.training.evaluation import evaluate_set
+from condense.training.protocol import TrainSettings
 
 
 @pytest.fixture
@@ -76,7 +77,7 @@ def test_batchnorm_networks_stay_one_by_one(data_file):
 def test_evaluate_stage_ensemble_flag(data_file, tmp_path):
     data, images, labels = toy_set(data_file, torch.float32)
     path = tmp_path / "set.pt"
-    save_set(path, images, labels, {"method": "random", "ipc": 3, "seed": 0})
+    write_set(path, images, labels, method="random", ipc=3, seed=0)
     results = {}
     for flag in ("off", "on"):
         out = tmp_path / f"{flag}.json"

@@ -1,9 +1,9 @@
 import json
 
 import torch
+from conftest import write_set
 
 from condense.cli import main
-from condense.data.imagesets import save_set
 from condense.training.evaluation import summarize
 
 
@@ -94,7 +94,7 @@ def test_dsa_augmented_evaluation_trains_on_augmented_images_reproducibly(data_f
 
 def test_mismatched_set_is_rejected_without_output(data_file, tmp_path, capsys):
     bad = tmp_path / "bad.pt"
-    save_set(bad, torch.zeros(2, 3, 32, 32), torch.tensor([0, 1]), {"method": "random"})
+    write_set(bad, torch.zeros(2, 3, 32, 32), torch.tensor([0, 1]))
     out = tmp_path / "r.json"
     assert run_eval(data_file, bad, out) == 2
     assert not out.exists() and "(3, 32, 32)" in capsys.readouterr().err

@@ -1,38 +1,23 @@
 """Figures from hand-made evaluation JSONs and set files: PNG + PDF written, bad inputs a one-line error."""
 
-import json
-
 import pytest
 import torch
+from conftest import write_record
 
 from condense.cli import main
-from condense.data.imagesets import save_set
+from condense.data.records import MaskInfo, Provenance, SyntheticSet
 
 
-def write_eval(tmp_path, name, model, method, ipc, ratio, accs):
-    path = tmp_path / f"{name}.json"
-    path.write_text(
-        json.dumps(
-            {
-                "dataset": "fashionmnist",
-                "method": method,
-                "mask_ratio": ratio,
-                "ipc": ipc,
-                "model": model,
-                "runs": [{"net": i, "test_acc": a} for i, a in enumerate(accs)],
-            }
-        )
-    )
-    return path
+def write_eval(tmp_path, name, model, method, ipc, ratio, accs, label="fcn, mean fill, soft, fixed"):
+    return write_record(tmp_path / f"{name}.json", accs, model=model, method=method, ipc=ipc, ratio=ratio, mask_label=label)
 
 
 def write_set(tmp_path, method, ipc, ratio=0.0, losses=(3.0, 2.0, 1.5, 1.2), seed=0):
     path = tmp_path / f"{method}-{ratio}_ipc{ipc}_seed{seed}.pt"
     labels = torch.arange(3).repeat_interleave(ipc)
-    meta = {"dataset": "fashionmnist", "method": method, "mask_ratio": ratio, "ipc": ipc, "seed": seed}
-    if losses is not None:
-        meta["losses"] = list(losses)
-    save_set(path, torch.randn(labels.numel(), 1, 28, 28), labels, meta)
+    mask = MaskInfo(f"fcn-r{ratio}-mean-soft-fixed", "fcn, mean fill, soft, fixed", ratio, True, "fcn", "mean") if ratio else None
+    made = Provenance("fashionmnist", method, ipc, seed, mask=mask, losses=tuple(losses or ()))
+    SyntheticSet(torch.randn(labels.numel(), 1, 28, 28), labels, made).save(path)
     return path
 
 
@@ -66,14 +51,7 @@ def test_a_source_has_one_colour_and_a_fill_one_line_style_in_every_panel(tmp_pa
     from condense.reporting.figures.mask_ratio import draw_mask_ratio
 
     def masked(name, method, ratio, label):
-        path = write_eval(tmp_path, name, "convnet", method, 1, ratio, [0.4, 0.42])
-        source, fill = label.split(", ")[:2]  # as the evaluate stage writes them beside the label
-        path.write_text(
-            json.dumps(
-                {**json.loads(path.read_text()), "mask_label": label, "mask_source": source, "mask_fill": fill.removesuffix(" fill")}
-            )
-        )
-        return path
+        return write_eval(tmp_path, name, "convnet", method, 1, ratio, [0.4, 0.42], label=label)
 
     paths = [
         write_eval(tmp_path, "dsa0", "convnet", "dsa", 1, 0.0, [0.4]),
@@ -98,8 +76,8 @@ def test_a_source_has_one_colour_and_a_fill_one_line_style_in_every_panel(tmp_pa
 
 def test_image_grid_and_loss_figures_show_the_sets_and_their_losses(tmp_path, data_file):
     import numpy as np
+    from conftest import read_set
 
-    from condense.data.imagesets import load_set
     from condense.data.store import read_stored
     from condense.reporting.figures import FIGURES, FigureContext
     from condense.reporting.figures.synthetic_images import set_grid
@@ -121,7 +99,7 @@ def test_image_grid_and_loss_figures_show_the_sets_and_their_losses(tmp_path, da
     shown = [im.get_array() for ax in fig.axes for im in ax.get_images()]
     assert len(shown) == 3 * 2  # rows DSA, DSA + mask, DM x columns IPC 1, 2 ("not run" cells are blank)
     for path in sets:
-        images, labels, _ = load_set(path)
+        images, labels, _ = read_set(path)
         grid = set_grid(images, labels, stored["mean"], stored["std"], 3)
         assert sum(a.shape == grid.shape and np.array_equal(np.asarray(a), grid) for a in shown) == 1, path.name
     assert sum(np.all(np.asarray(a) == 1.0) for a in shown) == 2  # DSA + mask and DM have one IPC each

@@ -3,7 +3,6 @@ import torch
 
 from condense.core.errors import CondenseError
 from condense.core.fileio import atomic_path, load_torch, read_json, save_torch, write_json
-from condense.data.imagesets import load_set, save_set
 from condense.data.store import denormalize, load_data, normalize
 
 
@@ -68,14 +67,6 @@ def test_load_data_rejects_a_foreign_file(tmp_path):
     save_torch({"images": torch.zeros(2)}, tmp_path / "x.pt")
     with pytest.raises(CondenseError, match="condense download"):
         load_data(tmp_path / "x.pt")
-
-
-def test_image_set_round_trip(tmp_path):
-    images, labels = torch.randn(4, 1, 5, 5), torch.tensor([0, 0, 1, 1])
-    save_set(tmp_path / "s.pt", images, labels, {"method": "random", "ipc": 2})
-    got_images, got_labels, meta = load_set(tmp_path / "s.pt")
-    assert torch.equal(got_images, images) and torch.equal(got_labels, labels)
-    assert meta == {"method": "random", "ipc": 2}
 
 
 def test_equal_objects_give_byte_identical_files(tmp_path):

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import make_stored_dataset
+from conftest import make_stored_dataset, read_set
 from torch import nn
 
 from condense.cli import main
 from condense.core.errors import CondenseError
 from condense.core.fileio import save_torch
-from condense.data.imagesets import load_set
 from condense.data.maps import load_maps, save_maps
 from condense.data.store import load_data
-from condense.masks.application import FILLS, MaskedData, mask_images, masked_data, shape_maps
+from condense.masks.application import MaskedData, mask_images, masked_data, shape_maps
+from condense.masks.fills import FILLS
 from condense.masks.saliency import SOURCES, SaliencyContext
 from condense.masks.saliency._attribution import last_conv_block, to_unit_map
 from condense.masks.saliency.integrated_gradients import IntegratedGradientsSettings, black_image, raw_attribution
@@ -235,13 +235,13 @@ def test_batch_scheme_at_ratio_0_and_1_equals_fixed(mask_inputs, tmp_path, fill)
             path = tmp_path / f"{scheme}{ratio}.pt"
             selection = ["--selection", str(selections[ratio])] if scheme == "fixed" else []
             assert distill(data_path, path, "--maps", str(maps), "--mask", f"fcn-r{ratio}-{fill}-soft-{scheme}", *selection) == 0
-            out[(scheme, ratio)] = load_set(path)[0]
+            out[(scheme, ratio)] = read_set(path)[0]
     plain = tmp_path / "plain.pt"
     assert distill(data_path, plain) == 0
     assert torch.equal(out[("fixed", "1.0")], out[("batch", "1.0")])
     assert torch.equal(out[("fixed", "0.0")], out[("batch", "0.0")])
-    assert torch.equal(out[("batch", "0.0")], load_set(plain)[0])
-    assert not torch.equal(out[("batch", "1.0")], load_set(plain)[0])
+    assert torch.equal(out[("batch", "0.0")], read_set(plain)[0])
+    assert not torch.equal(out[("batch", "1.0")], read_set(plain)[0])
 
 
 def test_batch_scheme_masks_floor_r_n_of_each_drawn_batch(mask_inputs):
@@ -303,8 +303,8 @@ def test_kill_and_resume_under_the_batch_scheme_ends_with_the_same_tensors(mask_
     assert distill(data_path, resumed, *common, "--checkpoint", str(ckpt), "--checkpoint-every", "2", "--stop-after", "2") == 0
     assert ckpt.exists() and not resumed.exists()
     assert distill(data_path, resumed, *common, "--checkpoint", str(ckpt), "--checkpoint-every", "2") == 0
-    (a, _, ma), (b, _, mb) = load_set(straight), load_set(resumed)
-    assert torch.equal(a, b) and ma["losses"] == mb["losses"] and ma["mask"] == mask
+    (a, _, ma), (b, _, mb) = read_set(straight), read_set(resumed)
+    assert torch.equal(a, b) and ma.losses == mb.losses and ma.mask.variant == mask
 
 
 # --------------------------------------------------------------------------- the saliency stage

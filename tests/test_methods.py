@@ -3,10 +3,10 @@ import dataclasses
 
 import pytest
 import torch
+from conftest import read_set
 
 from condense.cli import main
 from condense.core.errors import CondenseError
-from condense.data.imagesets import load_set
 from condense.data.store import load_data
 from condense.methods import METHODS
 from condense.methods.gradient_matching import freeze_batchnorm, loops_for
@@ -176,10 +176,10 @@ def test_resume_after_a_kill_equals_an_uninterrupted_run(data_file, tmp_path, me
     assert ckpt.exists() and not resumed.exists()
     assert torch.load(ckpt, weights_only=True)["next_iteration"] == 2
     assert distill(data_file, resumed, *common, "--checkpoint", str(ckpt), "--checkpoint-every", "2") == 0
-    a, la, ma = load_set(straight)
-    b, lb, mb = load_set(resumed)
+    a, la, ma = read_set(straight)
+    b, lb, mb = read_set(resumed)
     assert torch.equal(a, b) and torch.equal(la, lb)
-    assert ma["losses"] == mb["losses"] and len(ma["losses"]) == 4
+    assert ma.losses == mb.losses and len(ma.losses) == 4
     assert not ckpt.exists()  # removed once the run is complete
 
 
@@ -188,13 +188,13 @@ def test_distill_output_grid_and_determinism(data_file, tmp_path):
     for name in ("a", "b"):
         out, grid = tmp_path / f"{name}.pt", tmp_path / f"{name}.png"
         assert distill(data_file, out, "--method", "dm", "--iterations", "2", "--seed", "1", "--grid", str(grid)) == 0
-        outs.append(load_set(out))
+        outs.append(read_set(out))
         assert grid.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     (a, labels, meta), (b, _, _) = outs
     assert torch.equal(a, b)
     assert a.shape == (6, 1, 28, 28) and labels.tolist() == [0, 0, 1, 1, 2, 2]
-    assert meta["settings"]["lr_img"] == 1.0 and meta["settings"]["init"] == "real"
-    assert meta["settings"]["strategy"] == "color_crop_cutout_flip_scale_rotate"
+    assert meta.settings["lr_img"] == 1.0 and meta.settings["init"] == "real"
+    assert meta.settings["strategy"] == "color_crop_cutout_flip_scale_rotate"
 
 
 def resolved(data_file, *argv):
@@ -255,7 +255,7 @@ def test_masked_matching_ratio_zero_is_the_unmasked_run_and_ratio_one_differs(da
         assert (
             distill(data_file, out, *common, "--mask", f"fcn-r{ratio}-mean-soft-fixed", "--selection", str(mask), "--maps", str(maps)) == 0
         )
-        results[ratio] = load_set(out)
-    assert torch.equal(results[0.0][0], load_set(plain)[0])
-    assert not torch.equal(results[1.0][0], load_set(plain)[0])
-    assert results[1.0][2]["mask_ratio"] == 1.0 and results[0.0][2]["mask_ratio"] == 0.0
+        results[ratio] = read_set(out)
+    assert torch.equal(results[0.0][0], read_set(plain)[0])
+    assert not torch.equal(results[1.0][0], read_set(plain)[0])
+    assert results[1.0][2].mask_ratio == 1.0 and results[0.0][2].mask_ratio == 0.0

@@ -23,12 +23,11 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import make_stored_dataset
+from conftest import make_stored_dataset, read_set, write_set
 
 from condense.cli import main
 from condense.core import signals
 from condense.core.fileio import atomic_path, save_torch, write_json
-from condense.data.imagesets import load_set, save_set
 
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = REPO / "config" / "smoke.yaml"
@@ -76,9 +75,9 @@ def test_a_checkpoint_made_from_other_data_is_refused_naming_the_change_and_rest
     assert distill(new, out, "--iterations", "4", "--checkpoint", str(ckpt), "--restart") == 0
     fresh = tmp_path / "fresh.pt"
     assert distill(new, fresh, "--iterations", "4") == 0
-    (a, _, ma), (b, _, mb) = load_set(out), load_set(fresh)
-    assert torch.equal(a, b) and ma["losses"] == mb["losses"]
-    assert ma["inputs"]["data"] == mb["inputs"]["data"] and len(ma["inputs"]["data"]) == 64  # provenance in the set
+    (a, _, ma), (b, _, mb) = read_set(out), read_set(fresh)
+    assert torch.equal(a, b) and ma.losses == mb.losses
+    assert ma.inputs["data"] == mb.inputs["data"] and len(ma.inputs["data"]) == 64  # provenance in the set
 
 
 def _first_tensor_offset(path: Path) -> int:
@@ -109,7 +108,7 @@ def test_a_checkpoint_with_16_bytes_zeroed_is_never_resumed(data_file, tmp_path,
         assert code == 0
         fresh = tmp_path / "fresh.pt"
         assert distill(data_file, fresh, "--iterations", "4") == 0
-        assert torch.equal(load_set(out)[0], load_set(fresh)[0])
+        assert torch.equal(read_set(out)[0], read_set(fresh)[0])
 
 
 # ------------------------------------------------------------------------------ inputs and outputs never collide
@@ -118,7 +117,7 @@ def test_a_checkpoint_with_16_bytes_zeroed_is_never_resumed(data_file, tmp_path,
 def test_checkpoint_on_the_data_file_a_set_or_another_runs_checkpoint_is_refused_and_left_intact(data_file, tmp_path, capsys):
     out = tmp_path / "set.pt"
     other_set = tmp_path / "other_set.pt"
-    save_set(other_set, torch.zeros(3, 1, 28, 28), torch.arange(3), {"dataset": "fashionmnist"})
+    write_set(other_set, torch.zeros(3, 1, 28, 28), torch.arange(3))
     other_ckpt = tmp_path / "other.ckpt"
     assert (
         distill(
@@ -171,7 +170,7 @@ def test_checkpoint_on_the_data_file_a_set_or_another_runs_checkpoint_is_refused
 )
 def test_an_output_that_is_an_input_or_another_output_is_refused_before_any_work(stage, argv, needle, data_file, tmp_path, capsys):
     existing = tmp_path / "set.pt"
-    save_set(existing, torch.zeros(3, 1, 28, 28), torch.arange(3), {"dataset": "fashionmnist"})
+    write_set(existing, torch.zeros(3, 1, 28, 28), torch.arange(3))
     names = {"x": tmp_path / "x.pt", "set": existing, "data": data_file, "dir": tmp_path / "snaps"}
     filled = [a.format(**names) for a in argv]
     base = {
@@ -309,8 +308,8 @@ def test_a_stop_signal_writes_a_checkpoint_exits_128_plus_n_and_the_rerun_equals
     assert f"resumed from {ckpt} at iteration {stopped_at}" in log.read_text()
     straight = tmp_path / "straight.pt"
     assert distill(data_file, straight, "--iterations", "400") == 0
-    (a, _, ma), (b, _, mb) = load_set(out), load_set(straight)
-    assert torch.equal(a, b) and ma["losses"] == mb["losses"]
+    (a, _, ma), (b, _, mb) = read_set(out), read_set(straight)
+    assert torch.equal(a, b) and ma.losses == mb.losses
     assert not ckpt.exists()
 
 
@@ -390,8 +389,8 @@ def test_a_preempted_workflow_job_with_snapshots_resumes_under_rerun_incomplete(
     snakemake("--cores", "1", SET, "--configfile", str(SMOKE), str(overlay), cwd=straight)
     assert "resumed from" in (killed / "results/smoke/cifar10/logs/sets/dm_ipc1_seed0.log").read_text()
     for rel in (SET, *SNAPSHOTS):
-        (a, _, ma), (b, _, mb) = load_set(killed / rel), load_set(straight / rel)
-        assert torch.equal(a, b) and ma["losses"] == mb["losses"], rel
+        (a, _, ma), (b, _, mb) = read_set(killed / rel), read_set(straight / rel)
+        assert torch.equal(a, b) and ma.losses == mb.losses, rel
     assert not (killed / CKPT).exists()
 
 
@@ -404,8 +403,8 @@ def test_a_checkpoint_from_before_a_data_change_is_not_resumed_by_the_workflow(t
     log = (workdir / "results/smoke/cifar10/logs/sets/dm_ipc1_seed0.log").read_text()
     assert "is stale (made from other inputs or settings (inputs.data" in log and "resumed from" not in log
     snakemake("--cores", "1", SET, "--configfile", str(SMOKE), str(changed), cwd=straight)
-    (a, _, ma), (b, _, mb) = load_set(workdir / SET), load_set(straight / SET)
-    assert torch.equal(a, b) and ma["losses"] == mb["losses"]  # as if the old checkpoint had never been there
+    (a, _, ma), (b, _, mb) = read_set(workdir / SET), read_set(straight / SET)
+    assert torch.equal(a, b) and ma.losses == mb.losses  # as if the old checkpoint had never been there
 
 
 @pytest.mark.parametrize(
@@ -444,9 +443,9 @@ def test_the_schemas_resource_rules_are_the_rules_that_ask_for_resources():
 
 def test_evaluate_refuses_a_set_from_another_dataset_or_with_labels_beyond_its_classes(data_file, tmp_path, capsys):
     other = tmp_path / "cifar100_set.pt"
-    save_set(other, torch.zeros(3, 1, 28, 28), torch.arange(3), {"dataset": "cifar100"})
+    write_set(other, torch.zeros(3, 1, 28, 28), torch.arange(3), dataset="cifar100")
     wide = tmp_path / "wide.pt"
-    save_set(wide, torch.zeros(3, 1, 28, 28), torch.tensor([0, 1, 7]), {})
+    write_set(wide, torch.zeros(3, 1, 28, 28), torch.tensor([0, 1, 7]))
     for path, needle in ((other, "was made from cifar100, not fashionmnist"), (wide, "labels 0..7 but fashionmnist has 3 classes")):
         capsys.readouterr()
         assert main(["evaluate", "--data", str(data_file), "--set", str(path), "--out", str(tmp_path / "e.json"), "--device", "cpu"]) == 2

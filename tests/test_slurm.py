@@ -20,10 +20,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import make_stored_dataset
+from conftest import make_stored_dataset, read_set
 
 from condense.core.fileio import save_torch
-from condense.data.imagesets import load_set
 
 REPO = Path(__file__).resolve().parent.parent
 UP = REPO / "workflow" / "cluster" / "slurm-up.sh"
@@ -164,7 +163,7 @@ def test_smoke_workflow_through_slurm_equals_a_local_run(slurm_cluster, tmp_path
     assert sets == sorted(p.relative_to(b_root) for p in b_root.glob("sets/*.pt"))
     assert {"dm_ipc1_seed0.pt", "herding_ipc1_seed0.pt"} <= {p.name for p in sets}
     for rel in sets:
-        (ia, la, ma), (ib, lb, mb) = load_set(a_root / rel), load_set(b_root / rel)
+        (ia, la, ma), (ib, lb, mb) = read_set(a_root / rel), read_set(b_root / rel)
         assert torch.equal(ia, ib) and torch.equal(la, lb), rel
         assert _strip_timing(ma) == _strip_timing(mb), rel
     jsons = sorted(p.relative_to(a_root) for p in [*a_root.glob("eval/*/*.json"), *a_root.glob("full/*.json")])
@@ -288,9 +287,9 @@ def test_distill_preempted_in_slurm_resumes_to_identical_tensors(slurm_cluster, 
     resumed_at = int(text.split("resumed from", 1)[1].split("at iteration", 1)[1].split()[0])
     assert resumed_at == stopped_at  # the second job went on from the first one's last checkpoint
     assert not ckpt.exists()  # removed once the run is complete
-    (a, la, ma), (b, lb, mb) = load_set(straight), load_set(out)
+    (a, la, ma), (b, lb, mb) = read_set(straight), read_set(out)
     assert torch.equal(a, b) and torch.equal(la, lb)
-    assert ma["losses"] == mb["losses"] and len(mb["losses"]) == 201
+    assert ma.losses == mb.losses and len(mb.losses) == 201
 
 
 def test_distill_warned_before_its_time_limit_checkpoints_and_exits_138(slurm_cluster, tmp_path):

@@ -10,8 +10,9 @@ from test_methods import make_problem
 from condense.core.accel import EAGER, FastNet, Speed
 from condense.methods import METHODS
 from condense.models.classifiers import build_model
-from condense.training.evaluation import TrainSettings, train_network
+from condense.training.evaluation import train_network
 from condense.training.loop import accuracy
+from condense.training.protocol import TrainSettings
 
 FAST = Speed(compile=True)
 

@@ -1,24 +1,12 @@
-import json
-
 import pandas as pd
+from conftest import write_record
 
 from condense.cli import main
 from condense.reporting.tables import MISSING, load_rows, summarize
 
 
 def write_eval(path, dataset, model, method, ipc, accs):
-    path.write_text(
-        json.dumps(
-            {
-                "dataset": dataset,
-                "model": model,
-                "method": method,
-                "ipc": ipc,
-                "runs": [{"net": i, "test_acc": a} for i, a in enumerate(accs)],
-            }
-        )
-    )
-    return path
+    return write_record(path, accs, dataset=dataset, model=model, method=method, ipc=ipc)
 
 
 def test_cells_are_exact_and_published_values_labelled(tmp_path):
@@ -51,11 +39,7 @@ def test_stage_writes_csv_and_markdown(tmp_path):
 def test_masked_rows_compare_with_the_papers_mask_column_only_at_ratio_one(tmp_path):
     paths = []
     for i, ratio in enumerate((1.0, 0.5)):
-        path = write_eval(tmp_path / f"m{i}.json", "cifar10", "alexnet", "dsa", 10, [0.45])
-        result = json.loads(path.read_text())
-        result["mask_ratio"] = ratio
-        path.write_text(json.dumps(result))
-        paths.append(path)
+        paths.append(write_record(tmp_path / f"m{i}.json", [0.45], dataset="cifar10", model="alexnet", method="dsa", ipc=10, ratio=ratio))
     table = summarize(load_rows(paths)).set_index("mask_ratio")
     assert table.loc[1.0, "published"] == "44.9 ± 1.0" and table.loc[1.0, "delta"] == "+0.1"
     assert table.loc[0.5, "published"] == MISSING
@@ -65,29 +49,8 @@ def test_masked_rows_compare_with_the_papers_mask_column_only_at_ratio_one(tmp_p
 
 
 def write_result(tmp_path, name, dataset, model, method, ipc, accs, ratio=0.0):
-    """An evaluation JSON with the fields `condense evaluate` writes (a full-baseline JSON for method 'full')."""
-    path = tmp_path / f"{name}.json"
-    path.write_text(
-        json.dumps(
-            {
-                "dataset": dataset,
-                "method": method,
-                "mask_ratio": ratio,
-                "ipc": ipc,
-                "set_seed": 0,
-                "set": f"{name}.pt",
-                "model": model,
-                "eval_seed": 0,
-                "device": "cpu",
-                "settings": {"epochs": 300},
-                "mean": 100 * sum(accs) / len(accs),
-                "std": 0.0,
-                "n": len(accs),
-                "runs": [{"net": i, "seed": i, "test_acc": a, "train_acc": 1.0, "seconds": 1.0} for i, a in enumerate(accs)],
-            }
-        )
-    )
-    return path
+    """An evaluation record as `condense evaluate` writes it (a full-baseline record for method 'full')."""
+    return write_record(tmp_path / f"{name}.json", accs, dataset=dataset, model=model, method=method, ipc=ipc, ratio=ratio)
 
 
 def markdown_rows(text):

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import read_set
 
 from condense.cli import STAGES, main
 from condense.core.checks import Bounds
-from condense.data.imagesets import load_set
 from condense.methods import METHODS, MethodSpec
 from condense.methods.dm import DMSettings
 
@@ -255,11 +255,11 @@ def test_deferred_loss_reads_give_the_same_run_and_still_catch_divergence(data_f
         monkeypatch.setattr(loop, "defers", lambda device, d=deferred: d)
         snaps = tmp_path / f"snaps{deferred}"
         assert distill(tmp_path / f"set{deferred}.pt", "--snapshot-at", "2,5", "--snapshots", str(snaps)) == 0
-        outs[deferred] = (load_set(tmp_path / f"set{deferred}.pt"), [load_set(snaps / f"it{i}.pt") for i in (2, 5)])
+        outs[deferred] = (read_set(tmp_path / f"set{deferred}.pt"), [read_set(snaps / f"it{i}.pt") for i in (2, 5)])
     (final_a, snaps_a), (final_b, snaps_b) = outs[False], outs[True]
-    assert torch.equal(final_a[0], final_b[0]) and final_a[2]["losses"] == final_b[2]["losses"] and len(final_b[2]["losses"]) == 8
+    assert torch.equal(final_a[0], final_b[0]) and final_a[2].losses == final_b[2].losses and len(final_b[2].losses) == 8
     for a, b in zip(snaps_a, snaps_b):
-        assert torch.equal(a[0], b[0]) and a[2]["losses"] == b[2]["losses"]
+        assert torch.equal(a[0], b[0]) and a[2].losses == b[2].losses
     # images poisoned after iteration 4's step: iteration 5's loss is nan; the checkpoint of iteration 3 stays
     spec = MethodSpec("nan_dm", "NaN DM", DMSettings, nan_at(4), "dsa", "loss", lambda s, c: c * s.batch_real)
     monkeypatch.setitem(METHODS._items, "nan_dm", spec)

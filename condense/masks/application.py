@@ -23,64 +23,16 @@ each drawn batch, from the same generator as the batch, so a resumed run stays e
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from ..core.errors import CondenseError
-from ..core.registry import Registry
 from ..data.maps import check_maps_fit, from_uint8
 from ..data.store import RealData
-from .selection import masked_count
+from .fills import FILLS, FillContext
+from .schemes import SCHEMES
 from .variant import MaskVariant
-
-
-@dataclass(frozen=True)
-class FillContext:
-    """What a fill may need besides the images and maps."""
-
-    mean: Tensor  # (1, C, 1, 1) the dataset's per-channel mean (pixel scale)
-    std: Tensor  # (1, C, 1, 1)
-    others: Tensor | None = None  # (B, C, H, W) normalised images to fill from (``other``)
-
-
-@dataclass(frozen=True)
-class Fill:
-    name: str
-    summary: str
-    apply: Callable[[Tensor, Tensor, FillContext], Tensor]  # (normalised images B×C×H×W, maps B×1×H×W, context)
-    draws: bool = False  # needs an image drawn with the batch (x′)
-
-
-@dataclass(frozen=True)
-class Scheme:
-    name: str
-    summary: str
-
-
-def _mean(x: Tensor, a: Tensor, ctx: FillContext) -> Tensor:
-    return x * a
-
-
-def _black(x: Tensor, a: Tensor, ctx: FillContext) -> Tensor:
-    pixels = x * ctx.std + ctx.mean
-    return (pixels * a - ctx.mean) / ctx.std
-
-
-def _other(x: Tensor, a: Tensor, ctx: FillContext) -> Tensor:
-    return a * x + (1.0 - a) * ctx.others
-
-
-FILLS: Registry[Fill] = Registry("mask fill")
-FILLS.add("mean", Fill("mean", "x_norm ⊙ A: the masked-out region goes to the dataset's mean colour (the authors' code)", _mean))
-FILLS.add("black", Fill("black", "normalise(x_pixel ⊙ A): the masked-out region goes black", _black))
-FILLS.add("other", Fill("other", "A ⊙ x + (1 − A) ⊙ x′, x′ a random training image of any class drawn with the batch", _other, draws=True))
-
-SCHEMES: Registry[Scheme] = Registry("mask scheme")
-SCHEMES.add("fixed", Scheme("fixed", "floor(r·n_c) fixed images per class are masked (a selection from `condense mask`)"))
-SCHEMES.add("batch", Scheme("batch", "floor(r·n) of every drawn real batch of n are masked, drawn afresh (the authors' get_images)"))
 
 
 def hard_count(q: float, pixels: int) -> int:
@@ -129,7 +81,7 @@ class MaskedData:
         self.data, self.variant = data, variant
         self.maps = maps_uint8.to(data.train_images.device)
         self.selected = None if selected is None else selected.to(data.train_images.device)
-        self.fill = FILLS.get(variant.fill)
+        self.fill, self.scheme = FILLS.get(variant.fill), SCHEMES.get(variant.scheme)
         # the normalisation on the device once: made from the Python lists per batch, it is a blocking copy
         images = data.train_images
         self.fill_mean, self.fill_std = (torch.as_tensor(v, dtype=images.dtype, device=images.device) for v in (data.mean, data.std))
@@ -142,11 +94,7 @@ class MaskedData:
 
     def _which(self, idx: Tensor) -> Tensor:
         """Which of a drawn batch (indices in random order) are masked."""
-        if self.variant.scheme == "fixed":
-            return self.selected[idx]
-        which = torch.zeros(idx.shape[0], dtype=torch.bool, device=idx.device)
-        which[: masked_count(idx.shape[0], self.variant.ratio)] = True
-        return which
+        return self.scheme.which(idx, self.selected, self.variant.ratio)
 
     def sample_class(self, c: int, n: int, generator: torch.Generator) -> Tensor:
         data = self.data
@@ -194,9 +142,10 @@ def masked_data(data: RealData, maps: dict, variant: MaskVariant, selected: Tens
             f"the maps are from source {maps['source']!r}, but mask {variant.build()!r} names {variant.source!r}; "
             f"pass the {variant.source} maps"
         )
-    if variant.scheme == "fixed":
+    scheme = SCHEMES.get(variant.scheme)
+    if scheme.needs_selection:
         if selected is None:
-            raise CondenseError("the fixed mask scheme needs a selection (`condense mask`): pass --selection")
+            raise CondenseError(f"the {scheme.name} mask scheme needs a selection (`condense mask`): pass --selection")
         if selected.dtype != torch.bool or tuple(selected.shape) != (n,):
             raise CondenseError(
                 f"mask selection is {tuple(selected.shape)} {selected.dtype}, expected bool ({n},) over the training set of {data.name}"
@@ -205,7 +154,7 @@ def masked_data(data: RealData, maps: dict, variant: MaskVariant, selected: Tens
             return data
     elif variant.ratio == 0:
         return data
-    if variant.scheme == "fixed" and not FILLS.get(variant.fill).draws:
+    if scheme.same_images_every_draw and not FILLS.get(variant.fill).draws:
         idx = torch.nonzero(selected.cpu()).flatten()
         idx_dev = idx.to(data.train_images.device)
         images = data.train_images.clone()

@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass, replace
 
 from ..core.errors import CondenseError
+from .fills import FILLS
+from .schemes import SCHEMES
 
 SEPARATOR = "-mask-"
 _NUMBER = r"[0-9]+(?:\.[0-9]+)?(?:e-?[0-9]+)?"
@@ -63,8 +65,7 @@ class MaskVariant:
 
     def validate(self) -> MaskVariant:
         """Check every name against its registry and the numbers against their ranges; returns self."""
-        from .application import FILLS, SCHEMES
-        from .saliency import SOURCES
+        from .saliency import SOURCES  # here, not at import: the attribution libraries load with it
 
         SOURCES.get(self.source)
         FILLS.get(self.fill)

@@ -5,12 +5,15 @@ Shared parts: ``problem`` (what an iteration works on), ``matching`` (gradient d
 Add a method: a new file with its settings dataclass, step and :class:`MethodSpec`, and one line below.
 """
 
-from . import (
-    datadam,  # noqa: E402,F401  (registers "datadam")
-    dc,  # noqa: E402,F401  (registers "dc")
-    dm,  # noqa: E402,F401  (registers "dm")
-    dsa,  # noqa: E402,F401  (registers "dsa")
-)
 from .spec import METHODS, MethodSpec, register_method, setting
+
+# isort: off
+# registration order is display order (tables, figures): keep it as written
+from . import dc  # noqa: E402, F401  (registers the method)
+from . import dsa  # noqa: E402, F401  (registers the method)
+from . import dm  # noqa: E402, F401  (registers the method)
+from . import datadam  # noqa: E402, F401  (registers the method)
+
+# isort: on
 
 __all__ = ["METHODS", "MethodSpec", "register_method", "setting"]

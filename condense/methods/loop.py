@@ -26,7 +26,7 @@ import torch
 from ..core import signals
 from ..core.errors import CondenseError
 from ..core.runtime import derive_seed, make_generator, progress
-from ..data.imagesets import save_set
+from ..data.records import Provenance, SyntheticSet
 from .problem import Problem
 from .spec import MethodSpec
 
@@ -145,25 +145,30 @@ class SnapshotHook(Hook):
     """Writes the set as it stands after the iterations in ``paths`` (iteration -> file): no extra condensation
     work. Each snapshot also goes into the run's state, so a checkpoint carries the snapshots taken before it and
     a resumed run rewrites them (:meth:`restore`) even where the files were deleted meanwhile (Snakemake removes
-    an interrupted job's outputs). ``meta(run, it)`` gives each snapshot's metadata."""
+    an interrupted job's outputs). ``provenance(run, it)`` gives each snapshot's :class:`Provenance`."""
 
-    def __init__(self, paths: dict, meta):
-        self.paths, self.meta = dict(paths), meta
+    def __init__(self, paths: dict, provenance):
+        self.paths, self.provenance = dict(paths), provenance
 
     def needs_now(self, run, it):
         return it in self.paths
 
     def after_iteration(self, run, it, loss, seconds):
         if self.needs_now(run, it):
-            taken = {"images": run.problem.images.detach().cpu().clone(), "meta": self.meta(run, it)}
+            # plain tensors and the flat meta: what a checkpoint can hold (torch's weights-only loading)
+            taken = {"images": run.problem.images.detach().cpu().clone(), "meta": self.provenance(run, it).to_meta()}
             run.state.snapshots[it] = taken
-            save_set(self.paths[it], taken["images"], run.problem.labels, taken["meta"])
+            self._write(run, it, taken)
 
     def restore(self, run: Run) -> None:
         """Write every snapshot the (resumed) state carries, as it was taken."""
         for it, taken in sorted(run.state.snapshots.items()):
             if it in self.paths:
-                save_set(self.paths[it], taken["images"], run.problem.labels, taken["meta"])
+                self._write(run, it, taken)
+
+    def _write(self, run: Run, it: int, taken: dict) -> None:
+        where = f"snapshot {it}"
+        SyntheticSet(taken["images"], run.problem.labels.cpu(), Provenance.from_meta(taken["meta"], where)).save(self.paths[it])
 
 
 def defers(device: torch.device) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..core.errors import CondenseError
-from ..core.fileio import load_torch, read_json
+from ..data.records import EvalRecord, SyntheticSet
 
 MISSING = "—"
 
@@ -24,31 +24,29 @@ def _fmt(value, spec: str) -> str:
 
 def cost_rows(set_paths: list[Path], eval_paths: list[Path], labels: dict) -> pd.DataFrame:
     """The cost table: one row per condensed set (snapshots left out), its evaluations beside it."""
-    evals: dict[tuple, list[dict]] = {}
+    evals: dict[tuple, list[EvalRecord]] = {}
     for path in eval_paths:  # matched to their sets by what they evaluated, not by a path (relative to some run)
-        result = read_json(path, what="evaluation result")
-        if result.get("final", True) and result.get("method") != "full":
-            key = (result["dataset"], result.get("method"), result.get("mask"), result.get("ipc"), result.get("set_seed"))
-            evals.setdefault(key, []).append(result)
+        record = EvalRecord.load(path)
+        made = record.set
+        if made.final and made.method != "full":
+            key = (record.dataset, made.method, made.mask.variant if made.mask else None, made.ipc, made.seed)
+            evals.setdefault(key, []).append(record)
     rows = []
     for path in set_paths:
-        stored = load_torch(path, what="image set")
-        meta = stored.get("meta", {}) if isinstance(stored, dict) else {}
-        cost = meta.get("cost")
-        if cost is None:
-            continue  # a coreset or a set made before costs were recorded
-        if not meta.get("final", True):
-            continue
-        mine = evals.get((meta.get("dataset"), meta.get("method"), meta.get("mask"), meta.get("ipc"), meta.get("seed")), [])
-        eval_s = sum(r.get("cost", {}).get("seconds", 0.0) for r in mine)
-        eval_peak = max((r.get("cost", {}).get("peak_host_mb") or 0.0 for r in mine), default=None)
+        made = SyntheticSet.load(path).provenance
+        cost = made.cost
+        if cost is None or not made.final:
+            continue  # a coreset, a set made before costs were recorded, or a snapshot
+        mine = evals.get((made.dataset, made.method, made.mask.variant if made.mask else None, made.ipc, made.seed), [])
+        eval_s = sum(r.cost.get("seconds", 0.0) for r in mine)
+        eval_peak = max((r.cost.get("peak_host_mb") or 0.0 for r in mine), default=None)
         rows.append(
             {
-                "dataset": meta.get("dataset"),
-                "method": labels.get(meta.get("method"), meta.get("method")),
-                "mask": f"{meta['mask_label']}, r = {meta.get('mask_ratio'):g}" if meta.get("mask_label") else "none",
-                "ipc": meta.get("ipc"),
-                "seed": meta.get("seed"),
+                "dataset": made.dataset,
+                "method": labels.get(made.method, made.method),
+                "mask": f"{made.mask.label}, r = {made.mask.ratio:g}" if made.mask else "none",
+                "ipc": made.ipc,
+                "seed": made.seed,
                 "device": cost.get("device"),
                 "iterations": cost.get("iterations"),
                 "condensation s": _fmt(cost.get("seconds"), ".1f"),
@@ -58,7 +56,7 @@ def cost_rows(set_paths: list[Path], eval_paths: list[Path], labels: dict) -> pd
                 "energy J": _fmt(cost.get("energy_j"), ".0f") if cost.get("energy_meter") else MISSING,
                 "evaluation s": _fmt(eval_s if mine else None, ".1f"),
                 "evaluation peak host MB": _fmt(eval_peak if mine else None, ".0f"),
-                "evaluated by": ", ".join(sorted(f"{r['model']} × {r.get('n', 0) + r.get('diverged', 0)}" for r in mine)) or MISSING,
+                "evaluated by": ", ".join(sorted(f"{r.model} × {len(r.runs)}" for r in mine)) or MISSING,
             }
         )
     if not rows:

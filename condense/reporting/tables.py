@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..core.errors import CondenseError
-from ..core.fileio import read_json
+from ..data.records import EvalRecord
 from .layouts import LAYOUTS, Entry, TableLayout, ipc_label
 from .published import Published, lookup
 
@@ -60,36 +60,35 @@ COLUMNS = [
 ]
 
 
-def load_rows(paths: list[Path]) -> pd.DataFrame:
-    """One row per network run, from any mix of evaluation and full-baseline JSONs. ``published_as``:
-    the dataset whose published numbers apply (the result's dataset traits; "" = none apply).
-    ``mask``: the set's mask variant ("" unmasked), ``mask_label`` its source and options without the
-    ratio, ``mask_paper`` whether it is the paper's mask (the FCN, mean fill, soft maps)."""
+def load_rows(paths: list[Path], kind: str = "accuracy") -> pd.DataFrame:
+    """One row per network, from the evaluation records of ``kind`` among ``paths`` (evaluation and
+    full-baseline records; snapshots' evaluations are the accuracy-vs-time figure's and are left out).
+    ``published_as``: the dataset whose published numbers apply ("" = none apply); ``mask``: the set's
+    mask variant ("" unmasked), ``mask_label`` its source and options without the ratio, ``mask_paper``
+    whether it is the paper's mask (the FCN, mean fill, soft maps); ``acc``: the kind's main value, scaled
+    as the kind declares (percent for accuracy)."""
     rows = []
     for path in paths:
-        result = read_json(path, what="evaluation result")
-        if not result.get("final", True):
-            continue  # a snapshot's evaluation: the accuracy-vs-time figure's, not a table's
-        method = result.get("method") or "?"
-        ipc = None if method == "full" else result.get("ipc")
-        ratio = float(result.get("mask_ratio") or 0.0)
-        published_as = result.get("published_as", result["dataset"]) or ""
-        for run in result["runs"]:
+        record = EvalRecord.load(path)
+        if record.kind != kind or not record.set.final:
+            continue
+        made, mask = record.set, record.set.mask
+        for value, run in zip(record.values(record.value), record.runs):
             rows.append(
                 {
-                    "dataset": result["dataset"],
-                    "published_as": published_as,
-                    "model": result["model"],
-                    "method": method,
-                    "mask": result.get("mask") or "",
-                    "mask_label": result.get("mask_label") or "",
-                    "mask_paper": bool(result.get("mask_paper", ratio > 0)),
-                    "mask_source": result.get("mask_source") or "",
-                    "mask_fill": result.get("mask_fill") or "",
-                    "mask_ratio": ratio,
-                    "ipc": ipc,
-                    # a diverged network's accuracy is chance, not a measurement: counted, never averaged
-                    "acc": float("nan") if run.get("diverged") else 100 * run["test_acc"],
+                    "dataset": record.dataset,
+                    "published_as": record.published_as or "",
+                    "model": record.model,
+                    "method": made.method,
+                    "mask": mask.variant if mask else "",
+                    "mask_label": mask.label if mask else "",
+                    "mask_paper": mask.paper if mask else False,
+                    "mask_source": mask.source if mask else "",
+                    "mask_fill": mask.fill if mask else "",
+                    "mask_ratio": made.mask_ratio,
+                    "ipc": made.ipc,
+                    # a diverged network's value is chance, not a measurement: counted, never averaged
+                    "acc": record.scale * value,
                     "diverged": bool(run.get("diverged")),
                 }
             )

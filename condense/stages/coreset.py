@@ -16,7 +16,7 @@ from ..baselines.coreset import SELECTORS, CoresetInputs, check_ipc, read_herdin
 from ..core.checks import AT_LEAST_ONE
 from ..core.paths import INPUT, OUTPUT
 from ..core.runtime import make_generator, resolve_device
-from ..data.imagesets import save_set
+from ..data.records import Provenance, SyntheticSet
 from ..data.store import load_data
 from ..models.store import load_network
 from ._args import add_common_arguments, add_number, add_path
@@ -45,8 +45,8 @@ def run(args: argparse.Namespace) -> None:
     )
     picks = selector.select(data, args.ipc, make_generator(args.seed), inputs)
     idx = torch.cat(picks)
-    meta = {"dataset": data.name, "method": args.method, "ipc": args.ipc, "seed": args.seed, "indices": idx.cpu().tolist()}
-    save_set(args.out, data.train_images[idx], data.train_labels[idx], meta)
+    made = Provenance(data.name, args.method, args.ipc, args.seed, indices=tuple(idx.cpu().tolist()))
+    SyntheticSet(data.train_images[idx], data.train_labels[idx], made).save(args.out)
     log.info("%s coreset: %d images (%d per class) -> %s", args.method, idx.numel(), args.ipc, args.out)
 
 

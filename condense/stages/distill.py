@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -24,10 +25,13 @@ from ..core.fileio import atomic_path
 from ..core.meters import EnergyMeter, peak_gpu_mb, peak_host_mb
 from ..core.paths import INPUT, OUTPUT, OUTPUT_DIR, STATE, check_io, path_args
 from ..core.runtime import resolve_device
-from ..data.imagesets import save_set
 from ..data.maps import load_maps
+from ..data.records import MaskInfo, Provenance, SyntheticSet
 from ..data.store import RealData, denormalize, load_data
 from ..masks.application import masked_data
+from ..masks.fills import FILLS
+from ..masks.saliency import SOURCES
+from ..masks.schemes import SCHEMES
 from ..masks.selection import load_selection
 from ..masks.variant import parse_variant
 from ..methods import METHODS
@@ -56,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="convnet", help="network used for matching")
     add_settings_arguments(parser, _settings_classes(), skip=RUN_FIELDS)
     add_path(parser, "--maps", INPUT, default=None, help="saliency maps from `condense saliency`: mask the real images")
-    parser.add_argument("--mask", default=None, help="mask variant, e.g. fcn-r1.0-mean-soft-fixed (see condense/masks/variant.py)")
+    parser.add_argument("--mask", default=None, help=mask_help())
     add_path(parser, "--selection", INPUT, default=None, help="fixed scheme: which images are masked (`condense mask`)")
     add_path(
         parser,
@@ -90,6 +94,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
 
 
+def mask_help() -> str:
+    """The variant grammar with every registered name, so a user learns the fills and schemes here."""
+    return ("mask variant <source>-r<ratio>-<fill>-<shape>-<scheme>, e.g. fcn-r1.0-mean-soft-fixed; "
+            f"sources: {', '.join(SOURCES.names())}; ratio in [0, 1]; fills: {describe(FILLS)}; shapes: soft (the map as "
+            f"is) or hard<q> (each image's top q of pixels, q in (0, 1]); schemes: {describe(SCHEMES)}")  # fmt: skip
+
+
+def describe(registry) -> str:
+    return "; ".join(f"{name} ({entry.summary})" for name, entry in registry.items())
+
+
 def _settings_classes() -> list[type]:
     return [spec.settings for _, spec in METHODS.items()]
 
@@ -113,10 +128,10 @@ def masked_real(args: argparse.Namespace, data: RealData):
         raise CondenseError("masked condensation needs --mask VARIANT and --maps FILE (and --selection for the fixed scheme)")
     variant = parse_variant(args.mask)
     selected = None
-    if variant.scheme == "fixed":
+    if SCHEMES.get(variant.scheme).needs_selection:
         if args.selection is None:
             raise CondenseError(
-                f"--mask {args.mask} uses the fixed scheme, which needs --selection (from `condense mask --ratio {variant.ratio}`)"
+                f"--mask {args.mask} uses the {variant.scheme} scheme, which needs --selection (from `condense mask --ratio {variant.ratio}`)"
             )
         selection = load_selection(args.selection, data.name, data.train_images.shape[0])
         if abs(float(selection["ratio"]) - variant.ratio) > 1e-12:
@@ -175,6 +190,10 @@ def cost(state, per_iteration: int, device) -> dict:
     }
 
 
+def mask_info(variant) -> MaskInfo:
+    return MaskInfo(variant.build(), variant.describe(), variant.ratio, variant.is_paper(), variant.source, variant.fill)
+
+
 def input_digests(args: argparse.Namespace) -> dict:
     """sha256 of every input file the set is made from: a checkpoint is resumed only against the same ones."""
     return {
@@ -226,36 +245,27 @@ def run(args: argparse.Namespace) -> None:
         inputs=inputs,
     )
     snapshots = snapshot_iterations(args.snapshot_at, settings.iterations)
-    base_meta = {
-        "dataset": data.name,
-        "method": settings.method,
-        "mask_ratio": variant.ratio if variant else 0.0,
-        "mask": variant.build() if variant else None,
-        "mask_label": variant.describe() if variant else None,
-        "mask_paper": variant.is_paper() if variant else None,
-        "mask_source": variant.source if variant else None,
-        "mask_fill": variant.fill if variant else None,
-        "ipc": settings.ipc,
-        "seed": args.seed,
-        "settings": settings.to_dict(),
-        "device": str(device),
-        "inputs": inputs,
-    }
+    made = Provenance(
+        dataset=data.name,
+        method=settings.method,
+        ipc=settings.ipc,
+        seed=args.seed,
+        model=settings.model,
+        settings=settings.to_dict(),
+        mask=mask_info(variant) if variant else None,
+        inputs=inputs,
+        device=str(device),
+    )
     per_iteration = spec.real_images_per_iteration(settings, data.num_classes)
 
-    def snapshot_meta(run, it):
-        return {
-            **base_meta,
-            "iteration": it,
-            "final": False,
-            "losses": list(run.state.losses),
-            "seconds": run.state.seconds,
-            "cost": cost(run.state, per_iteration, device),
-        }
+    def snapshot_of(run, it) -> Provenance:
+        state = run.state
+        return replace(made, iteration=it, final=False, losses=tuple(state.losses), seconds=state.seconds,
+                       cost=cost(state, per_iteration, device))  # fmt: skip
 
     # the guard first: nothing non-finite is logged as progress, snapshotted or checkpointed
     hooks = [FiniteGuard(), EnergyHook(EnergyMeter(device)), LogHook(args.log_every)]
-    snapshot_hook = SnapshotHook({it: args.snapshots / f"it{it}.pt" for it in snapshots}, snapshot_meta) if snapshots else None
+    snapshot_hook = SnapshotHook({it: args.snapshots / f"it{it}.pt" for it in snapshots}, snapshot_of) if snapshots else None
     state = LoopState()
     if args.checkpoint is not None:
         checkpoint = CheckpointHook(args.checkpoint, args.checkpoint_every, restart=args.restart, on_stale=args.stale_checkpoint)
@@ -270,15 +280,9 @@ def run(args: argparse.Namespace) -> None:
     if not condense(run_, hooks, stop_after=args.stop_after):
         log.info("stopped after iteration %d as asked; the checkpoint holds the state", state.next_iteration - 1)
         return
-    meta = {
-        **base_meta,
-        "iteration": settings.iterations,
-        "final": True,
-        "losses": state.losses,
-        "seconds": state.seconds,
-        "cost": cost(state, per_iteration, device),
-    }
-    save_set(args.out, images, labels, meta)
+    final = replace(made, iteration=settings.iterations, losses=tuple(state.losses), seconds=state.seconds,
+                    cost=cost(state, per_iteration, device))  # fmt: skip
+    SyntheticSet(images.detach(), labels, final).save(args.out)
     if args.grid is not None:
         save_grid(args.grid, images, data, settings.ipc)
     end_run(run_, hooks)

@@ -16,7 +16,8 @@ from ..core.checks import AT_LEAST_ONE
 from ..core.errors import CondenseError
 from ..core.fileio import save_figure
 from ..core.paths import INPUT, OUTPUT
-from ..masks.application import FILLS, mask_images
+from ..masks.application import mask_images
+from ..masks.fills import FILLS
 from ..masks.variant import MaskVariant
 from ..methods import METHODS
 from ..reporting.figures import FIGURES, FigureContext

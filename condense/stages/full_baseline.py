@@ -17,11 +17,13 @@ from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE
 from ..core.fileio import write_json
 from ..core.paths import INPUT, OUTPUT
 from ..core.runtime import make_generator, resolve_device
+from ..data.records import ACCURACY_COLUMNS, EVAL_FORMAT
 from ..data.store import load_data, subset_per_class
 from ..models.classifiers import build_model
 from ..models.store import save_network
-from ..training.evaluation import TrainSettings, train_network
+from ..training.evaluation import train_network
 from ..training.loop import accuracy
+from ..training.protocol import TrainSettings
 from ._args import add_common_arguments, add_number, add_path, add_speed_argument, speed_of
 
 log = logging.getLogger("condense.full_baseline")
@@ -78,6 +80,10 @@ def run(args: argparse.Namespace) -> None:
             "method": "full",
             "ipc": args.per_class or None,
             "runs": [{"net": 0, "seed": args.seed, "test_acc": test_acc, **extra, **stats}],
+            "device": str(device),
+            "format": EVAL_FORMAT,
+            "kind": "accuracy",
+            "columns": list(ACCURACY_COLUMNS),
         },
         args.out,
     )

@@ -25,7 +25,8 @@ from ..core.runtime import resolve_device
 from ..core.settings import build_settings
 from ..data.maps import from_uint8, save_maps
 from ..data.store import load_data
-from ..masks.application import FILLS, mask_images
+from ..masks.application import mask_images
+from ..masks.fills import FILLS
 from ..masks.saliency import SOURCES, SaliencyContext, compute_maps
 from ..masks.variant import MaskVariant
 from ..models.store import load_network

@@ -25,8 +25,8 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from ..core.runtime import derive_seed, make_generator, progress
 from ..models.classifiers import build_model, has_batchnorm
-from .evaluation import make_optimizer
 from .loop import augmenter
+from .protocol import make_optimizer
 
 
 def can_stack(model: str, channel: int, num_classes: int, im_size: tuple[int, int]) -> bool:

@@ -15,7 +15,6 @@ import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn as nn
@@ -23,30 +22,9 @@ import torch.nn as nn
 from ..core.accel import EAGER, FastNet, Speed
 from ..core.runtime import derive_seed, make_generator
 from ..models.classifiers import build_model
+from .ensemble import can_stack, evaluate_as_ensemble
 from .loop import accuracy, fit
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    epochs: int = 300
-    lr: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    batch_size: int = 256
-    augment: str = "none"  # a DSA strategy string, e.g. color_crop_cutout_flip_scale_rotate, or "none"
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @property
-    def decay_after(self) -> int:
-        """The pass after which the learning rate drops × 0.1 (with a fresh optimiser), as the reference does."""
-        return self.epochs // 2 + 1
-
-
-def make_optimizer(net, lr: float, s: TrainSettings) -> torch.optim.Optimizer:
-    """The reference SGD over ``net.parameters()`` (a module or anything that has them, e.g. an ensemble)."""
-    return torch.optim.SGD(net.parameters(), lr=lr, momentum=s.momentum, weight_decay=s.weight_decay)
+from .protocol import TrainSettings, make_optimizer
 
 
 def train_network(
@@ -106,25 +84,22 @@ def evaluate_set(
     ``speed.ensemble`` the networks train as one ensemble (:mod:`condense.training.ensemble`): the same
     per-network results within float tolerance; BatchNorm networks still one by one."""
     channel, im_size = int(images.shape[1]), (int(images.shape[2]), int(images.shape[3]))
-    if speed.ensemble and num_nets > 1:
-        from .ensemble import can_stack, evaluate_as_ensemble
-
-        if can_stack(model, channel, num_classes, im_size):
-            runs = evaluate_as_ensemble(
-                images,
-                labels,
-                test_images,
-                test_labels,
-                model=model,
-                num_classes=num_classes,
-                num_nets=num_nets,
-                settings=settings,
-                seed=seed,
-            )
-            for run in runs:
-                for hook in hooks:
-                    hook(run)
-            return runs
+    if speed.ensemble and num_nets > 1 and can_stack(model, channel, num_classes, im_size):
+        runs = evaluate_as_ensemble(
+            images,
+            labels,
+            test_images,
+            test_labels,
+            model=model,
+            num_classes=num_classes,
+            num_nets=num_nets,
+            settings=settings,
+            seed=seed,
+        )
+        for run in runs:
+            for hook in hooks:
+                hook(run)
+        return runs
     fast: FastNet | None = None
     runs = []
     for i in range(num_nets):

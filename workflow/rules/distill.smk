@@ -13,7 +13,7 @@ def mask_input(wildcards):
     if variant is None:
         return {}
     inputs = {"maps": MAPS.format(dataset=wildcards.dataset, source=variant.source)}
-    if variant.scheme == "fixed":
+    if SCHEMES.get(variant.scheme).needs_selection:
         inputs["selection"] = SELECTION.format(dataset=wildcards.dataset, ratio=repr(variant.ratio), seed=config["attention"]["mask_seed"])
     return inputs
 

@@ -25,6 +25,7 @@ from condense.baselines.coreset import SELECTORS
 from condense.data.derived import DERIVATIONS
 from condense.data.sources import DATASETS
 from condense.masks.saliency import SOURCES
+from condense.masks.schemes import SCHEMES
 from condense.masks.variant import VARIANT_PATTERN, MaskVariant, method_name, split_method
 from condense.methods import METHODS
 from condense.registries import check_config

@@ -84,11 +84,12 @@ def compute_maps(
     return torch.cat(chunks)
 
 
-from . import (  # noqa: E402, F401  (each module registers its entries on import)
-    fcn,
-    gradcam,
-    gt,
-    guided_backprop,
-    integrated_gradients,
-    smoothgrad,
-)
+# isort: off
+# registration order is display order (tables, figures): keep it as written
+from . import fcn  # noqa: E402, F401  (registers the source)
+from . import gradcam  # noqa: E402, F401  (registers the source)
+from . import smoothgrad  # noqa: E402, F401  (registers the source)
+from . import integrated_gradients  # noqa: E402, F401  (registers the source)
+from . import guided_backprop  # noqa: E402, F401  (registers the source)
+from . import gt  # noqa: E402, F401  (registers the source)
+# isort: on

@@ -12,7 +12,7 @@ import statistics
 from pathlib import Path
 
 from ...core.errors import CondenseError
-from ...core.fileio import read_json
+from ...data.records import EvalRecord
 from . import Figure, FigureContext, register_figure
 from ._style import pyplot, suptitle
 
@@ -21,16 +21,17 @@ def draw_accuracy_vs_time(paths: list[Path], context: FigureContext):
     points: dict = {}
     datasets, models = set(), set()
     for path in paths:
-        r = read_json(path, what="evaluation result")
-        if (r.get("mask_ratio") or 0) > 0 or r.get("iteration") is None or r.get("set_seconds") is None:
-            continue  # masked sets, coresets and whole-dataset runs are not on these axes
-        accs = [100 * run["test_acc"] for run in r["runs"] if not run.get("diverged")]
-        key = (r["method"], int(r["ipc"]), r["model"])
-        point = points.setdefault(key, {}).setdefault(int(r["iteration"]), {"accs": [], "seconds": []})
+        record = EvalRecord.load(path)
+        made = record.set
+        if record.kind != "accuracy" or made.mask is not None or made.iteration is None or made.seconds is None:
+            continue  # other kinds, masked sets, coresets and whole-dataset runs are not on these axes
+        accs = [record.scale * v for v in record.values(record.value) if v == v]  # diverged networks (NaN) left out
+        key = (made.method, int(made.ipc), record.model)
+        point = points.setdefault(key, {}).setdefault(int(made.iteration), {"accs": [], "seconds": []})
         point["accs"] += accs
-        point["seconds"].append(float(r["set_seconds"]))
-        datasets.add(r["dataset"])
-        models.add(r["model"])
+        point["seconds"].append(float(made.seconds))
+        datasets.add(record.dataset)
+        models.add(record.model)
     if not points:
         raise CondenseError("accuracy_vs_time: no evaluation of an unmasked condensed set with its iteration and seconds")
     plt = pyplot()

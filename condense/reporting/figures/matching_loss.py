@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ...core.errors import CondenseError
-from ...data.imagesets import load_set
+from ...data.records import SyntheticSet
 from . import Figure, FigureContext, register_figure
 from ._style import pyplot, suptitle
 
@@ -16,18 +16,17 @@ def draw_matching_loss(paths: list[Path], context: FigureContext):
     """One panel per base method; a line per (method variant, IPC[, seed]); log y when every loss is positive."""
     curves = []
     for path in paths:
-        _, _, meta = load_set(path)
-        losses = meta.get("losses")
-        if not losses:
-            raise CondenseError(f"image set {str(path)!r} has no loss curve (meta 'losses'); only `condense distill` sets have one")
+        made = SyntheticSet.load(path).provenance
+        if not made.losses:
+            raise CondenseError(f"image set {str(path)!r} has no loss curve; only `condense distill` sets have one")
         curves.append(
             (
-                meta.get("method") or path.stem,
-                float(meta.get("mask_ratio") or 0.0),
-                meta.get("ipc"),
-                meta.get("seed"),
-                meta.get("dataset", "?"),
-                np.asarray(losses, dtype=float),
+                made.method,
+                made.mask_ratio,
+                made.ipc,
+                made.seed,
+                made.dataset,
+                np.asarray(made.losses, dtype=float),
             )
         )
     curves.sort(key=lambda c: (context.key(c[0], c[1]), c[2] or 0, c[3] or 0))

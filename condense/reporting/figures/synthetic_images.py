@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ...core.errors import CondenseError
-from ...data.imagesets import load_set
+from ...data.records import SyntheticSet
 from ...data.store import denormalize, read_stored
 from . import Figure, FigureContext, register_figure
 from ._style import pyplot, suptitle
@@ -39,14 +39,14 @@ def draw_synthetic_images(paths: list[Path], context: FigureContext):
     classes = list(info["classes"])
     panels = {}
     for path in paths:
-        images, labels, meta = load_set(path)
-        if meta.get("dataset") not in (None, info["name"]):
-            raise CondenseError(f"image set {str(path)!r} is from {meta.get('dataset')}, not {info['name']}; pass sets of one dataset")
+        synthetic = SyntheticSet.load(path)
+        images, labels, made = synthetic.images, synthetic.labels, synthetic.provenance
+        if made.dataset != info["name"]:
+            raise CondenseError(f"image set {str(path)!r} is from {made.dataset}, not {info['name']}; pass sets of one dataset")
         if labels.numel() == 0 or int(labels.min()) < 0 or int(labels.max()) >= len(classes):
             raise CondenseError(f"image set {str(path)!r} has labels outside the {len(classes)} classes of {info['name']} (or no images)")
-        method, ratio = meta.get("method") or path.stem, float(meta.get("mask_ratio") or 0.0)
-        ipc = int(meta.get("ipc") or -(-images.shape[0] // len(classes)))
-        panels[((context.key(method, ratio), meta.get("seed")), ipc)] = (
+        method, ratio, ipc = made.method, made.mask_ratio, made.ipc
+        panels[((context.key(method, ratio), made.seed), ipc)] = (
             context.label(method, ratio),
             set_grid(images, labels, info["mean"], info["std"], len(classes)),
         )

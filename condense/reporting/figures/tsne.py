@@ -17,7 +17,7 @@ import torch
 from ...core.errors import CondenseError
 from ...core.fileio import load_torch
 from ...core.runtime import make_generator
-from ...data.imagesets import load_set
+from ...data.records import SyntheticSet
 from ...data.store import load_data, subset_per_class
 from ...models.store import load_network
 from . import Figure, FigureContext, register_figure
@@ -48,15 +48,16 @@ def draw_tsne(paths: list[Path], context: FigureContext):
     real_f = embed(net, real_x)
     panels = []
     for path in sets:
-        images, labels, meta = load_set(path)
+        synthetic = SyntheticSet.load(path)
+        images, labels, made = synthetic.images, synthetic.labels, synthetic.provenance
         mine = labels < classes
         if not bool(mine.any()):
             continue
         syn_f = embed(net, images[mine])
         both = np.concatenate([real_f, syn_f])
         xy = TSNE(n_components=2, init="pca", perplexity=min(30.0, (both.shape[0] - 1) / 3), random_state=0).fit_transform(both)
-        name = context.labels.get(meta.get("method"), meta.get("method", path.stem))
-        panels.append((f"{name}, IPC {meta.get('ipc')}", xy[: len(real_f)], xy[len(real_f) :], labels[mine].numpy()))
+        name = context.labels.get(made.method, made.method)
+        panels.append((f"{name}, IPC {made.ipc}", xy[: len(real_f)], xy[len(real_f) :], labels[mine].numpy()))
     if not panels:
         raise CondenseError(f"tsne: no set has images of the first {classes} classes")
     plt = pyplot()

@@ -1,0 +1,60 @@
+"""Test accuracy of fresh networks trained on the set: the reference protocol (docs/reference-protocol.md).
+
+SGD lr 0.01, momentum 0.9, weight decay 5e-4, batch 256, lr × 0.1 at half the epochs; 1000 epochs with DSA
+augmentation for DSA/DM sets, 300 without (:mod:`condense.training.evaluation`). Each network gets its own
+seed derived from the run seed, so a run is reproducible network by network; all are tested on one fixed
+subset of the test split (``test_per_class``; 0 = all of it), the same for every set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE
+from ..core.runtime import make_generator
+from ..core.settings import setting
+from ..data.augment import resolve_strategy
+from ..data.store import subset_per_class
+from ..training.evaluation import evaluate_set
+from ..training.protocol import TrainSettings
+from . import Column, EvaluationKind, register_evaluation
+
+
+@dataclass(frozen=True)
+class AccuracySettings:
+    num_nets: int = setting(5, "random networks to train", bounds=AT_LEAST_ONE)
+    epochs: int = setting(300, "300 without augmentation, 1000 with DSA (reference)", bounds=AT_LEAST_ONE)
+    augment: str = setting("none", "none, dsa (the dataset's reference DSA strategy) or an explicit strategy string")
+    batch_size: int = setting(256, "training batch size", bounds=AT_LEAST_ONE)
+    lr: float = setting(0.01, "SGD learning rate (×0.1 at half the epochs)", bounds=POSITIVE)
+    test_per_class: int = setting(0, "test on this many images per class, one fixed random subset (0 = the whole "
+                                  "test set; for quick profiles)", bounds=NON_NEGATIVE)  # fmt: skip
+
+    def train_settings(self, traits) -> TrainSettings:
+        return TrainSettings(epochs=self.epochs, lr=self.lr, batch_size=self.batch_size, augment=resolve_strategy(self.augment, traits))
+
+
+def test_subset(data, settings: AccuracySettings):
+    """The same test images for every set and network (their own fixed seed), so rows stay comparable."""
+    return subset_per_class(data.test_labels, settings.test_per_class, data.num_classes, make_generator(0))
+
+
+def run(synthetic, data, settings: AccuracySettings, context):
+    test = test_subset(data, settings)
+    images, labels = synthetic.images.to(context.device), synthetic.labels.to(context.device)
+    runs = evaluate_set(images, labels, data.test_images[test], data.test_labels[test], model=context.model,
+                        num_classes=data.num_classes, num_nets=settings.num_nets, settings=settings.train_settings(data.traits),
+                        seed=context.seed, speed=context.speed, hooks=context.hooks)  # fmt: skip
+    return runs, {"test_images": int(test.numel()), "compile": context.speed.compile}
+
+
+KIND = register_evaluation(
+    EvaluationKind(
+        name="accuracy",
+        summary="test accuracy of fresh networks trained on the set (the reference protocol)",
+        settings=AccuracySettings,
+        columns=(Column("test_acc", "test accuracy (%)", scale=100.0),),
+        run=run,
+        record_settings=lambda settings, data: settings.train_settings(data.traits).to_dict(),
+    )
+)
