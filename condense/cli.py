@@ -35,6 +35,7 @@ STAGES = {
     "mask": "condense.stages.mask",
     "herding-order": "condense.stages.herding_order",
     "coreset": "condense.stages.coreset",
+    "artifact": "condense.stages.artifact",
     "distill": "condense.stages.distill",
     "evaluate": "condense.stages.evaluate",
     "table": "condense.stages.table",

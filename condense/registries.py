@@ -14,7 +14,7 @@ def schema_enums() -> dict[str, list[str]]:
     from .masks.fills import FILLS
     from .masks.saliency import SOURCES
     from .masks.schemes import SCHEMES
-    from .methods import METHODS
+    from .methods import ARTIFACTS, METHODS
     from .models.classifiers import MODELS
     from .models.fcn import FCNS
 
@@ -27,6 +27,7 @@ def schema_enums() -> dict[str, list[str]]:
         "model": MODELS.names(),
         "fcn_model": FCNS.names(),
         "derivation": DERIVATIONS.names() or ["(none registered)"],
+        "artifact_kind": ARTIFACTS.names() or ["(none registered)"],
         "compiled_stage": ["distill", *[f"distill.{m}" for m in METHODS.names()], "evaluate", "full_baseline"],
     }
 
@@ -39,7 +40,7 @@ def check_config(config: dict, schema_path) -> dict:
     from .core.settings import build_settings
     from .data.sources import DATASETS
     from .masks.saliency import SOURCES
-    from .methods import METHODS
+    from .methods import ARTIFACTS, METHODS
     from .methods.config import check_method_config
 
     validate_config(config, schema_path, schema_enums(), source="config")
@@ -65,6 +66,11 @@ def check_config(config: dict, schema_path) -> dict:
     used = list(config["distill"]["methods"]) + [m for grid in config["attention"]["masks"] for m in grid["methods"]]
     for method in dict.fromkeys(used):
         check_method_config(METHODS.get(method), config["distill"].get(method, {}), f"distill.{method}")
+    for name, entry in config["artifacts"].items():
+        try:
+            ARTIFACTS.get(name).resolve({k: v for k, v in entry.items() if k != "seed"})
+        except CondenseError as exc:
+            raise CondenseError(f"config: artifacts.{name}: {exc}; fix it in the config file") from None
     for name, entry in config["attention"]["saliency"].items():
         source = SOURCES.get(name)
         try:

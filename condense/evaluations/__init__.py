@@ -69,8 +69,11 @@ class EvaluationKind:
             "mean": self.main.scale * statistics.fmean(values), "std": self.main.scale * statistics.pstdev(values), "n": len(values)}  # fmt: skip
         return {**summary, "diverged": len(runs) - len(values)}
 
-    def resolve(self, overrides: dict | None, data: RealData | None = None):
-        return build_settings(self.settings, overrides, owner=f"evaluation {self.name}", context={"traits": data.traits if data else None})
+    def resolve(self, overrides: dict | None, data: RealData | None = None, synthetic: SyntheticSet | None = None):
+        """The settings: defaults, the flags given, then each field's resolver, which sees the dataset's traits and
+        the set's learned learning rate (None where it has none)."""
+        context = {"traits": data.traits if data else None, "learned_lr": synthetic.learned_lr if synthetic else None}
+        return build_settings(self.settings, overrides, owner=f"evaluation {self.name}", context=context)
 
 
 EVALUATIONS: Registry[EvaluationKind] = Registry("evaluation kind")

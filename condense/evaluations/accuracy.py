@@ -19,6 +19,15 @@ from ..training.evaluation import evaluate_set
 from ..training.protocol import TrainSettings
 from . import Column, EvaluationKind, register_evaluation
 
+REFERENCE_LR = 0.01  # the official evaluate_synset's lr_net
+
+
+def _lr(value, context) -> float:
+    if value is not None:
+        return value
+    learned = context.get("learned_lr")
+    return REFERENCE_LR if learned is None else float(learned)
+
 
 @dataclass(frozen=True)
 class AccuracySettings:
@@ -26,7 +35,8 @@ class AccuracySettings:
     epochs: int = setting(300, "300 without augmentation, 1000 with DSA (reference)", bounds=AT_LEAST_ONE)
     augment: str = setting("none", "none, dsa (the dataset's reference DSA strategy) or an explicit strategy string")
     batch_size: int = setting(256, "training batch size", bounds=AT_LEAST_ONE)
-    lr: float = setting(0.01, "SGD learning rate (×0.1 at half the epochs)", bounds=POSITIVE)
+    lr: float = setting(None, "SGD learning rate, ×0.1 at half the epochs (default: the set's learned learning rate where it "
+                        "has one, as MTT's evaluation does; else 0.01, the reference)", bounds=POSITIVE, resolve=_lr)  # fmt: skip
     test_per_class: int = setting(0, "test on this many images per class, one fixed random subset (0 = the whole "
                                   "test set; for quick profiles)", bounds=NON_NEGATIVE)  # fmt: skip
 

@@ -5,7 +5,8 @@ Shared parts: ``problem`` (what an iteration works on), ``matching`` (gradient d
 Add a method: a new file with its settings dataclass, step and :class:`MethodSpec`, and one line below.
 """
 
-from .spec import METHODS, MethodSpec, register_method, setting
+from .artifacts import ARTIFACTS, ArtifactKind, register_artifact
+from .spec import IMAGES, METHODS, MethodSpec, MethodState, register_method, setting
 
 # isort: off
 # registration order is display order (tables, figures): keep it as written
@@ -16,4 +17,4 @@ from . import datadam  # noqa: E402, F401  (registers the method)
 
 # isort: on
 
-__all__ = ["METHODS", "MethodSpec", "register_method", "setting"]
+__all__ = ["ARTIFACTS", "IMAGES", "METHODS", "ArtifactKind", "MethodSpec", "MethodState", "register_artifact", "register_method", "setting"]

@@ -1,6 +1,6 @@
 """Checkpoints of a condensation run: all the state a resume needs, tied to the run and to the inputs it was made from.
 
-A checkpoint holds the images, the optimiser, the loss curve, the snapshots written so far and the run's
+A checkpoint holds the method's state (the images, their optimiser, anything else it learns), the loss curve, the snapshots written so far and the run's
 :class:`RunIdentity`: *which* run it is (dataset, method, IPC, seed, network, mask), its resolved settings
 and the sha256 of every input file (data, maps, selection), plus a checksum of its own content. It is
 resumed only when all of that matches; otherwise:
@@ -19,13 +19,12 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import torch
-
 from ..core.digests import content_digest
 from ..core.errors import CondenseError
 from ..core.fileio import load_torch, save_torch
 from .loop import Hook, LoopState, Run
 from .problem import Problem
+from .spec import IMAGES, MethodState
 
 log = logging.getLogger("condense.distill")
 
@@ -100,8 +99,7 @@ class CheckpointHook(Hook):
             "format": FORMAT,
             "identity": run.identity,
             "next_iteration": s.next_iteration,
-            "images": p.images.detach().cpu(),
-            "optimizer": p.optimizer.state_dict(),
+            "state": run.spec.state.save(p),  # the images and their optimiser, and whatever else the method learns
             "losses": list(s.losses),
             "seconds": s.seconds,
             "energy_j": s.energy_j,
@@ -126,10 +124,13 @@ class CheckpointHook(Hook):
             )
         return saved
 
-    def resume(self, problem: Problem, identity: RunIdentity, snapshots: Sequence[int] = ()) -> LoopState | None:
+    def resume(
+        self, problem: Problem, identity: RunIdentity, snapshots: Sequence[int] = (), state: MethodState = IMAGES
+    ) -> LoopState | None:
         """The saved state if the checkpoint at ``path`` is this run's and current, loaded into ``problem``;
         None where there is none (or a stale one is restarted); a CondenseError for anything else.
-        ``snapshots``: the iterations snapshotted now; a checkpoint past one it holds no snapshot of is stale."""
+        ``snapshots``: the iterations snapshotted now; a checkpoint past one it holds no snapshot of is stale.
+        ``state``: how the method's state is loaded (its :class:`MethodState`)."""
         if not self.path.exists():
             return None
         saved = self._read()
@@ -152,9 +153,7 @@ class CheckpointHook(Hook):
                 f"checkpoint {str(self.path)!r} is stale: {stale}; it is never resumed against other inputs "
                 "or settings: pass --restart to start afresh"
             )
-        with torch.no_grad():
-            problem.images.copy_(saved["images"].to(problem.images.device))
-        problem.optimizer.load_state_dict(saved["optimizer"])
+        state.load(problem, saved["state"])
         log.info("resumed from %s at iteration %d", self.path, saved["next_iteration"])
         return LoopState(saved["next_iteration"], list(saved["losses"]), saved["seconds"], saved["energy_j"], dict(saved["snapshots"]))
 

@@ -24,6 +24,8 @@ class Problem:
     optimizer: torch.optim.Optimizer
     settings: Any  # the method's settings dataclass
     speed: Speed = EAGER
+    artifacts: dict = field(default_factory=dict)  # the method's required artifacts by kind (MethodSpec.requires)
+    learned: dict = field(default_factory=dict)  # what the method learns besides the images (MethodSpec.state)
     _net: FastNet | None = field(default=None, init=False, repr=False)
 
     @property

@@ -25,7 +25,34 @@ from ..data.traits import DatasetTraits
 
 RUN_FIELDS = ("method", "ipc", "model")  # set by the run, not by method flags
 
-__all__ = ["METHODS", "MethodSpec", "register_method", "setting", "flag_name", "method_fields", "RUN_FIELDS"]
+
+@dataclass(frozen=True)
+class MethodState:
+    """What a method learns besides the images' SGD, and how it is kept and handed on. The default
+    (:data:`IMAGES`) is the images and their optimiser; a method with more (a learned learning rate, a
+    parameterisation) puts it in ``problem.learned`` in ``start`` and says how to save, load and export it."""
+
+    start: Callable[[Any], None]  # (problem) before iteration 0, once the images and their optimiser exist
+    save: Callable[[Any], dict]  # (problem) -> all the state a resume needs (a checkpoint's "state")
+    load: Callable[[Any, dict], None]  # (problem, saved) restores it
+    export: Callable[[Any], dict]  # (problem) -> the set's extra fields: learned_lr, soft_labels, decoder
+
+
+def _save_images(problem) -> dict:
+    return {"images": problem.images.detach().cpu(), "optimizer": problem.optimizer.state_dict()}
+
+
+def _load_images(problem, saved: dict) -> None:
+    import torch
+
+    with torch.no_grad():
+        problem.images.copy_(saved["images"].to(problem.images.device))
+    problem.optimizer.load_state_dict(saved["optimizer"])
+
+
+IMAGES = MethodState(start=lambda problem: None, save=_save_images, load=_load_images, export=lambda problem: {})
+
+__all__ = ["METHODS", "IMAGES", "MethodSpec", "MethodState", "register_method", "setting", "flag_name", "method_fields", "RUN_FIELDS"]
 
 
 def method_fields(settings_cls: type) -> list:
@@ -44,6 +71,8 @@ class MethodSpec:
     real_images_per_iteration: Callable[[Any, int], int]  # (settings, num_classes) -> real images drawn per iteration
     image_momentum: float = 0.5  # SGD momentum of the synthetic images (all three reference methods)
     summary: str = ""
+    requires: tuple[str, ...] = ()  # artifact kinds (condense/methods/artifacts.py) made before condensing, each by its own stage
+    state: MethodState = IMAGES  # what it learns besides the images' SGD, and how that is checkpointed and exported
 
     def takes(self, key: str) -> bool:
         """Whether ``key`` (a flag stem such as ``lr_net``) is one of this method's settings."""

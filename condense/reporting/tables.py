@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..core.errors import CondenseError
+from ..core.registry import Registry
 from ..data.records import EvalRecord
 from .layouts import LAYOUTS, Entry, TableLayout, ipc_label
 from .published import Published, lookup
@@ -47,6 +48,7 @@ COLUMNS = [
     "dataset",
     "published_as",
     "model",
+    "set_model",
     "method",
     "mask",
     "mask_label",
@@ -67,11 +69,12 @@ def load_rows(paths: list[Path], kind: str = "accuracy") -> pd.DataFrame:
     mask variant ("" unmasked), ``mask_label`` its source and options without the ratio, ``mask_paper``
     whether it is the paper's mask (the FCN, mean fill, soft maps); ``acc``: the kind's main value, scaled
     as the kind declares (percent for accuracy)."""
-    rows = []
+    rows, records = [], []
     for path in paths:
         record = EvalRecord.load(path)
         if record.kind != kind or not record.set.final:
             continue
+        records.append(record)
         made, mask = record.set, record.set.mask
         for value, run in zip(record.values(record.value), record.runs):
             rows.append(
@@ -79,6 +82,7 @@ def load_rows(paths: list[Path], kind: str = "accuracy") -> pd.DataFrame:
                     "dataset": record.dataset,
                     "published_as": record.published_as or "",
                     "model": record.model,
+                    "set_model": made.model or "",
                     "method": made.method,
                     "mask": mask.variant if mask else "",
                     "mask_label": mask.label if mask else "",
@@ -92,7 +96,9 @@ def load_rows(paths: list[Path], kind: str = "accuracy") -> pd.DataFrame:
                     "diverged": bool(run.get("diverged")),
                 }
             )
-    return pd.DataFrame(rows, columns=COLUMNS)
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    frame.attrs["value_label"] = labels.pop() if len(labels := {r.columns[0]["label"] for r in records}) == 1 else "value"
+    return frame
 
 
 def published_for(dataset: str, model: str, method: str, ratio: float, ipc, paper_mask: bool = True):
@@ -118,7 +124,20 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean, population std (as the reference code) and count per (dataset, model, method, mask variant, ipc), with published values."""
     runs = runs.assign(ipc=runs["ipc"].astype("Int64"))
     grouped = runs.groupby(
-        ["dataset", "published_as", "model", "method", "mask_ratio", "mask_label", "mask", "mask_paper", "mask_source", "mask_fill", "ipc"],
+        [
+            "dataset",
+            "published_as",
+            "model",
+            "set_model",
+            "method",
+            "mask_ratio",
+            "mask_label",
+            "mask",
+            "mask_paper",
+            "mask_source",
+            "mask_fill",
+            "ipc",
+        ],  # fmt: skip
         dropna=False,
     )
     table = grouped.agg(
@@ -339,7 +358,7 @@ def listing(labels: Sequence[str]) -> str:
     return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1] if labels else ""
 
 
-CSV_DROPPED = ["ours", "published_as", "mask_paper", "mask_source", "mask_fill"]
+CSV_DROPPED = ["ours", "published_as", "mask_paper", "mask_source", "mask_fill", "set_model"]
 
 
 MASKS = "masks"
@@ -378,24 +397,76 @@ def masks_frame(table: pd.DataFrame, methods: Sequence[tuple[str, str]] = ()) ->
     return frame
 
 
+AXES = ("dataset", "model", "set_model", "method", "mask_label", "mask_ratio", "ipc")  # what a pivot can put on its axes
+PIVOT = "pivot"
+
+
+def pivot_frame(table: pd.DataFrame, rows: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
+    """Any evaluation kind's cells ("mean ± std (n)") with ``rows`` down and ``columns`` across (record columns, :data:`AXES`)."""
+    unknown = [axis for axis in (*rows, *columns) if axis not in AXES]
+    if unknown or not rows:
+        raise CondenseError(f"pivot axes {', '.join(unknown) or '(no rows)'}: choose rows (and columns) among {', '.join(AXES)}")
+    shown = table.assign(mask_label=table["mask_label"].replace("", "none"), set_model=table["set_model"].replace("", "—"))
+    keys = [*rows, *columns]
+    if shown.duplicated(keys).any():
+        free = [axis for axis in AXES if axis not in keys and shown[axis].nunique() > 1]
+        raise CondenseError(f"the axes {', '.join(keys)} leave several cells in one place; add one of {', '.join(free)}")
+    if not columns:
+        return shown[[*rows, "ours"]].rename(columns={"ours": "mean ± std (n)"}).reset_index(drop=True)
+    wide = shown.pivot(index=list(rows), columns=list(columns), values="ours").fillna(MISSING)
+    wide.columns = [", ".join(f"{axis} {value}" for axis, value in zip(columns, key if isinstance(key, tuple) else (key,)))
+                    for key in wide.columns]  # fmt: skip
+    return wide.reset_index()
+
+
 def render(
-    table: pd.DataFrame, layout_name: str, title: str | None, caption: str, methods: Sequence[tuple[str, str]] = ()
+    table: pd.DataFrame,
+    layout_name: str,
+    title: str | None,
+    caption: str,
+    methods: Sequence[tuple[str, str]] = (),
+    axes: tuple[Sequence[str], Sequence[str]] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame, str, tuple[str, ...]]:
-    """(CSV frame, displayed frame, title, notes) for the summary or a paper layout; ``methods``: the
-    condensation methods' (name, label) pairs, in the order the ConvNet table lists them."""
-    if layout_name == SUMMARY:
-        return table.drop(columns=CSV_DROPPED), summary_shown(table), title or SUMMARY_TITLE, ()
-    if layout_name == MASKS:
-        frame = masks_frame(table, methods)
-        notes = (
-            "Test accuracy (%): mean ± std (n networks, over every condensation seed); Δ = the masked set's mean − the "
-            "unmasked set's (first row) under the same method, IPC and evaluation; — = not measured.",
-        )
-        return flat(frame), frame, f"{title or MASKS_TITLE} — {dataset_of(table)[0]}, test accuracy (%)", notes
-    layout = LAYOUTS.get(layout_name)
+    """(CSV frame, displayed frame, title, notes) for a layout: a paper table (``LAYOUTS``) or one of :data:`VIEWS`;
+    ``methods``: the condensation methods' (name, label) pairs, in the order the ConvNet table lists them; ``axes``:
+    a pivot's (rows, columns)."""
+    if layout_name in LAYOUTS:
+        return _render_paper(table, LAYOUTS.get(layout_name), title, methods)
+    return VIEWS.get(layout_name)(table, title, methods, axes)
+
+
+def _render_summary(table, title, methods, axes):
+    return table.drop(columns=CSV_DROPPED), summary_shown(table), title or SUMMARY_TITLE, ()
+
+
+def _render_masks(table, title, methods, axes):
+    frame = masks_frame(table, methods)
+    notes = (
+        "Test accuracy (%): mean ± std (n networks, over every condensation seed); Δ = the masked set's mean − the "
+        "unmasked set's (first row) under the same method, IPC and evaluation; — = not measured.",
+    )
+    return flat(frame), frame, f"{title or MASKS_TITLE} — {dataset_of(table)[0]}, test accuracy (%)", notes
+
+
+def _render_pivot(table, title, methods, axes):
+    rows, columns = axes or ((), ())
+    frame = pivot_frame(table, rows, columns)
+    label = table.attrs.get("value_label", "value")
+    notes = (f"{label}: mean ± std (n networks, over every condensation seed); — = not measured.",)
+    return frame, frame, title or f"{label} by {', '.join(rows)}" + (f" and {', '.join(columns)}" if columns else ""), notes
+
+
+def _render_paper(table, layout, title, methods):
     frame = layout_frame(table, layout, methods)
     full_title = (
         f"{title or layout.title.format(methods=listing([label for _, label in methods]))} — {dataset_of(table)[0]}, test accuracy (%)"
     )
     notes = (LEGEND,) + ((layout.note,) if layout.note else ())
     return flat(frame), frame, full_title, notes
+
+
+# The layouts that are not paper tables: each one renderer (a paper layout is data in condense/reporting/layouts.py).
+VIEWS: Registry = Registry("table layout")
+VIEWS.add(SUMMARY, _render_summary)
+VIEWS.add(MASKS, _render_masks)
+VIEWS.add(PIVOT, _render_pivot)

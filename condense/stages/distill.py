@@ -35,6 +35,7 @@ from ..masks.schemes import SCHEMES
 from ..masks.selection import load_selection
 from ..masks.variant import parse_variant
 from ..methods import METHODS
+from ..methods.artifacts import load_artifact
 from ..methods.checkpoint import STALE_CHOICES, CheckpointHook, RunIdentity
 from ..methods.loop import EnergyHook, FiniteGuard, LogHook, LoopState, Run, SnapshotHook, condense, end_run
 from ..methods.problem import Problem, initial_images
@@ -62,6 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_path(parser, "--maps", INPUT, default=None, help="saliency maps from `condense saliency`: mask the real images")
     parser.add_argument("--mask", default=None, help=mask_help())
     add_path(parser, "--selection", INPUT, default=None, help="fixed scheme: which images are masked (`condense mask`)")
+    parser.add_argument("--artifact", action="append", default=[], metavar="KIND=FILE",
+                        help="an artifact the method requires (its `requires`), made by `condense artifact --kind KIND`; "
+                        "repeat for each")  # fmt: skip
     add_path(
         parser,
         "--checkpoint",
@@ -194,13 +198,35 @@ def mask_info(variant) -> MaskInfo:
     return MaskInfo(variant.build(), variant.describe(), variant.ratio, variant.is_paper(), variant.source, variant.fill)
 
 
-def input_digests(args: argparse.Namespace) -> dict:
+def artifact_paths(args: argparse.Namespace) -> dict[str, Path]:
+    """``--artifact KIND=FILE`` flags as {kind: file}."""
+    found = {}
+    for text in args.artifact:
+        kind, sep, path = text.partition("=")
+        if not sep or not kind or not path:
+            raise CondenseError(f"--artifact {text!r} does not read as KIND=FILE, e.g. --artifact experts=results/experts.pt")
+        if kind in found:
+            raise CondenseError(f"--artifact {kind} is given twice; give each kind once")
+        found[kind] = Path(path)
+    return found
+
+
+def required_artifacts(spec, given: dict[str, Path], data: RealData) -> dict:
+    """The method's required artifacts, loaded and checked (kind, dataset); a missing or unasked one is an error."""
+    for kind in spec.requires:
+        if kind not in given:
+            raise CondenseError(f"--method {spec.name} requires --artifact {kind}=FILE (make it with `condense artifact --kind {kind}`)")
+    for kind in given:
+        if kind not in spec.requires:
+            wanted = ", ".join(spec.requires) or "none"
+            raise CondenseError(f"--artifact {kind} is not an artifact {spec.name} requires (it requires: {wanted}); drop it")
+    return {kind: load_artifact(path, kind, data.name) for kind, path in given.items()}
+
+
+def input_digests(args: argparse.Namespace, artifacts: dict[str, Path]) -> dict:
     """sha256 of every input file the set is made from: a checkpoint is resumed only against the same ones."""
-    return {
-        name: file_digest(path)
-        for name, path in (("data", args.data), ("maps", args.maps), ("selection", args.selection))
-        if path is not None
-    }
+    named = [("data", args.data), ("maps", args.maps), ("selection", args.selection), *((f"artifact:{k}", p) for k, p in artifacts.items())]
+    return {name: file_digest(path) for name, path in named if path is not None}
 
 
 def snapshot_paths(args: argparse.Namespace) -> dict:
@@ -221,17 +247,21 @@ def run(args: argparse.Namespace) -> None:
         ("--maps", args.maps, INPUT),
         ("--selection", args.selection, INPUT),
     ]
+    artifacts = artifact_paths(args)
+    written += [(f"--artifact {kind}", path, INPUT) for kind, path in artifacts.items()]
     check_io(path_args(written + [(f"--snapshots (it{it})", path, OUTPUT) for it, path in snapshot_paths(args).items()]))
     device = resolve_device(args.device)
-    inputs = input_digests(args)
+    inputs = input_digests(args, artifacts)
     data = load_data(args.data, device)
     settings = resolve_settings(args, data)
     spec = METHODS.get(settings.method)
+    loaded = required_artifacts(spec, artifacts, data)
     images, labels = initial_images(data, settings, args.seed)  # raw images, as the authors' code starts from
     real, variant = masked_real(args, data)
     images.requires_grad_(True)
     optimizer = torch.optim.SGD([images], lr=settings.lr_img, momentum=spec.image_momentum)
-    problem = Problem(real, images, labels, optimizer, settings, speed_of(args, device))
+    problem = Problem(real, images, labels, optimizer, settings, speed_of(args, device), artifacts=loaded)
+    spec.state.start(problem)  # what the method learns besides the images
     identity = RunIdentity(
         run={
             "dataset": data.name,
@@ -269,7 +299,7 @@ def run(args: argparse.Namespace) -> None:
     state = LoopState()
     if args.checkpoint is not None:
         checkpoint = CheckpointHook(args.checkpoint, args.checkpoint_every, restart=args.restart, on_stale=args.stale_checkpoint)
-        state = checkpoint.resume(problem, identity, snapshots) or state
+        state = checkpoint.resume(problem, identity, snapshots, spec.state) or state
         hooks.append(checkpoint)
     if snapshot_hook is not None:
         hooks.append(snapshot_hook)
@@ -282,7 +312,7 @@ def run(args: argparse.Namespace) -> None:
         return
     final = replace(made, iteration=settings.iterations, losses=tuple(state.losses), seconds=state.seconds,
                     cost=cost(state, per_iteration, device))  # fmt: skip
-    SyntheticSet(images.detach(), labels, final).save(args.out)
+    SyntheticSet(images.detach(), labels, final, **spec.state.export(problem)).save(args.out)
     if args.grid is not None:
         save_grid(args.grid, images, data, settings.ipc)
     end_run(run_, hooks)

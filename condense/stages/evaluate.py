@@ -70,9 +70,9 @@ def run(args: argparse.Namespace) -> None:
     kind = EVALUATIONS.get(args.kind)
     device = resolve_device(args.device)
     data = load_data(args.data, device, with_train=kind.needs_train)  # by default the set is the training data here
-    settings = kind.resolve(given_settings(args, _settings_classes()), data)
     synthetic = SyntheticSet.load(args.set)
     check_fits(args.set, synthetic, data)
+    settings = kind.resolve(given_settings(args, _settings_classes()), data, synthetic)
 
     def report(values: dict) -> None:
         shown = ", ".join(f"{c.name} {values[c.name]:.4f}" for c in kind.columns if c.name in values)

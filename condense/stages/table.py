@@ -11,11 +11,12 @@ import argparse
 import logging
 import sys
 
+from ..core.errors import CondenseError
 from ..core.fileio import atomic_path
 from ..core.paths import INPUT, OUTPUT
 from ..methods import METHODS
 from ..reporting.layouts import LAYOUTS
-from ..reporting.tables import MASKS, SUMMARY, SUMMARY_TITLE, flat, load_rows, render, summarize, to_html, to_latex, to_markdown
+from ..reporting.tables import AXES, SUMMARY, SUMMARY_TITLE, VIEWS, flat, load_rows, render, summarize, to_html, to_latex, to_markdown
 from ._args import add_common_arguments, add_path
 
 log = logging.getLogger("condense.table")
@@ -26,10 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--layout",
         default=SUMMARY,
-        choices=[SUMMARY, MASKS, *LAYOUTS.names()],
-        help="summary: the long table; masks: every mask variant at ratio 1 against no mask; "
-        "otherwise a paper layout from condense/reporting/layouts.py",
+        choices=[*VIEWS.in_order(), *LAYOUTS.names()],
+        help="summary: the long table; masks: every mask variant at ratio 1 against no mask; pivot: any kind's cells with "
+        "--rows and --columns as axes; otherwise a paper layout from condense/reporting/layouts.py",
     )
+    parser.add_argument("--kind", default="accuracy", help="the evaluation kind whose records make the table (others are left out)")
+    parser.add_argument("--rows", default="method,ipc", help=f"pivot: comma-separated row axes among {', '.join(AXES)}")
+    parser.add_argument("--columns", default="model", help="pivot: comma-separated column axes ('' for none)")
     add_path(parser, "--out-csv", OUTPUT, required=True)
     add_path(parser, "--out-md", OUTPUT, required=True)
     add_path(parser, "--out-tex", OUTPUT, default=None, help="also a LaTeX table (booktabs)")
@@ -40,9 +44,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    table = summarize(load_rows(args.results))
+    rows = load_rows(args.results, kind=args.kind)
+    if rows.empty:
+        raise CondenseError(f"none of the {len(args.results)} records given is a final {args.kind} evaluation; pass those (--kind)")
+    table = summarize(rows)
+    table.attrs.update(rows.attrs)
     methods = [(name, spec.label) for name, spec in METHODS.items()]
-    csv_frame, shown, title, notes = render(table, args.layout, args.title, args.caption, methods)
+    axes = tuple([a.strip() for a in text.split(",") if a.strip()] for text in (args.rows, args.columns))
+    csv_frame, shown, title, notes = render(table, args.layout, args.title, args.caption, methods, axes)
     with atomic_path(args.out_csv) as tmp:
         csv_frame.to_csv(tmp, index=False)
     with atomic_path(args.out_md) as tmp:

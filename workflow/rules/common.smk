@@ -8,6 +8,7 @@ SET = R + "/{dataset}/sets/{method}_ipc{ipc}_seed{seed}.pt"
 HERDING_ORDER = R + "/{dataset}/coresets/herding_order.pt"
 EVAL = R + "/{dataset}/eval/{method}_ipc{ipc}_seed{seed}/{model}.json"
 SNAPSHOT = R + "/{dataset}/snapshots/{method}_ipc{ipc}_seed{seed}/it{it}.pt"
+ARTIFACT = R + "/{dataset}/artifacts/{artifact}_seed{seed}.pt"  # what a method requires (MethodSpec.requires), made by its own rule
 EVAL_SNAPSHOT = R + "/{dataset}/eval/{method}_ipc{ipc}_seed{seed}/it{it}/{model}.json"
 COST = R + "/{dataset}/tables/cost"
 MASKS_TABLE = R + "/{dataset}/tables/masks"
@@ -37,6 +38,7 @@ wildcard_constraints:
     seed="[0-9]+",
     it="[0-9]+",
     ratio="[0-9]+(\\.[0-9]+)?",
+    artifact="[a-z0-9_]+",
 
 
 def res(rule_name, key):

@@ -18,6 +18,44 @@ def mask_input(wildcards):
     return inputs
 
 
+def artifact_seed(kind):
+    """An artifact's own seed (config artifacts.<kind>.seed, default 0): every condensation seed shares it, as MTT's runs share one buffer."""
+    return config["artifacts"].get(kind, {}).get("seed", 0)
+
+
+def artifact_inputs(wildcards):
+    """The artifacts the method requires, each made by the `artifact` rule."""
+    kinds = METHODS.get(base_method(wildcards.method)).requires
+    return {f"artifact_{kind}": ARTIFACT.format(dataset=wildcards.dataset, artifact=kind, seed=artifact_seed(kind)) for kind in kinds}
+
+
+def artifact_flags(wildcards, input):
+    kinds = METHODS.get(base_method(wildcards.method)).requires
+    return " ".join(f"--artifact {kind}={input[f'artifact_{kind}']}" for kind in kinds)
+
+
+rule artifact:
+    """An artifact a condensation method requires (condense/methods/artifacts.py), with its settings from config artifacts.<kind>."""
+    input:
+        data=DATA,
+    output:
+        ARTIFACT,
+    log:
+        LOGS + "/artifacts/{artifact}_seed{seed}.log",
+    benchmark:
+        BENCH + "/artifacts/{artifact}_seed{seed}.tsv"
+    threads: res("artifact", "threads")
+    resources:
+        **rule_resources("artifact"),
+    params:
+        flags=lambda wildcards: " ".join(
+            f"--{key.replace('_', '-')} {value}" for key, value in config["artifacts"].get(wildcards.artifact, {}).items() if key != "seed"
+        ),
+    shell:
+        "{CONDENSE} artifact --kind {wildcards.artifact} --data {input.data} {params.flags} --seed {wildcards.seed}"
+        " --device {config[device]} --threads {threads} --out {output} --log {log} --quiet"
+
+
 def mask_flags(wildcards, input):
     variant = mask_variant(wildcards.method)
     if variant is None:
@@ -48,6 +86,7 @@ for _base in METHODS.names():
             f"distill_{_base}"
         input:
             unpack(mask_input),
+            unpack(artifact_inputs),
             data=DATA,
         output:
             set=SET,
@@ -72,6 +111,7 @@ for _base in METHODS.names():
             compile=lambda wildcards: compile_flag("distill", base_method(wildcards.method)),
             flags=distill_flags,
             mask=mask_flags,
+            artifacts=artifact_flags,
             snapshots=snapshot_flags,
             base=lambda wildcards: base_method(wildcards.method),
             model=config["distill"]["model"],
@@ -80,7 +120,8 @@ for _base in METHODS.names():
             # resumed after a kill; made from other inputs or settings (Snakemake reruns the job then), restarted
             checkpoint=R + "/{dataset}/checkpoints/{method}_ipc{ipc}_seed{seed}.ckpt",
         shell:
-            "{CONDENSE} distill --method {params.base} --data {input.data} {params.mask} --ipc {wildcards.ipc} --model {params.model}"
+            "{CONDENSE} distill --method {params.base} --data {input.data} {params.mask} {params.artifacts} --ipc {wildcards.ipc}"
+            " --model {params.model}"
             " {params.flags} {params.snapshots} --seed {wildcards.seed} --checkpoint {params.checkpoint} --checkpoint-every {params.every}"
             " --stale-checkpoint restart"
             " --log-every {params.log_every} --device {config[device]} {params.compile} --threads {threads}"
