@@ -107,6 +107,12 @@ def artifacts(tmp_path_factory) -> dict:
         main(
             [
                 "train-attention",
+                "--model",
+                "small_fcn",
+                "--crop-pad",
+                "4",
+                "--crop-fill",
+                "mean",
                 "--data",
                 str(data),
                 "--epochs",
@@ -165,6 +171,12 @@ def test_train_attention_is_deterministic(artifacts, tmp_path):
         main(
             [
                 "train-attention",
+                "--model",
+                "small_fcn",
+                "--crop-pad",
+                "4",
+                "--crop-fill",
+                "mean",
                 "--data",
                 str(artifacts["data"]),
                 "--epochs",

@@ -20,8 +20,10 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
+from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, UNIT
 from ..core.errors import CondenseError
 from ..core.runtime import make_generator
+from ..core.settings import setting
 from ..data.augment import AugmentParams, apply, parse_strategy, sample
 from ..data.store import RealData, subset_per_class
 from ..models.fcn import FCNS, POOLINGS, build_fcn, pool_logits
@@ -32,32 +34,38 @@ log = logging.getLogger("condense.train_attention")
 
 @dataclass(frozen=True)
 class FCNTrainingSettings:
-    model: str = "small_fcn"
-    pool: str = "lse"
-    epochs: int = 10
-    lr: float = 0.1
-    batch_size: int = 128
-    weight_decay: float = 1e-4
-    momentum: float = 0.9
-    per_class: int = 0  # 0 = every training image
-    augment: str = "auto"  # '_'-joined families (crop, flip, ...), none, or auto (crop_flip; crop where a flip changes the class)
-    crop_pad: int = 4
-    crop_fill: str = "mean"  # what the crop's padding holds: mean (zero in normalised space) or black (pixel value 0)
-    eta_min: float = 0.0  # the cosine schedule's floor (the authors: 0.001)
-    pretrained: str | None = None  # imagenet (torchvision's weights API) or a LOCAL resnet18 state dict (resnet18_fcn only)
+    """The attention FCN's training, each default the authors' (``self-attention.py``; DESIGN §5) where they state one.
+    Deviations: ``lr`` (their script states none; torch's SGD then has none either) and ``pretrained`` (their
+    ImageNet weights need a download: pass ``--pretrained imagenet`` where one is possible); docs/deviations.md."""
+
+    model: str = setting("resnet18_fcn", "attention model", choices=lambda: FCNS.names())
+    pool: str = setting(
+        "lse", "spatial pooling of the class maps: lse (the authors' code) or avg (the paper)", choices=lambda: POOLINGS.names()
+    )
+    epochs: int = setting(50, "training epochs (the authors: 50)", bounds=AT_LEAST_ONE)
+    lr: float = setting(
+        0.1, "initial learning rate, cosine-annealed to eta_min over all steps (ours: the authors state none)", bounds=POSITIVE
+    )
+    batch_size: int = setting(128, "batch size (the authors: 128)", bounds=AT_LEAST_ONE)
+    weight_decay: float = setting(1e-4, "SGD weight decay (the authors: 1e-4)", bounds=NON_NEGATIVE)
+    momentum: float = setting(0.9, "SGD momentum (the authors: 0.9)", bounds=UNIT)
+    per_class: int = setting(0, "train on this many images per class (0 = all); for quick profiles", bounds=NON_NEGATIVE)
+    augment: str = setting("auto", "'_'-joined families applied in turn with per-image parameters (crop, flip, ...), none, or auto "
+                           "(crop_flip; crop only where a flip changes the class, e.g. digits)")  # fmt: skip
+    crop_pad: int = setting(8, "random-crop padding in pixels (the authors: RandomCrop(32, padding=8))", bounds=NON_NEGATIVE)
+    crop_fill: str = setting("black", "what the crop's padding holds: black (the authors', PIL padding) or mean (zero in "
+                             "normalised space)", choices=("mean", "black"))  # fmt: skip
+    eta_min: float = setting(0.001, "floor of the cosine schedule (the authors: 0.001)", bounds=NON_NEGATIVE)
+    pretrained: str = setting(None, "resnet18_fcn: imagenet (torchvision's weights API, cached or downloaded once) or a LOCAL "
+                              "resnet18 state dict; none = from scratch (ours: the authors start from ImageNet)")  # fmt: skip
 
     def check(self) -> None:
-        FCNS.get(self.model)
-        POOLINGS.get(self.pool)
-        for flag, value, low in (("--epochs", self.epochs, 1), ("--batch-size", self.batch_size, 1), ("--crop-pad", self.crop_pad, 0)):
-            if value < low:
-                raise CondenseError(f"{flag} {value} must be at least {low}")
-        if not self.lr > 0:
-            raise CondenseError(f"--lr {self.lr} must be positive")
+        """What one field's range cannot say: the schedule's floor stays below its start."""
         if not 0 <= self.eta_min < self.lr:
             raise CondenseError(f"--eta-min {self.eta_min} must be in [0, --lr {self.lr})")
-        if self.crop_fill not in ("mean", "black"):
-            raise CondenseError(f"--crop-fill {self.crop_fill!r} is not mean or black")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def resolve_augment(augment: str, flip_safe: bool) -> tuple[str, ...]:

@@ -120,17 +120,44 @@ def settings_fields(settings_classes: Iterable[type], skip: Iterable[str] = ()) 
     return seen
 
 
+def _default_text(value) -> str:
+    return (
+        "symbolic, resolved per run"
+        if value is None
+        else repr(value)
+        if isinstance(value, str)
+        else f"{value:g}"
+        if isinstance(value, float)
+        else str(value)
+    )
+
+
+def defaults_of(stem: str, settings_classes: Iterable[type], owners: Iterable[str] | None, skip: Iterable[str] = ()) -> str:
+    """'(default: 1000)' where every class agrees, else '(default: dc 1000, dm 20000)' with the owners' names."""
+    classes = list(settings_classes)
+    names = list(owners) if owners is not None else [c.__name__ for c in classes]
+    found = [(name, f.default) for name, cls in zip(names, classes) for f in user_fields(cls, skip=tuple(skip)) if flag_name(f) == stem]
+    values = {_default_text(v) for _, v in found}
+    if len(values) == 1:
+        return f"(default: {values.pop()})"
+    return "(default: " + ", ".join(f"{name} {_default_text(v)}" for name, v in found) + ")"
+
+
 def add_settings_arguments(
     parser: argparse.ArgumentParser,
     settings_classes: Iterable[type],
     skip: Iterable[str] = (),
     title: str = "method settings (default: the method's reference value)",
+    owners: Iterable[str] | None = None,
 ) -> None:
-    """One flag per settings field of any of ``settings_classes`` (default None = the declared default)."""
+    """One flag per settings field of any of ``settings_classes`` (default None = the declared default), its help
+    ending with the declared default (each owner's, where ``owners`` name the classes and they differ)."""
+    classes = list(settings_classes)
     group = parser.add_argument_group(title)
-    for stem, f in settings_fields(settings_classes, skip).items():
+    for stem, f in settings_fields(classes, skip).items():
         kind = FIELD_TYPES.get(f.type, str)
-        action = group.add_argument(f"--{stem.replace('_', '-')}", dest=stem, type=kind, default=None, help=f.metadata.get("help") or None)
+        text = " ".join(part for part in (f.metadata.get("help") or "", defaults_of(stem, classes, owners, skip)) if part)
+        action = group.add_argument(f"--{stem.replace('_', '-')}", dest=stem, type=kind, default=None, help=text)
         if f.metadata.get("bounds") is not None:
             action.bounds = f.metadata["bounds"]
 

@@ -59,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_path(parser, "--data", INPUT, required=True, help="dataset file from `condense download`")
     add_number(parser, "--ipc", int, AT_LEAST_ONE, required=True, help="synthetic images per class")
     parser.add_argument("--model", default="convnet", help="network used for matching")
-    add_settings_arguments(parser, _settings_classes(), skip=RUN_FIELDS)
+    add_settings_arguments(parser, _settings_classes(), skip=RUN_FIELDS, owners=METHODS.names())
     add_path(parser, "--maps", INPUT, default=None, help="saliency maps from `condense saliency`: mask the real images")
     parser.add_argument("--mask", default=None, help=mask_help())
     add_path(parser, "--selection", INPUT, default=None, help="fixed scheme: which images are masked (`condense mask`)")
@@ -110,7 +110,7 @@ def describe(registry) -> str:
 
 
 def _settings_classes() -> list[type]:
-    return [spec.settings for _, spec in METHODS.items()]
+    return [METHODS.get(name).settings for name in METHODS.names()]
 
 
 def resolve_settings(args: argparse.Namespace, data: RealData):
