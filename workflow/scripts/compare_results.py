@@ -5,8 +5,9 @@
 Pairs files by their path under each root (after the renames, applied to OLD's paths) and compares
 what they hold, not their bytes: torch files and JSON recursively (tensors bit for bit, numbers
 exactly), tables and PNGs byte for byte. What cannot be equal between two runs is reported apart,
-never as a difference: wall-clock fields (``seconds``, ``train_seconds``), PDFs (they embed their
-creation time), logs and benchmark files. Keys present on one side only and strings that differ
+never as a difference: wall-clock fields (``seconds``, ``train_seconds``, ``set_seconds``) and what a run
+measured about itself (``cost``: throughput, peak memory, energy) with the cost table and the accuracy-over-time
+figure drawn from them, PDFs (they embed their creation time), logs and benchmark files. Keys present on one side only and strings that differ
 (e.g. a path that moved) are listed as such. Exit status 1 when any tensor, number or table differs.
 """
 
@@ -21,7 +22,10 @@ from pathlib import Path
 
 import torch
 
-TIMING = {"seconds", "train_seconds"}
+TIMING = {"seconds", "train_seconds", "set_seconds"}
+MEASURED = {"cost"}  # what a run measured about itself (seconds, throughput, peak memory, energy): never equal twice
+# Files drawn from those measurements (listed apart, never as a difference)
+MEASURED_FILES = re.compile(r"(^|/)tables/cost\.(md|csv|tex|html)$|(^|/)figures/accuracy_vs_time\.png$")
 VERSIONS = {"format"}  # file-format versions: a deliberate change, listed apart
 SKIPPED_DIRS = {"logs", "benchmarks", "checkpoints", "mirror", "raw"}
 
@@ -41,7 +45,7 @@ def compare(a, b, where: str, report: dict) -> None:
                 report["removed"].append(f"{where}.{key}")
             elif key not in a:
                 report["added"].append(f"{where}.{key}")
-            elif key in TIMING:
+            elif key in TIMING or key in MEASURED:
                 report["timing"] += 1
             elif key in VERSIONS and a[key] != b[key]:
                 report["versions"].append(f"{where}.{key}: {a[key]!r} -> {b[key]!r}")
@@ -105,6 +109,9 @@ def main() -> int:
         if a_path.suffix == ".pdf":
             report_lines.append(f"not compared (embeds its creation time): {rel}")
             continue
+        if MEASURED_FILES.search(rel):
+            report_lines.append(f"not compared (drawn from the run's own timings and memory): {rel}")
+            continue
         report = {"removed": [], "added": [], "different": [], "strings": [], "versions": [], "tensors": 0, "numbers": 0, "timing": 0}
         compare(load(a_path), load(b_path), rel, report)
         for key in ("tensors", "numbers", "timing"):
@@ -116,7 +123,7 @@ def main() -> int:
     print("\n".join(report_lines))
     print(
         f"compared {totals['files']} files: {totals['tensors']} tensors and {totals['numbers']} numbers; "
-        f"{totals['timing']} timing fields skipped; {'DIFFERENCES FOUND' if failed else 'no tensor, number or table differs'}"
+        f"{totals['timing']} timing and cost fields skipped; {'DIFFERENCES FOUND' if failed else 'no tensor, number or table differs'}"
     )
     return 1 if failed else 0
 
