@@ -22,7 +22,7 @@ rule table:
 
 
 rule paper_table:
-    """A paper-layout table (condense/layouts.py: table1, table2, convnet) as Markdown, CSV, LaTeX and HTML."""
+    """A paper-layout table (condense/reporting/layouts.py: table1, table2, convnet) as Markdown, CSV, LaTeX and HTML."""
     input:
         evals=lambda wildcards: eval_targets(wildcards.dataset),
         full=lambda wildcards: full_targets(wildcards.dataset),
@@ -46,7 +46,7 @@ rule paper_table:
 
 
 rule figures:
-    """One figure (condense/figures.py) as PNG + PDF from the files FIGURE_INPUTS names."""
+    """One figure (condense/reporting/figures/) as PNG + PDF from the files FIGURE_INPUTS names."""
     input:
         data=DATA,
         files=lambda wildcards: FIGURE_INPUTS[wildcards.figure](wildcards.dataset),
