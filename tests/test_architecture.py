@@ -190,7 +190,7 @@ def step(problem, generator):
     return loss.detach()
 
 
-register_method(MethodSpec(name="toy", label="Toy", settings=ToySettings, step=step, evaluation="none",
+register_method(MethodSpec(name="toy", label="Toy", settings=ToySettings, step=step, eval_augment="none",
                            loss_label="squared distance to the class mean",
                            real_images_per_iteration=lambda settings, classes: classes * settings.batch_real))
 '''

@@ -92,9 +92,9 @@ def step(problem, generator):
     return loss.detach()
 
 
-register_method(MethodSpec(name="toylr", label="ToyLR", settings=ToyLRSettings, step=step, evaluation="none",
+register_method(MethodSpec(name="toylr", label="ToyLR", settings=ToyLRSettings, step=step, eval_augment="none",
                            loss_label="distance to the class means", real_images_per_iteration=lambda settings, classes: 0,
-                           requires=("class_means",),
+                           requires=("class_means",), produces=("learned_lr",),
                            state=MethodState(start=start, save=save, load=load,
                                              export=lambda problem: {"learned_lr": float(problem.learned["lr"])})))
 '''

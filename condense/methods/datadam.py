@@ -21,9 +21,8 @@ from torch import Tensor, nn
 
 from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE
 from ..core.settings import setting
-from .gradient_matching import _strategy
 from .problem import Problem
-from .spec import MethodSpec, register_method
+from .spec import MethodSpec, register_method, resolve_augment
 
 SCALE = 100.0  # the official code multiplies both terms by 100
 
@@ -39,7 +38,7 @@ class DataDAMSettings:
     )
     batch_real: int = setting(64, "real images per class per iteration", bounds=AT_LEAST_ONE)
     init: str = setting("real", "initial synthetic images: noise or real", choices=("noise", "real"))
-    strategy: str = setting("dsa", "none, dsa (the dataset's DSA strategy) or a strategy", flag="augment", resolve=_strategy)
+    strategy: str = setting("dsa", "none, dsa (the dataset's DSA strategy) or a strategy", flag="augment", resolve=resolve_augment)
     task_balance: float = setting(0.01, "weight of the last-layer (embedding) term against the attention terms", bounds=NON_NEGATIVE)
     attention_power: float = setting(1.0, "p of the attention map Σ_channels |a|^p (the official exp=1)", bounds=POSITIVE)
 
@@ -97,7 +96,7 @@ SPEC = register_method(
         label="DataDAM",
         settings=DataDAMSettings,
         step=attention_matching,
-        evaluation="dsa",
+        eval_augment="dsa",
         loss_label="attention + embedding matching (per class)",
         real_images_per_iteration=lambda settings, num_classes: num_classes * settings.batch_real,
         summary="spatial attention of every block matched between real and synthetic images, plus the embedding",

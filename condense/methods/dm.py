@@ -15,9 +15,8 @@ from torch import Tensor
 from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE
 from ..core.settings import setting
 from ..models.classifiers import has_batchnorm
-from .gradient_matching import _strategy
 from .problem import Problem
-from .spec import MethodSpec, register_method
+from .spec import MethodSpec, register_method, resolve_augment
 
 
 @dataclass(frozen=True)
@@ -29,7 +28,7 @@ class DMSettings:
     lr_img: float = setting(1.0, "learning rate of the synthetic images (SGD, momentum 0.5)", bounds=POSITIVE)
     batch_real: int = setting(256, "real images per class per iteration", bounds=AT_LEAST_ONE)
     init: str = setting("real", "initial synthetic images: noise or real", choices=("noise", "real"))
-    strategy: str = setting("dsa", "none, dsa (the dataset's DSA strategy) or a strategy", flag="augment", resolve=_strategy)
+    strategy: str = setting("dsa", "none, dsa (the dataset's DSA strategy) or a strategy", flag="augment", resolve=resolve_augment)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -67,7 +66,7 @@ SPEC = register_method(
         label="DM",
         settings=DMSettings,
         step=distribution_matching,
-        evaluation="dsa",
+        eval_augment="dsa",
         loss_label="‖Δ mean embedding‖² (per class)",
         real_images_per_iteration=lambda settings, num_classes: num_classes * settings.batch_real,
         summary="distribution matching of mean embeddings",

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..core.settings import setting
-from .gradient_matching import LOSS_LABEL, GradientMatchingSettings, _strategy, gradient_matching, real_images_per_iteration
-from .spec import MethodSpec, register_method
+from .gradient_matching import LOSS_LABEL, GradientMatchingSettings, gradient_matching, real_images_per_iteration
+from .spec import MethodSpec, register_method, resolve_augment
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class DSASettings(GradientMatchingSettings):
     """DC's settings with DSA's defaults: real initialisation, the dataset's DSA strategy."""
 
     init: str = setting("real", "initial synthetic images: noise or real", choices=("noise", "real"))
-    strategy: str = setting("dsa", "none, dsa (the dataset's DSA strategy) or a strategy", flag="augment", resolve=_strategy)
+    strategy: str = setting("dsa", "none, dsa (the dataset's DSA strategy) or a strategy", flag="augment", resolve=resolve_augment)
 
 
 SPEC = register_method(
@@ -28,7 +28,7 @@ SPEC = register_method(
         label="DSA",
         settings=DSASettings,
         step=gradient_matching,
-        evaluation="dsa",
+        eval_augment="dsa",
         loss_label=LOSS_LABEL,
         real_images_per_iteration=real_images_per_iteration,
         summary="gradient matching with differentiable siamese augmentation",

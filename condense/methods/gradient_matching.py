@@ -21,11 +21,11 @@ from ..core.accel import FastNet
 from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE
 from ..core.errors import CondenseError
 from ..core.settings import setting
-from ..data.augment import resolve_strategy
 from ..models.classifiers import has_batchnorm
 from ..training.loop import train_epoch
 from .matching import DISTANCES, match_loss, matched_parameters
 from .problem import Problem
+from .spec import resolve_augment
 
 # (outer_loop, inner_loop) per IPC from the reference code's get_loops.
 REFERENCE_LOOPS = {1: (1, 1), 10: (10, 50), 20: (20, 25), 30: (30, 20), 40: (40, 15), 50: (50, 10)}
@@ -50,10 +50,6 @@ def _inner(value, context):
     return loops_for(context["ipc"])[1] if value is None else value
 
 
-def _strategy(value, context):
-    return resolve_strategy(value, context["traits"])
-
-
 @dataclass(frozen=True)
 class GradientMatchingSettings:
     """DC's reference settings (the official main.py arguments; docs/reference-protocol.md)."""
@@ -68,7 +64,7 @@ class GradientMatchingSettings:
     batch_train: int = setting(256, "batch size of the inner-loop training", bounds=AT_LEAST_ONE)
     init: str = setting("noise", "initial synthetic images: noise or real", choices=("noise", "real"))
     dis_metric: str = setting("ours", "gradient distance", choices=DISTANCES.names)
-    strategy: str = setting("none", "none, dsa (the dataset's DSA strategy) or a strategy", flag="augment", resolve=_strategy)
+    strategy: str = setting("none", "none, dsa (the dataset's DSA strategy) or a strategy", flag="augment", resolve=resolve_augment)
     outer_loop: int = setting(None, "image updates per iteration (default: reference table by IPC)", bounds=AT_LEAST_ONE, resolve=_outer)
     inner_loop: int = setting(None, "network epochs between them (default: reference table by IPC)", bounds=AT_LEAST_ONE, resolve=_inner)
     bn_images_per_class: int = setting(16, "real images per class that set BatchNorm statistics (reference BNSizePC)", bounds=AT_LEAST_ONE)

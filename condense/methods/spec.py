@@ -21,9 +21,15 @@ from typing import Any
 from ..core.checks import AT_LEAST_ONE, check_number
 from ..core.registry import Registry
 from ..core.settings import build_settings, flag_name, setting, user_fields
+from ..data.augment import resolve_strategy
 from ..data.traits import DatasetTraits
 
 RUN_FIELDS = ("method", "ipc", "model")  # set by the run, not by method flags
+
+
+def resolve_augment(value, context) -> str:
+    """The resolver of a method's ``augment`` setting: ``dsa`` becomes the dataset's DSA strategy (its traits)."""
+    return resolve_strategy(value, context["traits"])
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,18 @@ def _load_images(problem, saved: dict) -> None:
 
 IMAGES = MethodState(start=lambda problem: None, save=_save_images, load=_load_images, export=lambda problem: {})
 
-__all__ = ["METHODS", "IMAGES", "MethodSpec", "MethodState", "register_method", "setting", "flag_name", "method_fields", "RUN_FIELDS"]
+__all__ = [
+    "METHODS",
+    "IMAGES",
+    "resolve_augment",
+    "MethodSpec",
+    "MethodState",
+    "register_method",
+    "setting",
+    "flag_name",
+    "method_fields",
+    "RUN_FIELDS",
+]
 
 
 def method_fields(settings_cls: type) -> list:
@@ -66,13 +83,21 @@ class MethodSpec:
     label: str  # in tables and figures
     settings: type  # frozen dataclass: RUN_FIELDS, then each setting with its reference default
     step: Callable  # step(problem, generator) -> loss tensor: one reference iteration
-    evaluation: str  # how the reference evaluates its sets: "dsa" (DSA augmentation, 1000 epochs) or "none" (300)
+    eval_augment: str  # the augmentation the reference evaluates its sets with: "dsa" (DSA, 1000 epochs) or "none" (300 epochs)
     loss_label: str  # what its loss curve shows
     real_images_per_iteration: Callable[[Any, int], int]  # (settings, num_classes) -> real images drawn per iteration
     image_momentum: float = 0.5  # SGD momentum of the synthetic images (all three reference methods)
     summary: str = ""
     requires: tuple[str, ...] = ()  # artifact kinds (condense/methods/artifacts.py) made before condensing, each by its own stage
     state: MethodState = IMAGES  # what it learns besides the images' SGD, and how that is checkpointed and exported
+    produces: tuple[str, ...] = ()  # what its sets carry besides images and labels (learned_lr, soft_labels, decoder)
+
+    def export(self, problem) -> dict:
+        """The set's extra fields (``state.export``), exactly those it declares in ``produces``."""
+        extra = self.state.export(problem)
+        if set(extra) != set(self.produces):
+            raise ValueError(f"method {self.name} exports {sorted(extra)} but declares produces={list(self.produces)}")
+        return extra
 
     def takes(self, key: str) -> bool:
         """Whether ``key`` (a flag stem such as ``lr_net``) is one of this method's settings."""

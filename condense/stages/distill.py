@@ -312,7 +312,7 @@ def run(args: argparse.Namespace) -> None:
         return
     final = replace(made, iteration=settings.iterations, losses=tuple(state.losses), seconds=state.seconds,
                     cost=cost(state, per_iteration, device))  # fmt: skip
-    SyntheticSet(images.detach(), labels, final, **spec.state.export(problem)).save(args.out)
+    SyntheticSet(images.detach(), labels, final, **spec.export(problem)).save(args.out)
     if args.grid is not None:
         save_grid(args.grid, images, data, settings.ipc)
     end_run(run_, hooks)

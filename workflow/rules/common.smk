@@ -65,7 +65,7 @@ def eval_augment(method):
     """Evaluation augmentation of a set: config['eval']['augment'] of its base method, else the method's
     reference protocol (its spec), none for coresets."""
     base = base_method(method)
-    default = METHODS.get(base).evaluation if base in METHODS else "none"
+    default = METHODS.get(base).eval_augment if base in METHODS else "none"
     return config["eval"]["augment"].get(base, default)
 
 
