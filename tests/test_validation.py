@@ -167,7 +167,7 @@ def test_a_diverged_condensation_stops_keeps_the_last_finite_checkpoint_and_writ
     assert code == 2 and len(err) == 1 and "diverged at iteration 3" in err[0] and "no set was written" in err[0]
     assert not out.exists()
     saved = torch.load(ckpt, weights_only=True)
-    assert saved["next_iteration"] == 3 and torch.isfinite(saved["images"]).all()  # written after iteration 2, never after 3
+    assert saved["next_iteration"] == 3 and torch.isfinite(saved["state"]["images"]).all()  # written after iteration 2, never after 3
     assert all(math.isfinite(loss) for loss in saved["losses"])
 
 
@@ -296,4 +296,4 @@ def test_deferred_loss_reads_give_the_same_run_and_still_catch_divergence(data_f
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
     assert code == 2 and len(err) == 1 and "diverged at iteration 5" in err[0] and not out.exists()
     saved = torch.load(ckpt, weights_only=True)
-    assert saved["next_iteration"] == 4 and torch.isfinite(saved["images"]).all()
+    assert saved["next_iteration"] == 4 and torch.isfinite(saved["state"]["images"]).all()
