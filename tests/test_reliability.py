@@ -277,7 +277,7 @@ def test_a_stop_signal_writes_a_checkpoint_exits_128_plus_n_and_the_rerun_equals
         str(data_file),
         *COMMON,
         "--iterations",
-        "400",
+        "120",  # long enough that the signal lands mid-run (it is sent at iteration 3), short enough to rerun twice
         "--checkpoint",
         str(ckpt),
         "--checkpoint-every",
@@ -302,12 +302,12 @@ def test_a_stop_signal_writes_a_checkpoint_exits_128_plus_n_and_the_rerun_equals
     assert f"stopped by {signal.Signals(sig).name} after iteration" in err and "rerun the same command to resume" in err
     assert ckpt.exists() and not out.exists()
     stopped_at = torch.load(ckpt, weights_only=True)["next_iteration"]
-    assert 4 <= stopped_at < 400  # only the signal wrote it (checkpoint-every is larger than the run)
+    assert 4 <= stopped_at < 120  # only the signal wrote it (checkpoint-every is larger than the run)
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     assert subprocess.run(argv, env=env, capture_output=True).returncode == 0
     assert f"resumed from {ckpt} at iteration {stopped_at}" in log.read_text()
     straight = tmp_path / "straight.pt"
-    assert distill(data_file, straight, "--iterations", "400") == 0
+    assert distill(data_file, straight, "--iterations", "120") == 0
     (a, _, ma), (b, _, mb) = read_set(out), read_set(straight)
     assert torch.equal(a, b) and ma.losses == mb.losses
     assert not ckpt.exists()
