@@ -41,6 +41,7 @@ STAGES = {
     "table": "condense.stages.table",
     "cost": "condense.stages.cost",
     "figures": "condense.stages.figures",
+    "export": "condense.stages.export",
 }
 
 

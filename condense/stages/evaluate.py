@@ -13,18 +13,19 @@ import argparse
 import logging
 import sys
 from dataclasses import asdict
-from pathlib import Path
 
-from ..core.errors import CondenseError
+from ..core.checks import NON_NEGATIVE
 from ..core.meters import EnergyMeter, peak_gpu_mb, peak_host_mb
 from ..core.paths import INPUT, OUTPUT
 from ..core.runtime import resolve_device
-from ..data.records import EvalRecord, SyntheticSet
+from ..data.records import EvalRecord
+from ..data.set_formats import SET_FORMATS, ReadOptions, check_fits, read_set
 from ..data.store import load_data
 from ..evaluations import EVALUATIONS, EvalContext
 from ._args import (
     add_common_arguments,
     add_ensemble_argument,
+    add_number,
     add_path,
     add_settings_arguments,
     add_speed_argument,
@@ -42,7 +43,22 @@ def _settings_classes() -> list[type]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kind", default="accuracy", help=f"evaluation kind, one of: {', '.join(EVALUATIONS.names())}")
     add_path(parser, "--data", INPUT, required=True, help="dataset file from `condense download` (test set)")
-    add_path(parser, "--set", INPUT, required=True, help="image set to judge (coreset or synthetic set)")
+    add_path(
+        parser,
+        "--set",
+        INPUT,
+        required=True,
+        help="image set to judge: a set of this package, or one made by other code (see --set-format)",
+    )
+    parser.add_argument(
+        "--set-format",
+        default="auto",
+        choices=["auto", *SET_FORMATS.names()],
+        help="how --set is stored (default auto: recognised by its content; condense.data.set_formats)",
+    )
+    add_number(
+        parser, "--set-experiment", int, NON_NEGATIVE, default=0, help="which experiment of an official DC/DSA/DM result file (default 0)"
+    )
     parser.add_argument("--model", default="convnet", help="network to train (see condense.models.classifiers.MODELS)")
     add_settings_arguments(parser, _settings_classes(), title="evaluation settings (default: the kind's reference value)")
     add_path(parser, "--out", OUTPUT, required=True, help="the evaluation record (JSON)")
@@ -51,26 +67,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
 
 
-def check_fits(path: Path, synthetic: SyntheticSet, data) -> None:
-    """The set was made from this dataset (its recorded name), and its images and labels fit it; else one line."""
-    where = f"image set {str(path)!r}"
-    fix = "evaluate it against the dataset it was made from"
-    images, labels = synthetic.images, synthetic.labels
-    if synthetic.provenance.dataset != data.name:
-        raise CondenseError(f"{where} was made from {synthetic.provenance.dataset}, not {data.name}; {fix}")
-    if tuple(images.shape[1:]) != (data.channel, *data.im_size):
-        raise CondenseError(f"{where} holds {tuple(images.shape[1:])} images but {data.name} has {(data.channel, *data.im_size)}; {fix}")
-    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= data.num_classes):
-        raise CondenseError(
-            f"{where} has labels {int(labels.min())}..{int(labels.max())} but {data.name} has {data.num_classes} classes; {fix}"
-        )
-
-
 def run(args: argparse.Namespace) -> None:
     kind = EVALUATIONS.get(args.kind)
     device = resolve_device(args.device)
     data = load_data(args.data, device, with_train=kind.needs_train)  # by default the set is the training data here
-    synthetic = SyntheticSet.load(args.set)
+    synthetic = read_set(args.set, ReadOptions(dataset=data.name, experiment=args.set_experiment), args.set_format)
     check_fits(args.set, synthetic, data)
     settings = kind.resolve(given_settings(args, _settings_classes()), data, synthetic)
 

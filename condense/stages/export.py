@@ -1,0 +1,194 @@
+"""Hand a set to anyone: an ImageFolder of PNGs, one tensor file and a dataset card.
+
+``condense export --data D --set S --eval R.json ... --out DIR`` writes
+
+- ``DIR/images/<NN>_<class>/<NNNN>.png``: each image in pixels ([0, 1] after undoing the dataset's
+  normalisation, clamped, 8 bits), one folder per class, numbered so that torchvision's ``ImageFolder``
+  (which sorts folder names) gives back this package's class indices;
+- ``DIR/set.pt``: ``{"images", "labels", "classes", "mean", "std", "card"}``, the exact float images,
+  normalised as they were trained on (``torch.load(..., weights_only=True)``; DD-Ranking's input, and
+  ``condense evaluate --set DIR/set.pt`` reads it back);
+- ``DIR/card.json`` and ``DIR/README.md``: the dataset card: what the set is, how it was made (method,
+  settings, condensation network, seed, the digests of its inputs, its cost), the accuracy measured
+  (from the ``--eval`` records of this very set) and how to load it.
+
+The directory appears whole or not at all; an existing export at ``--out`` is replaced, any other
+existing directory refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .. import __version__
+from ..core.checks import NON_NEGATIVE
+from ..core.digests import file_digest
+from ..core.errors import CondenseError
+from ..core.paths import INPUT, OUTPUT_DIR
+from ..data.records import EvalRecord, SyntheticSet
+from ..data.set_formats import SET_FORMATS, ReadOptions, check_fits, read_set
+from ..data.store import denormalize, load_data
+from ._args import add_common_arguments, add_number, add_path
+
+log = logging.getLogger("condense.export")
+CARD_FORMAT = 1
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_path(parser, "--data", INPUT, required=True, help="dataset file from `condense download` (class names, mean and std)")
+    add_path(parser, "--set", INPUT, required=True, help="the set to export (any format `condense evaluate` reads)")
+    parser.add_argument("--set-format", default="auto", choices=["auto", *SET_FORMATS.names()], help="how --set is stored (default auto)")
+    add_number(parser, "--set-experiment", int, NON_NEGATIVE, default=0, help="which experiment of an official result file (default 0)")
+    add_path(parser, "--eval", INPUT, nargs="*", default=[], help="evaluation records of this set (`condense evaluate --out`) for the card")
+    add_path(parser, "--out", OUTPUT_DIR, required=True, help="directory to write (replaced if it holds an earlier export)")
+    add_common_arguments(parser, seed=False, device=False)
+
+
+def _folder(index: int, name: str, width: int) -> str:
+    return f"{index:0{width}d}_" + (re.sub(r"[^A-Za-z0-9.+-]+", "_", name).strip("_") or "class")
+
+
+def _same_set(record: EvalRecord, synthetic: SyntheticSet) -> bool:
+    a, b = record.set, synthetic.provenance
+    return (a.dataset, a.method, a.ipc, a.seed, a.mask, a.iteration, a.final) == (
+        b.dataset,
+        b.method,
+        b.ipc,
+        b.seed,
+        b.mask,
+        b.iteration,
+        b.final,
+    )
+
+
+def _accuracies(paths: list[Path], synthetic: SyntheticSet) -> list[dict]:
+    measured = []
+    for path in paths:
+        record = EvalRecord.load(path)
+        if not _same_set(record, synthetic):
+            p = record.set
+            raise CondenseError(f"--eval {str(path)!r} judged {p.method} IPC {p.ipc} seed {p.seed} of {p.dataset}, not this set; "
+                                "give the records of this set only")  # fmt: skip
+        column = record.columns[0]
+        measured.append({"kind": record.kind, "model": record.model, "value": column["label"], "mean": record.summary.get("mean"),
+                         "std": record.summary.get("std"), "n": record.summary.get("n"), "settings": record.settings,
+                         "device": record.device, "record": path.name})  # fmt: skip
+    return measured
+
+
+def make_card(synthetic: SyntheticSet, data, set_path: Path, accuracies: list[dict]) -> dict:
+    p = synthetic.provenance
+    return {
+        "card_format": CARD_FORMAT,
+        "dataset": p.dataset,
+        "classes": list(data.classes),
+        "images": int(synthetic.images.shape[0]),
+        "image_shape": list(synthetic.images.shape[1:]),
+        "images_per_class": torch.bincount(synthetic.labels, minlength=data.num_classes).tolist(),
+        "normalization": {"mean": list(data.mean), "std": list(data.std)},
+        "method": p.method,
+        "ipc": p.ipc,
+        "seed": p.seed,
+        "condensation_model": p.model,
+        "settings": p.settings,
+        "mask": p.mask.variant if p.mask else None,
+        "iteration": p.iteration,
+        "learned_lr": synthetic.learned_lr,
+        "inputs": p.inputs,
+        "cost": p.cost,
+        "source_file": {"name": set_path.name, "sha256": file_digest(set_path) if set_path.is_file() else None},
+        "accuracy": accuracies,
+        "exported_by": f"condense {__version__}",
+    }
+
+
+def _readme(card: dict) -> str:
+    lines = [f"# {card['method']} set of {card['dataset']}, {card['ipc']} image(s) per class", ""]
+    lines += [f"{card['images']} images of shape {tuple(card['image_shape'])} in {len(card['classes'])} classes, made by "
+              f"`{card['method']}`" + (f" on `{card['condensation_model']}`" if card["condensation_model"] else "")
+              + f" with seed {card['seed']}" + (f", masked with `{card['mask']}`" if card["mask"] else "") + "."]  # fmt: skip
+    if card["learned_lr"] is not None:
+        lines += ["", f"Train on it with learning rate {card['learned_lr']:g} (learned with the images)."]
+    lines += ["", "## Accuracy measured", ""]
+    if card["accuracy"]:
+        lines += ["| kind | network | mean ± std | networks | device |", "|---|---|---|---|---|"]
+        for a in card["accuracy"]:
+            value = "—" if a["mean"] is None else f"{a['mean']:.2f} ± {a['std']:.2f}"
+            lines.append(f"| {a['kind']} ({a['value']}) | {a['model']} | {value} | {a['n']} | {a['device']} |")
+    else:
+        lines.append("None recorded with this export (`condense export --eval RECORD ...`).")
+    mean, std = card["normalization"]["mean"], card["normalization"]["std"]
+    lines += ["", "## Load it", "", "```python", "import torch, torchvision.transforms as T",
+              "from torchvision.datasets import ImageFolder",
+              f"folder = ImageFolder('images', transform=T.Compose([T.ToTensor(), T.Normalize({mean}, {std})]))"
+              + ("  # grayscale PNGs: ImageFolder opens them as RGB, so put T.Grayscale() first" if len(mean) == 1 else ""),
+              "exact = torch.load('set.pt', weights_only=True)  # the float images as trained on, normalised",
+              "```", "", "The PNGs are 8-bit; `set.pt` holds the exact values. The classes, in label order: "
+              + ", ".join(f"{i} {name}" for i, name in enumerate(card["classes"])) + ".",
+              "", "Everything about how the set was made: `card.json`."]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def write_export(synthetic: SyntheticSet, data, card: dict, out: Path) -> None:
+    """Write into a directory beside ``out``, then move it into place, so a failure leaves nothing half-written."""
+    out = Path(out)
+    if out.exists() and not (out.is_dir() and (out / "card.json").is_file()):
+        raise CondenseError(f"--out {str(out)!r} exists and is not an earlier export; choose another directory")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    from PIL import Image
+
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name[:40]}-", dir=out.parent))
+    try:
+        width = len(str(max(data.num_classes - 1, 1)))
+        folders = [staging / "images" / _folder(c, name, width) for c, name in enumerate(data.classes)]
+        for folder in folders:
+            folder.mkdir(parents=True)
+        # 8 bits as torchvision's save_image rounds them; grayscale stays one channel (mode L), colour is RGB
+        pixels = denormalize(synthetic.images, data.mean, data.std).mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8)
+        counts = [0] * data.num_classes
+        for image, label in zip(pixels, synthetic.labels.tolist(), strict=True):
+            array = image[0].numpy() if image.shape[0] == 1 else image.permute(1, 2, 0).numpy()
+            Image.fromarray(array, mode="L" if image.shape[0] == 1 else "RGB").save(folders[label] / f"{counts[label]:04d}.png")
+            counts[label] += 1
+        torch.save({"images": synthetic.images.float().contiguous(), "labels": synthetic.labels.long(), "classes": list(data.classes),
+                    "mean": list(data.mean), "std": list(data.std), "card": card}, staging / "set.pt")  # fmt: skip
+        (staging / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+        (staging / "README.md").write_text(_readme(card))
+        os.chmod(staging, 0o755)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name[:40]}-old-", dir=out.parent))
+            os.replace(out, old / "export")
+            os.replace(staging, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, out)
+    except OSError as exc:
+        raise CondenseError(f"cannot write {str(out)!r} ({exc.strerror or exc}); free space or choose another location") from None
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def run(args: argparse.Namespace) -> None:
+    data = load_data(args.data, torch.device("cpu"), with_train=False)
+    synthetic = read_set(args.set, ReadOptions(dataset=data.name, experiment=args.set_experiment), args.set_format)
+    check_fits(args.set, synthetic, data)
+    card = make_card(synthetic, data, Path(args.set), _accuracies(list(args.eval), synthetic))
+    write_export(synthetic, data, card, args.out)
+    log.info("exported %d images of %s (%s) to %s", card["images"], card["method"], card["dataset"], args.out)
+
+
+if __name__ == "__main__":
+    from ..cli import stage_main
+
+    sys.exit(stage_main(__name__))
