@@ -17,6 +17,7 @@ def schema_enums() -> dict[str, list[str]]:
     from .methods import ARTIFACTS, METHODS
     from .models.classifiers import MODELS
     from .models.fcn import FCNS
+    from .models.pools import EVAL_POOLS
 
     return {
         "method": METHODS.names(),
@@ -25,6 +26,7 @@ def schema_enums() -> dict[str, list[str]]:
         "mask_fill": FILLS.names(),
         "mask_scheme": SCHEMES.names(),
         "model": MODELS.names(),
+        "eval_pool": EVAL_POOLS.names(),
         "fcn_model": FCNS.names(),
         "derivation": DERIVATIONS.names() or ["(none registered)"],
         "artifact_kind": ARTIFACTS.names() or ["(none registered)"],

@@ -180,3 +180,24 @@ def test_a_layout_is_built_only_where_it_has_a_cell():
     assert has_cells(table1, "fmnist-bg-correlated", ["convnet", "alexnet"])
     assert has_cells(table1, "cifar10", ["convnet"])  # the published column
     assert has_cells(convnet, "fmnist-bg-correlated", ["convnet"])
+
+
+def test_the_cross_architecture_table_has_one_column_per_network_and_one_row_per_set(tmp_path):
+    # what the workflow's cross_arch_table rule runs: every record of every network, masked sets as rows of their own
+    records = [
+        write_record(tmp_path / "dm_convnet.json", [0.70, 0.72], method="dm", model="convnet"),
+        write_record(tmp_path / "dm_mlp.json", [0.40, 0.50], method="dm", model="mlp"),
+        write_record(tmp_path / "dmm_convnet.json", [0.60], method="dm", model="convnet", ratio=1.0),
+        write_record(tmp_path / "dm_s1_mlp.json", [0.60, 0.60], method="dm", model="mlp", seed=1),  # a second condensation seed
+        write_record(tmp_path / "random_resnet.json", [0.30], method="random", model="resnet18"),
+    ]
+    md = tmp_path / "cross.md"
+    argv = ["table", *map(str, records), "--layout", "pivot", "--rows", "method,mask_label,mask_ratio,ipc", "--columns", "model"]
+    assert main([*argv, "--out-md", str(md), "--out-csv", str(tmp_path / "cross.csv")]) == 0
+    frame = pd.read_csv(tmp_path / "cross.csv")
+    assert list(frame.columns[-3:]) == ["model convnet", "model mlp", "model resnet18"]
+    cells = {(r.method, r.mask_ratio): (r["model convnet"], r["model mlp"], r["model resnet18"]) for _, r in frame.iterrows()}
+    # mlp: four networks over two seeds (0.4, 0.5, 0.6, 0.6): mean 52.5, population std 8.29
+    assert cells[("dm", 0.0)] == ("71.0 ± 1.0 (2)", "52.5 ± 8.3 (4)", MISSING)
+    assert cells[("dm", 1.0)] == ("60.0 ± 0.0 (1)", MISSING, MISSING)
+    assert cells[("random", 0.0)] == (MISSING, MISSING, "30.0 ± 0.0 (1)")

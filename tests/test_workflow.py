@@ -49,6 +49,23 @@ def test_paper_config_dry_run_lists_the_full_grid(tmp_path):
     assert "results/cifar10/eval/herding_ipc50_seed0/alexnet.json" in proc.stdout + proc.stderr
 
 
+def test_an_evaluation_pool_judges_every_final_set_on_its_networks_and_adds_the_cross_architecture_table(tmp_path):
+    pool = tmp_path / "pool.yaml"
+    pool.write_text("eval: {pool: M}\n")
+    proc = snakemake("-n", "--cores", "8", "all", "--configfile", str(pool), cwd=tmp_path)
+    counts, out = job_counts(proc.stdout + proc.stderr), proc.stdout + proc.stderr
+    # the paper grid (14 sets x 3 IPCs) on AlexNet and ConvNet, and the pool's MLP, LeNet, VGG11, ResNet18 (its
+    # ConvNet and AlexNet are already there); snapshots stay on eval.models
+    assert counts["evaluate"] == (6 + 8) * 3 * 6 and counts["evaluate_snapshot"] == (3 + 3 + 9 + 9) * 2
+    assert counts["cross_arch_table"] == 1
+    assert "results/cifar10/eval/dc_ipc1_seed0/resnet18.json" in out and "results/cifar10/tables/cross_arch.md" in out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("eval: {pool: Z}\n")
+    proc = snakemake("-n", "--cores", "1", "--configfile", str(bad), cwd=tmp_path, check=False)
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("error: ")]
+    assert proc.returncode == 2 and len(lines) == 1 and "eval.pool" in lines[0] and "'Z'" in lines[0], lines
+
+
 def test_bad_config_value_stops_with_a_clear_message(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("eval:\n  num_nets: 0\n")

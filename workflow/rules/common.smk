@@ -20,6 +20,7 @@ MAPS = ATT + "/{source}/maps.pt"
 MAPS_FIGURE = ATT + "/{source}/maps.png"
 SELECTION = ATT + "/selection_r{ratio}_seed{seed}.pt"
 TABLE = R + "/{dataset}/tables/summary"
+CROSS_ARCH_TABLE = R + "/{dataset}/tables/cross_arch"
 PAPER_TABLE = R + "/{dataset}/tables/{layout}"
 FIGURE = R + "/{dataset}/figures/{figure}"
 LOGS = R + "/{dataset}/logs"
@@ -155,10 +156,16 @@ def evaluated(model, method, ipc):
     return base in limit.get("methods", [base]) and int(ipc) in limit.get("ipcs", [int(ipc)])
 
 
+def eval_models():
+    """The evaluation networks: eval.models, then those of the official pool eval.pool names (once each)."""
+    pool = EVAL_POOLS.get(config["eval"]["pool"]) if config["eval"]["pool"] else ()
+    return list(dict.fromkeys([*config["eval"]["models"], *pool]))
+
+
 def evaluations(dataset):
     """(method, ipc, seed, model) of every evaluation of the dataset's sets."""
     return [(method, ipc, seed, model) for method, ipc, seed in set_runs(dataset)
-            for model in config["eval"]["models"] if evaluated(model, method, ipc)]
+            for model in eval_models() if evaluated(model, method, ipc)]
 
 
 def eval_targets(dataset):
@@ -173,7 +180,7 @@ def snapshot_eval_targets(dataset):
         for method, ipc, seed in set_runs(dataset)
         if method in METHODS and mask_variant(method) is None
         for it in config["distill"].get(method, {}).get("snapshots", [])
-        for model in config["eval"]["models"]
+        for model in config["eval"]["models"]  # the pool judges final sets only
         if evaluated(model, method, ipc)
     ]
 
@@ -248,6 +255,8 @@ def all_targets():
         *[path for dataset in datasets for path in expand(PAPER_TABLE + ".{ext}", dataset=dataset, layout=paper_layouts(dataset),
                                                           ext=("md", "csv", "tex", "html"))],
         *[path for dataset in datasets for path in figure_targets(dataset)],
+        *[CROSS_ARCH_TABLE.format(dataset=dataset) + ".md" for dataset in datasets
+          if len({model for *_, model in evaluations(dataset)}) > 1],
     ]
 
 

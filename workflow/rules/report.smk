@@ -107,6 +107,28 @@ rule cost_table:
         " --caption {params.caption:q} --log {log}"
 
 
+rule cross_arch_table:
+    """Every set on every evaluation network: rows method × mask × IPC, columns the network (condense table --layout pivot)."""
+    input:
+        evals=lambda wildcards: eval_targets(wildcards.dataset),
+    output:
+        md=CROSS_ARCH_TABLE + ".md",
+        csv=CROSS_ARCH_TABLE + ".csv",
+        tex=CROSS_ARCH_TABLE + ".tex",
+        html=report(CROSS_ARCH_TABLE + ".html", caption="../report/cross_arch_table.rst", category="Tables", subcategory="{dataset}", labels={"table": "across architectures"}),
+    log:
+        LOGS + "/tables/cross_arch.log",
+    threads: res("table", "threads")
+    resources:
+        **rule_resources("table"),
+    params:
+        caption=config["table"]["caption"],
+    shell:
+        "{CONDENSE} table {input.evals} --layout pivot --rows method,mask_label,mask_ratio,ipc --columns model"
+        " --out-md {output.md} --out-csv {output.csv} --out-tex {output.tex} --out-html {output.html}"
+        " --caption {params.caption:q} --log {log}"
+
+
 rule masks_table:
     """Every mask variant at ratio 1 against the same method's unmasked set (condense table --layout masks)."""
     input:
