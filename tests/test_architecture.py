@@ -11,6 +11,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
+from condense.cli import STAGES, main
+
 PACKAGE = Path(__file__).resolve().parent.parent / "condense"
 
 # Lower number = lower layer. A module may import its own layer's package and anything below it;
@@ -333,3 +337,11 @@ def test_the_module_map_in_the_docs_is_true_to_the_tree():
     unlisted = [m for m in modules if not any(fnmatch.fnmatch(m, p) for p in patterns)]
     stale = [p for p in patterns if not any(fnmatch.fnmatch(m, p) for m in modules)]
     assert unlisted == [] and stale == [], (unlisted, stale)
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_every_stage_prints_its_help(stage, capsys):
+    # argparse formats help strings with %: a literal "(%)" in one crashed `condense table --help`
+    with pytest.raises(SystemExit) as done:
+        main([stage, "--help"])
+    assert done.value.code == 0 and f"usage: condense {stage}" in capsys.readouterr().out

@@ -1,4 +1,7 @@
+import math
+
 import pandas as pd
+import pytest
 from conftest import write_record
 
 from condense.cli import main
@@ -201,3 +204,30 @@ def test_the_cross_architecture_table_has_one_column_per_network_and_one_row_per
     assert cells[("dm", 0.0)] == ("71.0 ± 1.0 (2)", "52.5 ± 8.3 (4)", MISSING)
     assert cells[("dm", 1.0)] == ("60.0 ± 0.0 (1)", MISSING, MISSING)
     assert cells[("random", 0.0)] == (MISSING, MISSING, "30.0 ± 0.0 (1)")
+
+
+def test_relative_scores_against_random_and_whole_data_are_dd_rankings_lrs(tmp_path):
+    records = [
+        write_record(tmp_path / "random1.json", [0.50, 0.52], method="random", ipc=1),
+        write_record(tmp_path / "dm1.json", [0.70, 0.72], method="dm", ipc=1),
+        write_record(tmp_path / "dc10.json", [0.80], method="dc", ipc=10),  # no random subset at IPC 10 was evaluated
+        write_record(tmp_path / "full.json", [0.90], method="full"),
+    ]
+    csv = tmp_path / "relative.csv"
+    assert main(["table", *map(str, records), "--layout", "relative", "--out-md", str(tmp_path / "r.md"), "--out-csv", str(csv)]) == 0
+    rows = {r.method: r for _, r in pd.read_csv(csv, dtype=str, keep_default_na=False).iterrows()}
+    assert set(rows) == {"dm", "dc"}  # the references are columns, not rows
+    dm = rows["dm"]
+    # IOR = 71 - 51 = 20 points, HLR = 90 - 71 = 19; alpha = 0.5 * 0.20 - 0.5 * 0.19 = 0.005;
+    # LRS = (e^0.005 - e^-1) / (e - e^-1) = 0.6371331 / 2.3504024 = 0.27107
+    assert (dm["random"], dm["whole data"], dm["IOR (points)"], dm["HLR (points)"], dm["LRS"]) == ("51.0", "90.0", "+20.0", "19.0", "0.271")
+    dc = rows["dc"]
+    assert (dc["random"], dc["IOR (points)"], dc["HLR (points)"], dc["LRS"]) == (MISSING, MISSING, "10.0", MISSING)
+
+
+def test_the_label_robust_score_spans_zero_to_one_and_weighs_its_two_terms():
+    from condense.reporting.relative import lrs
+
+    assert lrs(1.0, 0.0, weight=1.0) == pytest.approx(1.0) and lrs(0.0, 1.0, weight=0.0) == pytest.approx(0.0)
+    assert lrs(0.0, 0.0) == pytest.approx((1 - math.exp(-1)) / (math.e - math.exp(-1)))
+    assert lrs(0.1, 0.3) < lrs(0.1, 0.2) < lrs(0.2, 0.2)  # a smaller gap to the whole data, or a larger gain over random, scores higher

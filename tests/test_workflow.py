@@ -92,6 +92,8 @@ def test_smoke_profile_end_to_end(smoke_run):
     for method in ("random", "herding", "dc", "dsa", "dm", "datadam", "full"):
         assert f"| {method} " in table
     assert (results / "eval" / "herding_ipc3_seed0" / "convnet.json").exists()
+    relative = (results / "tables" / "relative.md").read_text()  # every set against random and the whole data
+    assert "| LRS" in relative and "| dm " in relative and "| random " not in relative, relative
     assert (results / "sets" / "dsa_ipc3_seed0.png").stat().st_size > 0
     assert (results / "sets" / "dsa-mask-fcn-r1.0-mean-soft-fixed_ipc3_seed0.pt").exists()
     assert (results / "attention" / "fcn" / "maps.png").stat().st_size > 0

@@ -30,6 +30,7 @@ from ..core.registry import Registry
 from ..data.records import EvalRecord
 from .layouts import LAYOUTS, Entry, TableLayout, ipc_label
 from .published import Published, lookup
+from .relative import LRS_WEIGHT, relative_frame
 
 log = logging.getLogger("condense.table")
 MISSING = "—"
@@ -399,6 +400,7 @@ def masks_frame(table: pd.DataFrame, methods: Sequence[tuple[str, str]] = ()) ->
 
 AXES = ("dataset", "model", "set_model", "method", "mask_label", "mask_ratio", "ipc")  # what a pivot can put on its axes
 PIVOT = "pivot"
+RELATIVE = "relative"
 
 
 def pivot_frame(table: pd.DataFrame, rows: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
@@ -465,8 +467,20 @@ def _render_paper(table, layout, title, methods):
     return flat(frame), frame, full_title, notes
 
 
+def _render_relative(table, title, methods, axes):
+    frame = relative_frame(table, MISSING)
+    notes = (
+        "ours: test accuracy (%), mean ± std (n networks, over every condensation seed); random, whole data: the mean of "
+        "a random real subset of the same IPC and of the whole-data network on the same evaluation network; IOR = ours − "
+        f"random, HLR = whole data − ours; LRS = (e^α − e^−1) / (e − e^−1), α = {LRS_WEIGHT}·IOR − {1 - LRS_WEIGHT}·HLR on "
+        "fractions (DD-Ranking's label-robust score; docs/relative-scores.md); — = not evaluated.",
+    )
+    return frame, frame, title or "Relative to real data: improvement over random, gap to the whole data, LRS", notes
+
+
 # The layouts that are not paper tables: each one renderer (a paper layout is data in condense/reporting/layouts.py).
 VIEWS: Registry = Registry("table layout")
 VIEWS.add(SUMMARY, _render_summary)
 VIEWS.add(MASKS, _render_masks)
 VIEWS.add(PIVOT, _render_pivot)
+VIEWS.add(RELATIVE, _render_relative)

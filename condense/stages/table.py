@@ -38,7 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_path(parser, "--out-md", OUTPUT, required=True)
     add_path(parser, "--out-tex", OUTPUT, default=None, help="also a LaTeX table (booktabs)")
     add_path(parser, "--out-html", OUTPUT, default=None, help="also an HTML page (for `snakemake --report`)")
-    parser.add_argument("--title", default=None, help=f"default: {SUMMARY_TITLE!r}, or the layout's title")
+    parser.add_argument(
+        "--title", default=None, help=f"default: {SUMMARY_TITLE!r}, or the layout's title".replace("%", "%%")
+    )  # argparse formats help with %
     parser.add_argument("--caption", default="", help="printed under the title (e.g. the profile's reduced settings)")
     add_common_arguments(parser, seed=False, device=False)
 

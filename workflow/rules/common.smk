@@ -21,6 +21,7 @@ MAPS_FIGURE = ATT + "/{source}/maps.png"
 SELECTION = ATT + "/selection_r{ratio}_seed{seed}.pt"
 TABLE = R + "/{dataset}/tables/summary"
 CROSS_ARCH_TABLE = R + "/{dataset}/tables/cross_arch"
+RELATIVE_TABLE = R + "/{dataset}/tables/relative"
 PAPER_TABLE = R + "/{dataset}/tables/{layout}"
 FIGURE = R + "/{dataset}/figures/{figure}"
 LOGS = R + "/{dataset}/logs"
@@ -257,6 +258,8 @@ def all_targets():
         *[path for dataset in datasets for path in figure_targets(dataset)],
         *[CROSS_ARCH_TABLE.format(dataset=dataset) + ".md" for dataset in datasets
           if len({model for *_, model in evaluations(dataset)}) > 1],
+        *[RELATIVE_TABLE.format(dataset=dataset) + ".md" for dataset in datasets
+          if "random" in config["coreset"]["methods"] and full_targets(dataset)],
     ]
 
 

@@ -129,6 +129,28 @@ rule cross_arch_table:
         " --caption {params.caption:q} --log {log}"
 
 
+rule relative_table:
+    """Every set against a random real subset of its IPC and the whole-data network: IOR, HLR and DD-Ranking's LRS."""
+    input:
+        evals=lambda wildcards: eval_targets(wildcards.dataset),
+        full=lambda wildcards: full_targets(wildcards.dataset),
+    output:
+        md=RELATIVE_TABLE + ".md",
+        csv=RELATIVE_TABLE + ".csv",
+        tex=RELATIVE_TABLE + ".tex",
+        html=report(RELATIVE_TABLE + ".html", caption="../report/relative_table.rst", category="Tables", subcategory="{dataset}", labels={"table": "relative to real data"}),
+    log:
+        LOGS + "/tables/relative.log",
+    threads: res("table", "threads")
+    resources:
+        **rule_resources("table"),
+    params:
+        caption=config["table"]["caption"],
+    shell:
+        "{CONDENSE} table {input.evals} {input.full} --layout relative --out-md {output.md} --out-csv {output.csv}"
+        " --out-tex {output.tex} --out-html {output.html} --caption {params.caption:q} --log {log}"
+
+
 rule masks_table:
     """Every mask variant at ratio 1 against the same method's unmasked set (condense table --layout masks)."""
     input:
