@@ -17,6 +17,7 @@ def schema_enums() -> dict[str, list[str]]:
     from .methods import ARTIFACTS, METHODS
     from .models.classifiers import MODELS
     from .models.fcn import FCNS
+    from .evaluations import EVALUATIONS
     from .models.pools import EVAL_POOLS
 
     return {
@@ -27,6 +28,7 @@ def schema_enums() -> dict[str, list[str]]:
         "mask_scheme": SCHEMES.names(),
         "model": MODELS.names(),
         "eval_pool": EVAL_POOLS.names(),
+        "evaluation_kind": [name for name in EVALUATIONS.names() if name != "accuracy"] or ["(none registered)"],
         "fcn_model": FCNS.names(),
         "derivation": DERIVATIONS.names() or ["(none registered)"],
         "artifact_kind": ARTIFACTS.names() or ["(none registered)"],
@@ -41,6 +43,7 @@ def check_config(config: dict, schema_path) -> dict:
     from .core.errors import CondenseError
     from .core.settings import build_settings
     from .data.sources import DATASETS
+    from .evaluations import EVALUATIONS
     from .masks.saliency import SOURCES
     from .methods import ARTIFACTS, METHODS
     from .methods.config import check_method_config
@@ -68,6 +71,11 @@ def check_config(config: dict, schema_path) -> dict:
     used = list(config["distill"]["methods"]) + [m for grid in config["attention"]["masks"] for m in grid["methods"]]
     for method in dict.fromkeys(used):
         check_method_config(METHODS.get(method), config["distill"].get(method, {}), f"distill.{method}")
+    for name, entry in config["evaluations"].items():
+        try:
+            EVALUATIONS.get(name).resolve(entry["settings"])
+        except CondenseError as exc:
+            raise CondenseError(f"config: evaluations.{name}.settings: {exc}; fix it in the config file") from None
     for name, entry in config["artifacts"].items():
         try:
             ARTIFACTS.get(name).resolve({k: v for k, v in entry.items() if k != "seed"})

@@ -92,6 +92,10 @@ def test_smoke_profile_end_to_end(smoke_run):
     for method in ("random", "herding", "dc", "dsa", "dm", "datadam", "full"):
         assert f"| {method} " in table
     assert (results / "eval" / "herding_ipc3_seed0" / "convnet.json").exists()
+    continual = sorted(results.glob("eval/*/convnet.continual.json"))  # continual learning with three memories at IPC 3
+    assert [p.parent.name for p in continual] == ["dm_ipc3_seed0", "herding_ipc3_seed0", "random_ipc3_seed0"]
+    assert all(len(json.loads(p.read_text())["per_step"]) == 5 for p in continual)
+    assert (results / "figures" / "continual.png").stat().st_size > 0
     relative = (results / "tables" / "relative.md").read_text()  # every set against random and the whole data
     assert "| LRS" in relative and "| dm " in relative and "| random " not in relative, relative
     assert (results / "sets" / "dsa_ipc3_seed0.png").stat().st_size > 0

@@ -84,4 +84,8 @@ def register_evaluation(kind: EvaluationKind) -> EvaluationKind:
     return kind
 
 
+# isort: off
+# registration order is display order: keep it as written
 from . import accuracy  # noqa: E402, F401  (registers "accuracy")
+from . import continual  # noqa: E402, F401  (registers "continual")
+# isort: on

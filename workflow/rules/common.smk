@@ -10,6 +10,7 @@ EVAL = R + "/{dataset}/eval/{method}_ipc{ipc}_seed{seed}/{model}.json"
 SNAPSHOT = R + "/{dataset}/snapshots/{method}_ipc{ipc}_seed{seed}/it{it}.pt"
 ARTIFACT = R + "/{dataset}/artifacts/{artifact}_seed{seed}.pt"  # what a method requires (MethodSpec.requires), made by its own rule
 EVAL_SNAPSHOT = R + "/{dataset}/eval/{method}_ipc{ipc}_seed{seed}/it{it}/{model}.json"
+EVAL_KIND = R + "/{dataset}/eval/{method}_ipc{ipc}_seed{seed}/{model}.{kind}.json"  # a kind other than accuracy
 COST = R + "/{dataset}/tables/cost"
 MASKS_TABLE = R + "/{dataset}/tables/masks"
 RUN_KEYS = ("ipcs", "snapshots")  # keys of config['distill'][method] that say what to run, not how
@@ -41,6 +42,7 @@ wildcard_constraints:
     it="[0-9]+",
     ratio="[0-9]+(\\.[0-9]+)?",
     artifact="[a-z0-9_]+",
+    kind="|".join(name for name in EVALUATIONS.names() if name != "accuracy") or "(none)",
 
 
 def res(rule_name, key):
@@ -169,6 +171,17 @@ def evaluations(dataset):
             for model in eval_models() if evaluated(model, method, ipc)]
 
 
+def kind_eval_targets(dataset, kind):
+    """Records of evaluation kind ``kind`` (config evaluations.<kind>: its methods, IPCs and networks)."""
+    entry = config["evaluations"].get(kind)
+    if entry is None:
+        return []
+    return [EVAL_KIND.format(dataset=dataset, method=method, ipc=ipc, seed=seed, model=model, kind=kind)
+            for method, ipc, seed in set_runs(dataset)
+            if method in entry["methods"] and (not entry["ipcs"] or int(ipc) in entry["ipcs"])
+            for model in entry["models"] or config["eval"]["models"]]
+
+
 def eval_targets(dataset):
     return [EVAL.format(dataset=dataset, method=method, ipc=ipc, seed=seed, model=model)
             for method, ipc, seed, model in evaluations(dataset)]
@@ -226,6 +239,7 @@ FIGURE_INPUTS = {
     "score_vs_accuracy": lambda dataset: ([SCORES.format(dataset=dataset) + ".json"] + eval_targets(dataset)) if score_inputs(dataset) else [],
     "accuracy_vs_time": lambda dataset: (snapshot_eval_targets(dataset) + eval_targets(dataset)) if snapshot_eval_targets(dataset) else [],
     "tsne": tsne_inputs,
+    "continual": lambda dataset: kind_eval_targets(dataset, "continual"),
 }
 
 

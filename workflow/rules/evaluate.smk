@@ -40,3 +40,29 @@ use rule evaluate as evaluate_snapshot with:
         LOGS + "/eval/{method}_ipc{ipc}_seed{seed}/it{it}/{model}.log",
     benchmark:
         BENCH + "/eval/{method}_ipc{ipc}_seed{seed}/it{it}/{model}.tsv"
+
+
+rule evaluate_kind:
+    """Another evaluation kind (condense/evaluations), for the sets config evaluations.<kind> names, with its settings."""
+    input:
+        data=DATA,
+        set=SET,
+    output:
+        EVAL_KIND,
+    log:
+        LOGS + "/eval/{method}_ipc{ipc}_seed{seed}/{model}.{kind}.log",
+    benchmark:
+        BENCH + "/eval/{method}_ipc{ipc}_seed{seed}/{model}.{kind}.tsv"
+    threads: res("evaluate", "threads")
+    resources:
+        **rule_resources("evaluate"),
+    params:
+        compile=compile_flag("evaluate"),
+        flags=lambda wildcards: " ".join(
+            f"--{key.replace('_', '-')} {value}" for key, value in config["evaluations"][wildcards.kind]["settings"].items()
+        ),
+        seed=config["eval"]["seed"],
+    shell:
+        "{CONDENSE} evaluate --kind {wildcards.kind} --data {input.data} --set {input.set} --model {wildcards.model}"
+        " {params.flags} --seed {params.seed} --device {config[device]} {params.compile} --threads {threads}"
+        " --out {output} --log {log} --quiet"

@@ -17,6 +17,8 @@ files and writes it as PNG and as PDF beside it (same stem):
   against the accuracy of the sets it masked;
 - ``accuracy_vs_time``, from evaluation JSONs of snapshots and final sets: accuracy against condensation
   seconds and iterations, one line per method and IPC;
+- ``continual``, from evaluation JSONs of kind ``continual``: accuracy on the classes seen against their
+  number, one line per set (memory) and IPC;
 - ``tsne``, from the whole-dataset network and set files: real and synthetic images in feature space;
 - ``saliency_maps``, from maps files (one per source) and ``--data``: the same images under every
   source, their maps and the images masked with each fill (``condense saliency --figure`` draws
@@ -83,4 +85,5 @@ from . import dataset_samples  # noqa: E402, F401  (registers the figure)
 from . import score_vs_accuracy  # noqa: E402, F401  (registers the figure)
 from . import accuracy_vs_time  # noqa: E402, F401  (registers the figure)
 from . import tsne  # noqa: E402, F401  (registers the figure)
+from . import continual  # noqa: E402, F401  (registers the figure)
 # isort: on
