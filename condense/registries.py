@@ -11,13 +11,13 @@ def schema_enums() -> dict[str, list[str]]:
     """``definitions`` name of the config schema -> the registered names it admits."""
     from .baselines.coreset import SELECTORS
     from .data.derived import DERIVATIONS
+    from .evaluations import EVALUATIONS
     from .masks.fills import FILLS
     from .masks.saliency import SOURCES
     from .masks.schemes import SCHEMES
     from .methods import ARTIFACTS, METHODS
     from .models.classifiers import MODELS
     from .models.fcn import FCNS
-    from .evaluations import EVALUATIONS
     from .models.pools import EVAL_POOLS
 
     return {
