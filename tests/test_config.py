@@ -36,6 +36,8 @@ def overlaid(base: dict, overlay: dict) -> dict:
         ["config/quick.yaml"],
         ["config.yaml", "config/quick.yaml", "config/backgrounds.yaml"],
         ["config.yaml", "config/quick.yaml", "config/mask-sources.yaml"],
+        ["config.yaml", "config/fmnist-reference.yaml"],
+        ["config.yaml", "config/evaluations.yaml"],
     ],
 )
 def test_shipped_configs_validate(repo_root, profiles):
