@@ -18,15 +18,7 @@
 set -u
 out=${1:?usage: gpu_check.sh OUTDIR}
 mkdir -p "$out"
-py=${PYTHON:-python3}
-export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
-step() {  # step NAME SECONDS COMMAND...: run with a cap, log to OUTDIR/NAME.log, record rc and seconds
-    local name=$1 cap=$2; shift 2
-    local start=$(date +%s)
-    timeout "$cap" "$@" > "$out/$name.log" 2>&1
-    echo "$name rc=$? seconds=$(( $(date +%s) - start ))" | tee -a "$out/summary.txt"
-}
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$out/summary.txt" 2>&1
+source benchmarks/device_steps.sh  # py, PYTHONPATH, step(), the GPU line of summary.txt
 step tests 150 "$py" -m pytest -q -p no:cacheprovider tests/test_cuda_sync.py tests/test_batched_matching.py tests/test_ensemble.py
 step distill_iteration 150 "$py" benchmarks/distill_iteration.py --device cuda --methods dsa --ipcs 10 50 --datasets cifar10 \
     --paths loop batched --repeats 3 --out "$out/distill_iteration_cuda"

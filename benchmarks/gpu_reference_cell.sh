@@ -10,16 +10,8 @@ set -u
 out=${1:?usage: gpu_reference_cell.sh OUTDIR [baselines]}
 what=${2:-methods}
 mkdir -p "$out"
-py=${PYTHON:-python3}
-export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
 r=/tmp/ref
-step() {  # step NAME SECONDS COMMAND...: run with a cap, log to OUTDIR/NAME.log, record rc and seconds
-    local name=$1 cap=$2; shift 2
-    local start=$(date +%s)
-    timeout "$cap" "$@" > "$out/$name.log" 2>&1
-    echo "$name rc=$? seconds=$(( $(date +%s) - start ))" | tee -a "$out/summary.txt"
-}
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$out/summary.txt" 2>&1
+source benchmarks/device_steps.sh  # py, PYTHONPATH, step(), the GPU line of summary.txt
 step download 60 $py -m condense download --dataset fashionmnist --root $r/data --mirror data/fmnist-mirror --out $r/data.pt
 evaluate() {  # evaluate NAME SET: the reference evaluation of a set without augmentation (300 epochs, 10 nets)
     step evaluate_$1 80 $py -m condense evaluate --data $r/data.pt --set $2 --model convnet --num-nets 10 --epochs 300 \
