@@ -42,6 +42,7 @@ STAGES = {
     "cost": "condense.stages.cost",
     "figures": "condense.stages.figures",
     "export": "condense.stages.export",
+    "membership": "condense.stages.membership",
 }
 
 

@@ -1,5 +1,6 @@
 """The Snakemake workflow: the paper grid as a dry run, and the smoke profile end to end."""
 
+import csv
 import json
 import re
 import subprocess
@@ -96,6 +97,10 @@ def test_smoke_profile_end_to_end(smoke_run):
     assert [p.parent.name for p in continual] == ["dm_ipc3_seed0", "herding_ipc3_seed0", "random_ipc3_seed0"]
     assert all(len(json.loads(p.read_text())["per_step"]) == 5 for p in continual)
     assert (results / "figures" / "continual.png").stat().st_size > 0
+    with open(results / "tables" / "membership.csv") as handle:  # LiRA against three pipelines
+        attacked = {row["trained on"]: float(row["AUC"]) for row in csv.DictReader(handle)}
+    assert set(attacked) == {"dm IPC 1", "random IPC 1", "half of the pool"} and all(0 <= a <= 1 for a in attacked.values())
+    assert (results / "figures" / "membership.png").stat().st_size > 0
     relative = (results / "tables" / "relative.md").read_text()  # every set against random and the whole data
     methods = {line.split("|")[3].strip() for line in relative.splitlines() if line.startswith("| cifar10")}
     assert "| LRS" in relative and methods == {"herding", "dc", "dsa", "dm", "datadam"}, relative  # random is a column

@@ -300,3 +300,60 @@ class EvalRecord:
 
 
 SUMMARY_KEYS = ("mean", "std", "n", "diverged")
+
+
+MEMBERSHIP_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class MembershipRecord:
+    """What ``condense membership`` measured: how well LiRA tells a pipeline's members from non-members.
+
+    ``source``: what the target networks trained on (``set``: a set condensed by ``method`` from the shadow's
+    half of the pool; ``random``: a random real subset of the same IPC; ``half``: the whole half); ``auc`` and
+    ``tpr`` (FPR -> TPR, e.g. ``{"0.01": ..., "0.001": ...}``) over every (target shadow, pool image) pair;
+    ``roc``: the curve (``fpr``, ``tpr`` lists, thinned for plotting); ``utility``: the target networks' test
+    accuracy (%, mean ± std over shadows); ``init_audit``: for sets initialised from real images, the attack on
+    those images against the other members (None otherwise)."""
+
+    dataset: str
+    source: str
+    method: str | None
+    ipc: int | None
+    model: str  # the target network
+    shadows: int
+    pool_per_class: int
+    fixed_variance: bool
+    seed: int
+    settings: dict  # the condensation's resolved settings (set), the training's, the pool's
+    auc: float
+    tpr: dict
+    roc: dict
+    utility: dict
+    init_audit: dict | None
+    seconds: float
+    device: str
+
+    @property
+    def label(self) -> str:
+        """'dm IPC 10', 'random IPC 10' or 'half of the pool'."""
+        if self.source == "half":
+            return "half of the pool"
+        return f"{self.method if self.source == 'set' else 'random'} IPC {self.ipc}"
+
+    def save(self, path: str | Path) -> None:
+        from dataclasses import asdict
+
+        write_json({"format": MEMBERSHIP_FORMAT, "kind": "membership", **asdict(self)}, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> MembershipRecord:
+        where = f"membership record {str(path)!r}"
+        data = read_json(path, what="membership record")
+        if not isinstance(data, dict) or data.get("kind") != "membership":
+            raise CondenseError(f"{where} is not a record of `condense membership`; give the --out of that stage")
+        if data.get("format", 0) > MEMBERSHIP_FORMAT:
+            raise CondenseError(
+                f"{where} has format {data['format']}, newer than this condense reads ({MEMBERSHIP_FORMAT}); update condense"
+            )
+        return cls(**{key: value for key, value in data.items() if key not in ("format", "kind")})

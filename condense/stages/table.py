@@ -16,6 +16,7 @@ from ..core.fileio import atomic_path
 from ..core.paths import INPUT, OUTPUT
 from ..methods import METHODS
 from ..reporting.layouts import LAYOUTS
+from ..reporting.membership import render_membership
 from ..reporting.tables import AXES, SUMMARY, SUMMARY_TITLE, VIEWS, flat, load_rows, render, summarize, to_html, to_latex, to_markdown
 from ._args import add_common_arguments, add_path
 
@@ -27,9 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--layout",
         default=SUMMARY,
-        choices=[*VIEWS.in_order(), *LAYOUTS.names()],
+        choices=[*VIEWS.in_order(), *RECORD_VIEWS, *LAYOUTS.names()],
         help="summary: the long table; masks: every mask variant at ratio 1 against no mask; pivot: any kind's cells with "
-        "--rows and --columns as axes; otherwise a paper layout from condense/reporting/layouts.py",
+        "--rows and --columns as axes; relative: against random and whole data; membership: `condense membership` records; "
+        "otherwise a paper layout from condense/reporting/layouts.py",
     )
     parser.add_argument("--kind", default="accuracy", help="the evaluation kind whose records make the table (others are left out)")
     parser.add_argument("--rows", default="method,ipc", help=f"pivot: comma-separated row axes among {', '.join(AXES)}")
@@ -45,7 +47,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser, seed=False, device=False)
 
 
+# layouts that read records of their own kind (not evaluation records): layout -> (paths, title) -> (csv, shown, title, notes)
+RECORD_VIEWS = {"membership": render_membership}
+
+
 def run(args: argparse.Namespace) -> None:
+    if args.layout in RECORD_VIEWS:
+        write(args, *RECORD_VIEWS[args.layout](args.results, args.title))
+        return
     rows = load_rows(args.results, kind=args.kind)
     if rows.empty:
         raise CondenseError(f"none of the {len(args.results)} records given is a final {args.kind} evaluation; pass those (--kind)")
@@ -53,7 +62,10 @@ def run(args: argparse.Namespace) -> None:
     table.attrs.update(rows.attrs)
     methods = [(name, spec.label) for name, spec in METHODS.items()]
     axes = tuple([a.strip() for a in text.split(",") if a.strip()] for text in (args.rows, args.columns))
-    csv_frame, shown, title, notes = render(table, args.layout, args.title, args.caption, methods, axes)
+    write(args, *render(table, args.layout, args.title, args.caption, methods, axes))
+
+
+def write(args: argparse.Namespace, csv_frame, shown, title: str, notes) -> None:
     with atomic_path(args.out_csv) as tmp:
         csv_frame.to_csv(tmp, index=False)
     with atomic_path(args.out_md) as tmp:

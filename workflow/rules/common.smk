@@ -23,6 +23,8 @@ SELECTION = ATT + "/selection_r{ratio}_seed{seed}.pt"
 TABLE = R + "/{dataset}/tables/summary"
 CROSS_ARCH_TABLE = R + "/{dataset}/tables/cross_arch"
 RELATIVE_TABLE = R + "/{dataset}/tables/relative"
+MEMBERSHIP = R + "/{dataset}/membership/{pipeline}.json"
+MEMBERSHIP_TABLE = R + "/{dataset}/tables/membership"
 PAPER_TABLE = R + "/{dataset}/tables/{layout}"
 FIGURE = R + "/{dataset}/figures/{figure}"
 LOGS = R + "/{dataset}/logs"
@@ -43,6 +45,7 @@ wildcard_constraints:
     ratio="[0-9]+(\\.[0-9]+)?",
     artifact="[a-z0-9_]+",
     kind="|".join(name for name in EVALUATIONS.names() if name != "accuracy") or "(none)",
+    pipeline="[a-z0-9_-]+",
 
 
 def res(rule_name, key):
@@ -182,6 +185,22 @@ def kind_eval_targets(dataset, kind):
             for model in entry["models"] or config["eval"]["models"]]
 
 
+def membership_pipelines():
+    """config membership.pipelines by name: set-<method>-ipc<n>, random-ipc<n>, half."""
+    named = {}
+    for entry in config["membership"]["pipelines"]:
+        source = entry["source"]
+        name = {"set": f"set-{entry.get('method')}-ipc{entry.get('ipc')}", "random": f"random-ipc{entry.get('ipc')}"}.get(source, source)
+        named[name] = entry
+    return named
+
+
+def membership_targets(dataset):
+    if dataset not in config["membership"]["datasets"]:
+        return []
+    return [MEMBERSHIP.format(dataset=dataset, pipeline=name) for name in membership_pipelines()]
+
+
 def eval_targets(dataset):
     return [EVAL.format(dataset=dataset, method=method, ipc=ipc, seed=seed, model=model)
             for method, ipc, seed, model in evaluations(dataset)]
@@ -240,6 +259,7 @@ FIGURE_INPUTS = {
     "accuracy_vs_time": lambda dataset: (snapshot_eval_targets(dataset) + eval_targets(dataset)) if snapshot_eval_targets(dataset) else [],
     "tsne": tsne_inputs,
     "continual": lambda dataset: kind_eval_targets(dataset, "continual"),
+    "membership": membership_targets,
 }
 
 
@@ -274,6 +294,7 @@ def all_targets():
           if len({model for *_, model in evaluations(dataset)}) > 1],
         *[RELATIVE_TABLE.format(dataset=dataset) + ".md" for dataset in datasets
           if "random" in config["coreset"]["methods"] and full_targets(dataset)],
+        *[MEMBERSHIP_TABLE.format(dataset=dataset) + ".md" for dataset in datasets if membership_targets(dataset)],
     ]
 
 

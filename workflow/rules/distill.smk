@@ -7,6 +7,19 @@ def distill_flags(wildcards):
     return " ".join(f"--{key.replace('_', '-')} {value}" for key, value in settings.items() if key not in RUN_KEYS)
 
 
+def membership_flags(entry):
+    """A membership pipeline's source flags; a condensed one takes its method's settings from config['distill']."""
+    flags = f"--source {entry['source']}"
+    if entry["source"] != "half":
+        flags += f" --ipc {entry['ipc']}"
+    if entry["source"] == "set":
+        settings = config["distill"].get(entry["method"], {})
+        flags += f" --method {entry['method']} --condense-model {config['distill']['model']} " + " ".join(
+            f"--{key.replace('_', '-')} {value}" for key, value in settings.items() if key not in RUN_KEYS
+        )
+    return flags
+
+
 def mask_input(wildcards):
     """A masked variant reads its source's maps and, under the fixed scheme, the selection of its ratio."""
     variant = mask_variant(wildcards.method)

@@ -151,6 +151,46 @@ rule relative_table:
         " --out-tex {output.tex} --out-html {output.html} --caption {params.caption:q} --log {log}"
 
 
+rule membership:
+    """Membership inference (LiRA) against one pipeline of config membership.pipelines (condense membership)."""
+    input:
+        DATA,
+    output:
+        MEMBERSHIP,
+    log:
+        LOGS + "/membership/{pipeline}.log",
+    benchmark:
+        BENCH + "/membership/{pipeline}.tsv"
+    threads: res("membership", "threads")
+    resources:
+        **rule_resources("membership"),
+    params:
+        flags=lambda wildcards: membership_flags(membership_pipelines()[wildcards.pipeline]),
+        m={key: config["membership"][key] for key in ("shadows", "pool_per_class", "model", "seed")},
+        train=lambda wildcards: " ".join(f"--train-{k.replace('_', '-')} {v}" for k, v in config["membership"]["train"].items()),
+    shell:
+        "{CONDENSE} membership --data {input} {params.flags} --shadows {params.m[shadows]}"
+        " --pool-per-class {params.m[pool_per_class]} --model {params.m[model]} {params.train} --seed {params.m[seed]}"
+        " --device {config[device]} --threads {threads} --out {output} --log {log} --quiet"
+
+
+rule membership_table:
+    """Every membership pipeline's AUC, TPR at low FPR, utility and the init-image audit."""
+    input:
+        lambda wildcards: membership_targets(wildcards.dataset),
+    output:
+        md=MEMBERSHIP_TABLE + ".md",
+        csv=MEMBERSHIP_TABLE + ".csv",
+        html=report(MEMBERSHIP_TABLE + ".html", caption="../report/membership_table.rst", category="Tables", subcategory="{dataset}", labels={"table": "membership inference"}),
+    log:
+        LOGS + "/tables/membership.log",
+    threads: res("table", "threads")
+    resources:
+        **rule_resources("table"),
+    shell:
+        "{CONDENSE} table {input} --layout membership --out-md {output.md} --out-csv {output.csv} --out-html {output.html} --log {log}"
+
+
 rule masks_table:
     """Every mask variant at ratio 1 against the same method's unmasked set (condense table --layout masks)."""
     input:

@@ -19,6 +19,7 @@ files and writes it as PNG and as PDF beside it (same stem):
   seconds and iterations, one line per method and IPC;
 - ``continual``, from evaluation JSONs of kind ``continual``: accuracy on the classes seen against their
   number, one line per set (memory) and IPC;
+- ``membership``, from ``condense membership`` records: LiRA's ROC curves on log-log axes;
 - ``tsne``, from the whole-dataset network and set files: real and synthetic images in feature space;
 - ``saliency_maps``, from maps files (one per source) and ``--data``: the same images under every
   source, their maps and the images masked with each fill (``condense saliency --figure`` draws
@@ -86,4 +87,5 @@ from . import score_vs_accuracy  # noqa: E402, F401  (registers the figure)
 from . import accuracy_vs_time  # noqa: E402, F401  (registers the figure)
 from . import tsne  # noqa: E402, F401  (registers the figure)
 from . import continual  # noqa: E402, F401  (registers the figure)
+from . import membership  # noqa: E402, F401  (registers the figure)
 # isort: on
