@@ -168,9 +168,11 @@ rule membership:
         flags=lambda wildcards: membership_flags(membership_pipelines()[wildcards.pipeline]),
         m={key: config["membership"][key] for key in ("shadows", "pool_per_class", "model", "seed")},
         train=lambda wildcards: " ".join(f"--train-{k.replace('_', '-')} {v}" for k, v in config["membership"]["train"].items()),
+        test_per_class=config["eval"]["test_per_class"],  # the targets' accuracy on the evaluations' test images
     shell:
         "{CONDENSE} membership --data {input} {params.flags} --shadows {params.m[shadows]}"
         " --pool-per-class {params.m[pool_per_class]} --model {params.m[model]} {params.train} --seed {params.m[seed]}"
+        " --test-per-class {params.test_per_class}"
         " --device {config[device]} --threads {threads} --out {output} --log {log} --quiet"
 
 
