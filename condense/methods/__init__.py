@@ -6,7 +6,7 @@ Add a method: a new file with its settings dataclass, step and :class:`MethodSpe
 """
 
 from .artifacts import ARTIFACTS, ArtifactKind, register_artifact
-from .spec import IMAGES, METHODS, MethodSpec, MethodState, register_method, setting
+from .spec import IMAGES, METHODS, MethodSpec, MethodState, method_settings_classes, register_method, setting
 
 # isort: off
 # registration order is display order (tables, figures): keep it as written
@@ -17,4 +17,15 @@ from . import datadam  # noqa: E402, F401  (registers the method)
 
 # isort: on
 
-__all__ = ["ARTIFACTS", "IMAGES", "METHODS", "ArtifactKind", "MethodSpec", "MethodState", "register_artifact", "register_method", "setting"]
+__all__ = [
+    "ARTIFACTS",
+    "IMAGES",
+    "METHODS",
+    "ArtifactKind",
+    "MethodSpec",
+    "MethodState",
+    "method_settings_classes",
+    "register_artifact",
+    "register_method",
+    "setting",
+]

@@ -123,3 +123,8 @@ METHODS: Registry[MethodSpec] = Registry("condensation method")
 def register_method(spec: MethodSpec) -> MethodSpec:
     METHODS.add(spec.name, spec)
     return spec
+
+
+def method_settings_classes() -> list[type]:
+    """Every registered method's settings dataclass, in name order: what the stages that condense make flags of."""
+    return [METHODS.get(name).settings for name in METHODS.names()]

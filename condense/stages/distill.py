@@ -34,7 +34,7 @@ from ..masks.saliency import SOURCES
 from ..masks.schemes import SCHEMES
 from ..masks.selection import load_selection
 from ..masks.variant import parse_variant
-from ..methods import METHODS
+from ..methods import METHODS, method_settings_classes
 from ..methods.artifacts import load_artifact
 from ..methods.checkpoint import STALE_CHOICES, CheckpointHook, RunIdentity
 from ..methods.loop import EnergyHook, FiniteGuard, LogHook, LoopState, Run, SnapshotHook, condense, end_run
@@ -59,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_path(parser, "--data", INPUT, required=True, help="dataset file from `condense download`")
     add_number(parser, "--ipc", int, AT_LEAST_ONE, required=True, help="synthetic images per class")
     parser.add_argument("--model", default="convnet", help="network used for matching")
-    add_settings_arguments(parser, _settings_classes(), skip=RUN_FIELDS, owners=METHODS.names())
+    add_settings_arguments(parser, method_settings_classes(), skip=RUN_FIELDS, owners=METHODS.names())
     add_path(parser, "--maps", INPUT, default=None, help="saliency maps from `condense saliency`: mask the real images")
     parser.add_argument("--mask", default=None, help=mask_help())
     add_path(parser, "--selection", INPUT, default=None, help="fixed scheme: which images are masked (`condense mask`)")
@@ -109,14 +109,10 @@ def describe(registry) -> str:
     return "; ".join(f"{name} ({entry.summary})" for name, entry in registry.items())
 
 
-def _settings_classes() -> list[type]:
-    return [METHODS.get(name).settings for name in METHODS.names()]
-
-
 def resolve_settings(args: argparse.Namespace, data: RealData):
     """The run's settings: the method's reference values, then the flags given."""
     spec = METHODS.get(args.method)
-    overrides = given_settings(args, _settings_classes(), skip=RUN_FIELDS)
+    overrides = given_settings(args, method_settings_classes(), skip=RUN_FIELDS)
     settings = spec.resolve(ipc=args.ipc, model=args.model, traits=data.traits, overrides=overrides)
     smallest = min(data.class_size(c) for c in range(data.num_classes))
     if settings.ipc > smallest and settings.init == "real":

@@ -39,7 +39,7 @@ from ..data.augment import resolve_strategy
 from ..data.records import MembershipRecord
 from ..data.store import load_data, subset_per_class
 from ..evaluations.lira import keep_matrix, lira_scores, logit_confidence, roc, tpr_at
-from ..methods import METHODS
+from ..methods import METHODS, method_settings_classes
 from ..methods.loop import FiniteGuard, LoopState, Run, condense
 from ..methods.problem import Problem, initial_images
 from ..methods.spec import RUN_FIELDS
@@ -55,10 +55,6 @@ FPRS = (0.01, 0.001)
 ROC_POINTS = 400  # the stored curve, thinned log-uniformly in FPR
 
 
-def _settings_classes() -> list[type]:
-    return [METHODS.get(name).settings for name in METHODS.names()]
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_path(parser, "--data", INPUT, required=True, help="dataset file from `condense download`")
     parser.add_argument("--source", choices=SOURCES, default="set",
@@ -67,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", default="dm", help=f"condensation method for --source set: {', '.join(METHODS.names())}")
     add_number(parser, "--ipc", int, AT_LEAST_ONE, default=10, help="images per class of the set or random subset (default 10)")
     parser.add_argument("--condense-model", default="convnet", help="network the method matches with (default convnet)")
-    add_settings_arguments(parser, _settings_classes(), skip=RUN_FIELDS, owners=METHODS.names())
+    add_settings_arguments(parser, method_settings_classes(), skip=RUN_FIELDS, owners=METHODS.names())
     add_number(parser, "--pool-per-class", int, AT_LEAST_ONE, default=50, help="pool images per class (default 50)")
     add_number(parser, "--shadows", int, AT_LEAST_ONE, default=16, help="shadow pipelines, even (default 16; LiRA: 64 to 256)")
     parser.add_argument("--fixed-variance", choices=["auto", "yes", "no"], default="auto",
@@ -135,7 +131,7 @@ def run(args: argparse.Namespace) -> None:
     spec = settings = None
     if args.source == "set":
         spec = METHODS.get(args.method)
-        overrides = given_settings(args, _settings_classes(), skip=RUN_FIELDS)
+        overrides = given_settings(args, method_settings_classes(), skip=RUN_FIELDS)
         settings = spec.resolve(ipc=args.ipc, model=args.condense_model, traits=data.traits, overrides=overrides)
     train = TrainSettings(epochs=args.train_epochs, lr=args.train_lr, batch_size=args.train_batch_size,
                           augment=resolve_strategy(args.train_augment, data.traits))  # fmt: skip
