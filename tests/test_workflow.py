@@ -67,6 +67,26 @@ def test_an_evaluation_pool_judges_every_final_set_on_its_networks_and_adds_the_
     assert proc.returncode == 2 and len(lines) == 1 and "eval.pool" in lines[0] and "'Z'" in lines[0], lines
 
 
+def test_sets_condensed_on_another_network_carry_it_in_their_path_command_and_tables(tmp_path):
+    other = tmp_path / "other.yaml"
+    other.write_text("distill: {models: [convnet, resnet18]}\n")
+    proc = snakemake("-n", "-p", "--cores", "8", "all", "--configfile", str(other), cwd=tmp_path)
+    counts, out = job_counts(proc.stdout + proc.stderr), proc.stdout + proc.stderr
+    # the paper grid's 36 condensations, and each unmasked method (DC, DSA, DM, DataDAM) again on ResNet18 at IPC 1, 10, 50
+    assert counts["distill"] == 4 * 3 + 2 * 4 * 3 + 4 * 3
+    assert counts["evaluate"] == (6 + 8 + 4) * 3 * 2  # evaluated like every set, on AlexNet and ConvNet
+    made = [
+        line
+        for line in out.splitlines()
+        if "distill --method dm " in line and "--out results/cifar10/sets/dm-on-resnet18_ipc10_seed0.pt" in line
+    ]
+    assert len(made) == 1 and " --model resnet18 " in made[0], made
+    assert any(
+        "distill --method dm " in line and "/sets/dm_ipc10_seed0.pt" in line and " --model convnet " in line for line in out.splitlines()
+    )
+    assert "--rows method,set_model,mask_label,mask_ratio,ipc --columns model" in out  # the tables tell the two sets apart
+
+
 def test_bad_config_value_stops_with_a_clear_message(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("eval:\n  num_nets: 0\n")
@@ -104,6 +124,12 @@ def test_smoke_profile_end_to_end(smoke_run):
     relative = (results / "tables" / "relative.md").read_text()  # every set against random and the whole data
     methods = {line.split("|")[3].strip() for line in relative.splitlines() if line.startswith("| cifar10")}
     assert "| LRS" in relative and methods == {"herding", "dc", "dsa", "dm", "datadam"}, relative  # random is a column
+    cells = [[cell.strip() for cell in line.split("|")] for line in relative.splitlines() if line.startswith("| cifar10")]
+    ars = {(c[3], c[4], c[6]): c[-2] for c in cells if c[2] == "convnet"}  # (method, mask, ipc) -> ARS
+    # ARS where the set and random were evaluated with and without augmentation (DM at IPC 3), else —
+    assert float(ars[("dm", "none", "3")]) > 0 and ars[("dm", "none", "1")] == ars[("herding", "none", "3")] == "—", relative
+    for kind in ("continual", "augmentation"):  # each configured kind's own table
+        assert "dm" in (results / "tables" / f"evaluation-{kind}.md").read_text()
     assert (results / "sets" / "dsa_ipc3_seed0.png").stat().st_size > 0
     assert (results / "sets" / "dsa-mask-fcn-r1.0-mean-soft-fixed_ipc3_seed0.pt").exists()
     assert (results / "attention" / "fcn" / "maps.png").stat().st_size > 0

@@ -88,4 +88,5 @@ def register_evaluation(kind: EvaluationKind) -> EvaluationKind:
 # registration order is display order: keep it as written
 from . import accuracy  # noqa: E402, F401  (registers "accuracy")
 from . import continual  # noqa: E402, F401  (registers "continual")
+from . import augmentation  # noqa: E402, F401  (registers "augmentation")
 # isort: on

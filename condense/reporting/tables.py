@@ -30,10 +30,11 @@ from ..core.registry import Registry
 from ..data.records import EvalRecord
 from .layouts import LAYOUTS, Entry, TableLayout, ipc_label
 from .published import Published, lookup
-from .relative import LRS_WEIGHT, relative_frame
+from .relative import ARS_WEIGHT, AUGMENTATION, AUGMENTATION_COLUMNS, LRS_WEIGHT, relative_frame
 
 log = logging.getLogger("condense.table")
 MISSING = "—"
+PUBLISHED_CONDENSATION_MODEL = "convnet"  # the network every published condensed set was made on
 NOT_APPLICABLE = ""
 SUMMARY = "summary"
 SUMMARY_TITLE = "Test accuracy (%)"
@@ -63,13 +64,13 @@ COLUMNS = [
 ]
 
 
-def load_rows(paths: list[Path], kind: str = "accuracy") -> pd.DataFrame:
+def load_rows(paths: list[Path], kind: str = "accuracy", column: str | None = None) -> pd.DataFrame:
     """One row per network, from the evaluation records of ``kind`` among ``paths`` (evaluation and
     full-baseline records; snapshots' evaluations are the accuracy-vs-time figure's and are left out).
     ``published_as``: the dataset whose published numbers apply ("" = none apply); ``mask``: the set's
     mask variant ("" unmasked), ``mask_label`` its source and options without the ratio, ``mask_paper``
-    whether it is the paper's mask (the FCN, mean fill, soft maps); ``acc``: the kind's main value, scaled
-    as the kind declares (percent for accuracy)."""
+    whether it is the paper's mask (the FCN, mean fill, soft maps); ``acc``: the kind's main value (or
+    ``column``, another of its columns), scaled as the kind declares (percent for accuracy)."""
     rows, records = [], []
     for path in paths:
         record = EvalRecord.load(path)
@@ -77,7 +78,10 @@ def load_rows(paths: list[Path], kind: str = "accuracy") -> pd.DataFrame:
             continue
         records.append(record)
         made, mask = record.set, record.set.mask
-        for value, run in zip(record.values(record.value), record.runs):
+        chosen = next((c for c in record.columns if c["name"] == (column or record.value)), None)
+        if chosen is None:
+            raise CondenseError(f"{path}: a {kind} record has no column {column!r}; it has {', '.join(c['name'] for c in record.columns)}")
+        for value, run in zip(record.values(chosen["name"]), record.runs):
             rows.append(
                 {
                     "dataset": record.dataset,
@@ -93,12 +97,13 @@ def load_rows(paths: list[Path], kind: str = "accuracy") -> pd.DataFrame:
                     "mask_ratio": made.mask_ratio,
                     "ipc": made.ipc,
                     # a diverged network's value is chance, not a measurement: counted, never averaged
-                    "acc": record.scale * value,
+                    "acc": float(chosen["scale"]) * value,
                     "diverged": bool(run.get("diverged")),
                 }
             )
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    frame.attrs["value_label"] = labels.pop() if len(labels := {r.columns[0]["label"] for r in records}) == 1 else "value"
+    shown = {c["label"] for r in records for c in r.columns if c["name"] == (column or r.value)}
+    frame.attrs["value_label"] = shown.pop() if len(shown) == 1 else "value"
     return frame
 
 
@@ -145,8 +150,10 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
         mean=("acc", "mean"), std=("acc", lambda a: a.std(ddof=0)), n=("acc", "count"), diverged=("diverged", "sum")
     ).reset_index()
     table["diverged"] = table["diverged"].astype(int)
-    published = [
+    published = [  # the method papers condensed on ConvNet: a set condensed on another network has no published value
         published_for(r.published_as, r.model, r.method, r.mask_ratio, None if pd.isna(r.ipc) else int(r.ipc), r.mask_paper)
+        if r.set_model in ("", PUBLISHED_CONDENSATION_MODEL)
+        else None
         for r in table.itertuples()
     ]
     table["ours"] = [fmt_cell(r.mean, r.std, r.n, r.diverged) for r in table.itertuples()]
@@ -159,9 +166,18 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
 
 def summary_shown(table: pd.DataFrame) -> pd.DataFrame:
     """The long table's displayed columns."""
-    shown = table.assign(mask_label=table["mask_label"].replace("", "none"))
-    return shown[["dataset", "model", "method", "mask_label", "mask_ratio", "ipc", "ours", "published", "source", "delta"]].rename(
-        columns={"mask_label": "mask", "ours": "ours: mean ± std (n)", "published": "published (labelled)", "delta": DELTA}
+    shown = table.assign(mask_label=table["mask_label"].replace("", "none"), set_model=table["set_model"].replace("", "—"))
+    columns = ["dataset", "model", "method", "mask_label", "mask_ratio", "ipc", "ours", "published", "source", "delta"]
+    if table.loc[table["set_model"] != "", "set_model"].nunique() > 1:  # sets condensed on several networks: say which
+        columns.insert(3, "set_model")
+    return shown[columns].rename(
+        columns={
+            "mask_label": "mask",
+            "set_model": "condensed on",
+            "ours": "ours: mean ± std (n)",
+            "published": "published (labelled)",
+            "delta": DELTA,
+        }  # fmt: skip
     )
 
 
@@ -467,14 +483,28 @@ def _render_paper(table, layout, title, methods):
     return flat(frame), frame, full_title, notes
 
 
-def _render_relative(table, title, methods, axes):
-    frame = relative_frame(table, MISSING)
+def render_relative(paths: list[Path], title: str | None) -> tuple[pd.DataFrame, pd.DataFrame, str, tuple[str, ...]]:
+    """The ``relative`` layout from records: the accuracy records make the rows (IOR, HLR, LRS); where ``augmentation``
+    records of a set and of the random subset of its IPC are among ``paths``, its gains with and without
+    augmentation and ARS join them."""
+    rows = load_rows(paths)
+    if rows.empty:
+        raise CondenseError(
+            f"none of the {len(paths)} records given is a final accuracy evaluation; pass the sets' and the references' records"
+        )
+    augmented = {name: summarize(load_rows(paths, kind=AUGMENTATION, column=name)) for name in AUGMENTATION_COLUMNS}
+    with_ars = not augmented[AUGMENTATION_COLUMNS[0]].empty
+    frame = relative_frame(summarize(rows), MISSING, augmented if with_ars else None)
     notes = (
         "ours: test accuracy (%), mean ± std (n networks, over every condensation seed); random, whole data: the mean of "
         "a random real subset of the same IPC and of the whole-data network on the same evaluation network; IOR = ours − "
         f"random, HLR = whole data − ours; LRS = (e^α − e^−1) / (e − e^−1), α = {LRS_WEIGHT}·IOR − {1 - LRS_WEIGHT}·HLR on "
         "fractions (DD-Ranking's label-robust score; docs/relative-scores.md); — = not evaluated.",
-    )
+    ) + ((
+        "gain aug / gain no aug: the set's accuracy − the random subset's, both trained with augmentation / both without "
+        f"(the `augmentation` evaluation, the same networks); ARS = (e^β − e^−1) / (e − e^−1), β = {ARS_WEIGHT}·gain aug + "
+        f"{1 - ARS_WEIGHT}·gain no aug on fractions (DD-Ranking's augmentation-robust score).",
+    ) if with_ars else ())  # fmt: skip
     return frame, frame, title or "Relative to real data: improvement over random, gap to the whole data, LRS", notes
 
 
@@ -483,4 +513,3 @@ VIEWS: Registry = Registry("table layout")
 VIEWS.add(SUMMARY, _render_summary)
 VIEWS.add(MASKS, _render_masks)
 VIEWS.add(PIVOT, _render_pivot)
-VIEWS.add(RELATIVE, _render_relative)

@@ -17,7 +17,21 @@ from ..core.paths import INPUT, OUTPUT
 from ..methods import METHODS
 from ..reporting.layouts import LAYOUTS
 from ..reporting.membership import render_membership
-from ..reporting.tables import AXES, SUMMARY, SUMMARY_TITLE, VIEWS, flat, load_rows, render, summarize, to_html, to_latex, to_markdown
+from ..reporting.tables import (
+    AXES,
+    RELATIVE,
+    SUMMARY,
+    SUMMARY_TITLE,
+    VIEWS,
+    flat,
+    load_rows,
+    render,
+    render_relative,
+    summarize,
+    to_html,
+    to_latex,
+    to_markdown,
+)
 from ._args import add_common_arguments, add_path
 
 log = logging.getLogger("condense.table")
@@ -47,8 +61,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser, seed=False, device=False)
 
 
-# layouts that read records of their own kind (not evaluation records): layout -> (paths, title) -> (csv, shown, title, notes)
-RECORD_VIEWS = {"membership": render_membership}
+# layouts that read the records themselves (of their own kind, or of several evaluation kinds):
+# layout -> (paths, title) -> (csv, shown, title, notes)
+RECORD_VIEWS = {RELATIVE: render_relative, "membership": render_membership}
 
 
 def run(args: argparse.Namespace) -> None:

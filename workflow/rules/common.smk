@@ -23,6 +23,7 @@ SELECTION = ATT + "/selection_r{ratio}_seed{seed}.pt"
 TABLE = R + "/{dataset}/tables/summary"
 CROSS_ARCH_TABLE = R + "/{dataset}/tables/cross_arch"
 RELATIVE_TABLE = R + "/{dataset}/tables/relative"
+KIND_TABLE = R + "/{dataset}/tables/evaluation-{kind}"  # every set a kind other than accuracy judged (config evaluations.<kind>)
 MEMBERSHIP = R + "/{dataset}/membership/{pipeline}.json"
 MEMBERSHIP_TABLE = R + "/{dataset}/tables/membership"
 PAPER_TABLE = R + "/{dataset}/tables/{layout}"
@@ -30,8 +31,11 @@ FIGURE = R + "/{dataset}/figures/{figure}"
 LOGS = R + "/{dataset}/logs"
 BENCH = R + "/{dataset}/benchmarks"
 
-# A condensation method, plain or masked (`dsa`, `dsa-mask-fcn-r1.0-mean-soft-fixed`), from the registries.
-METHOD_PATTERN = f"({'|'.join(METHODS.names())})(-mask-{VARIANT_PATTERN})?"
+# A condensation method, plain, condensed on another network than distill.model, or masked (`dsa`, `dm-on-resnet18`,
+# `dsa-mask-fcn-r1.0-mean-soft-fixed`), from the registries.
+ON = "-on-"  # <method>-on-<network>: a set condensed on a network of distill.models
+ON_PATTERN = f"({ON}[a-z0-9_]+)?"
+METHOD_PATTERN = f"({'|'.join(METHODS.names())}){ON_PATTERN}(-mask-{VARIANT_PATTERN})?"
 
 
 wildcard_constraints:
@@ -59,8 +63,23 @@ def rule_resources(rule_name):
 
 
 def base_method(method):
-    """'dsa-mask-fcn-r0.5-mean-soft-fixed' -> 'dsa': a masked variant is configured and evaluated like its method."""
-    return split_method(method)[0]
+    """'dsa-mask-fcn-r0.5-mean-soft-fixed' -> 'dsa', 'dm-on-resnet18' -> 'dm': a masked variant, or a set condensed on
+    another network, is configured and evaluated like its method."""
+    return split_method(method)[0].partition(ON)[0]
+
+
+def condensation_model(method):
+    """The network a set is condensed on: the one its name gives after -on-, else distill.model."""
+    return split_method(method)[0].partition(ON)[2] or config["distill"]["model"]
+
+
+# the rows of the tables with a column per evaluation network; the condensation network too where sets differ in it
+PIVOT_ROWS = "method," + ("set_model," if set(config["distill"]["models"]) - {config["distill"]["model"]} else "") + "mask_label,mask_ratio,ipc"
+
+
+def on_network(method, model):
+    """The set name of ``method`` condensed on ``model`` (the plain name on distill.model)."""
+    return method if model == config["distill"]["model"] else f"{method}{ON}{model}"
 
 
 def mask_variant(method):
@@ -125,6 +144,9 @@ def set_runs(dataset):
     to it (all of `datasets`, or those in its own `datasets`); in a stable order."""
     plain = list(config["coreset"]["methods"]) + list(config["distill"]["methods"]) if dataset in config["datasets"] else []
     runs = [(m, int(ipc), int(seed)) for m in plain for ipc in method_ipcs(m) for seed in config["seeds"]]
+    # each condensation method also on every other network of distill.models (unmasked, its IPCs and the seeds)
+    runs += [(on_network(m, model), ipc, seed) for m, ipc, seed in list(runs) if m in config["distill"]["methods"]
+             for model in config["distill"]["models"] if model != config["distill"]["model"]]
     for grid in config["attention"]["masks"]:
         if dataset in (grid.get("datasets") or config["datasets"]):
             runs.extend(grid_runs(grid))
@@ -294,6 +316,8 @@ def all_targets():
           if len({model for *_, model in evaluations(dataset)}) > 1],
         *[RELATIVE_TABLE.format(dataset=dataset) + ".md" for dataset in datasets
           if "random" in config["coreset"]["methods"] and full_targets(dataset)],
+        *[KIND_TABLE.format(dataset=dataset, kind=kind) + ".md" for dataset in datasets for kind in config["evaluations"]
+          if kind_eval_targets(dataset, kind)],
         *[MEMBERSHIP_TABLE.format(dataset=dataset) + ".md" for dataset in datasets if membership_targets(dataset)],
     ]
 

@@ -112,7 +112,7 @@ for _base in METHODS.names():
             ),
             snapshots=expand(SNAPSHOT, it=snapshot_iterations(_base), allow_missing=True),
         wildcard_constraints:
-            method=f"{_base}(-mask-{VARIANT_PATTERN})?",
+            method=f"{_base}{ON_PATTERN}(-mask-{VARIANT_PATTERN})?",
         log:
             LOGS + "/sets/{method}_ipc{ipc}_seed{seed}.log",
         benchmark:
@@ -127,7 +127,7 @@ for _base in METHODS.names():
             artifacts=artifact_flags,
             snapshots=snapshot_flags,
             base=lambda wildcards: base_method(wildcards.method),
-            model=config["distill"]["model"],
+            model=lambda wildcards: condensation_model(wildcards.method),
             every=config["distill"]["checkpoint_every"],
             log_every=config["distill"]["log_every"],
             # resumed after a kill; made from other inputs or settings (Snakemake reruns the job then), restarted

@@ -123,17 +123,44 @@ rule cross_arch_table:
         **rule_resources("table"),
     params:
         caption=config["table"]["caption"],
+        rows=PIVOT_ROWS,
     shell:
-        "{CONDENSE} table {input.evals} --layout pivot --rows method,mask_label,mask_ratio,ipc --columns model"
+        "{CONDENSE} table {input.evals} --layout pivot --rows {params.rows} --columns model"
+        " --out-md {output.md} --out-csv {output.csv} --out-tex {output.tex} --out-html {output.html}"
+        " --caption {params.caption:q} --log {log}"
+
+
+rule kind_table:
+    """The sets an evaluation kind other than accuracy judged (config evaluations.<kind>), its main value:
+    rows method × mask × IPC, columns the network (condense table --kind <kind> --layout pivot)."""
+    input:
+        evals=lambda wildcards: kind_eval_targets(wildcards.dataset, wildcards.kind),
+    output:
+        md=KIND_TABLE + ".md",
+        csv=KIND_TABLE + ".csv",
+        tex=KIND_TABLE + ".tex",
+        html=report(KIND_TABLE + ".html", caption="../report/kind_table.rst", category="Tables", subcategory="{dataset}", labels={"table": "evaluation {kind}"}),
+    log:
+        LOGS + "/tables/evaluation-{kind}.log",
+    threads: res("table", "threads")
+    resources:
+        **rule_resources("table"),
+    params:
+        caption=config["table"]["caption"],
+        rows=PIVOT_ROWS,
+    shell:
+        "{CONDENSE} table {input.evals} --kind {wildcards.kind} --layout pivot --rows {params.rows} --columns model"
         " --out-md {output.md} --out-csv {output.csv} --out-tex {output.tex} --out-html {output.html}"
         " --caption {params.caption:q} --log {log}"
 
 
 rule relative_table:
-    """Every set against a random real subset of its IPC and the whole-data network: IOR, HLR and DD-Ranking's LRS."""
+    """Every set against a random real subset of its IPC and the whole-data network: IOR, HLR and DD-Ranking's LRS;
+    and ARS where config evaluations.augmentation evaluated the set and the random subset with and without augmentation."""
     input:
         evals=lambda wildcards: eval_targets(wildcards.dataset),
         full=lambda wildcards: full_targets(wildcards.dataset),
+        augmentation=lambda wildcards: kind_eval_targets(wildcards.dataset, "augmentation"),
     output:
         md=RELATIVE_TABLE + ".md",
         csv=RELATIVE_TABLE + ".csv",
@@ -147,7 +174,7 @@ rule relative_table:
     params:
         caption=config["table"]["caption"],
     shell:
-        "{CONDENSE} table {input.evals} {input.full} --layout relative --out-md {output.md} --out-csv {output.csv}"
+        "{CONDENSE} table {input.evals} {input.full} {input.augmentation} --layout relative --out-md {output.md} --out-csv {output.csv}"
         " --out-tex {output.tex} --out-html {output.html} --caption {params.caption:q} --log {log}"
 
 
