@@ -276,3 +276,30 @@ def test_bad_settings_are_refused_before_any_compute(data_file, tmp_path, capsys
                "--artifact", f"experts={experts}", "--device", "cpu", "--quiet", "--out", tmp_path / "x.pt")  # fmt: skip
     assert code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "x.pt").exists()
+
+
+@pytest.mark.slow
+def test_the_workflow_makes_the_experts_by_the_artifact_rule_with_the_configs_settings(tmp_path):
+    """A dry run: the generic `artifact` rule makes the experts from `artifacts.experts` (its own seed), the mtt set
+    takes them by --artifact, and the evaluation passes no --lr where eval.lr is null (the set's learned rate)."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    overlay = tmp_path / "mtt.yaml"
+    overlay.write_text(
+        "ipcs: [1]\ncoreset: {methods: []}\nattention: {masks: []}\n"
+        "distill:\n  methods: [mtt]\n  mtt: {iterations: 2, syn_steps: 2, expert_epochs: 1, max_start_epoch: 1}\n"
+        "eval:\n  lr: null\nartifacts:\n  experts: {num_experts: 2, train_epochs: 2, seed: 1}\n"
+    )
+    target = "results/smoke/cifar10/eval/mtt_ipc1_seed0/convnet.json"
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile"), "--directory", str(tmp_path), "-n", "-p",
+           "--cores", "1", target, "--configfile", str(repo / "config" / "smoke.yaml"), str(overlay)]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    experts = "results/smoke/cifar10/artifacts/experts_seed1.pt"
+    assert "artifact --kind experts" in out and "--num-experts 2 --train-epochs 2 --seed 1" in out and f"--out {experts}" in out
+    assert "distill --method mtt" in out and f"--artifact experts={experts}" in out and "--syn-steps 2" in out
+    evaluate = next(line for line in out.splitlines() if "condense evaluate" in line)
+    assert "--lr " not in evaluate and "--augment dsa" in evaluate  # the spec's eval_augment: no eval.augment.mtt entry needed
