@@ -216,6 +216,8 @@ def start(problem: Problem) -> None:
         raise CondenseError(
             "--method mtt takes no --mask: it draws no real batches and its experts train on the unmasked data; drop --mask"
         )
+    if "experts" not in problem.artifacts:  # a stage that condenses without artifacts (membership's shadows)
+        raise CondenseError("--method mtt needs its expert trajectories (distill --artifact experts=FILE); this stage provides none")
     check_experts(problem, problem.artifacts["experts"])
     s = problem.settings
     syn_lr = torch.tensor(s.lr_teacher, dtype=torch.float32, device=problem.images.device).requires_grad_(True)
