@@ -34,6 +34,7 @@ from condense.methods.mtt import (
     train_experts,
     unflatten,
 )
+from condense.methods.problem import Problem
 from condense.models.classifiers import build_model
 
 MODEL = "convnet_w32"  # the official ConvNet of width 32 (depth 3, instance norm, average pooling)
@@ -303,3 +304,25 @@ def test_the_workflow_makes_the_experts_by_the_artifact_rule_with_the_configs_se
     assert "distill --method mtt" in out and f"--artifact experts={experts}" in out and "--syn-steps 2" in out
     evaluate = next(line for line in out.splitlines() if "condense evaluate" in line)
     assert "--lr " not in evaluate and "--augment dsa" in evaluate  # the spec's eval_augment: no eval.augment.mtt entry needed
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_an_mtt_iteration_on_cuda_does_not_synchronise_and_learns(data_file):
+    """The step on CUDA under torch's sync debug mode (any host synchronisation is an error), with DSA."""
+    data = load_data(data_file, torch.device("cuda"))
+    spec = METHODS.get("mtt")
+    settings = spec.resolve(ipc=2, model=MODEL, traits=data.traits,
+                            overrides={"syn_steps": 3, "expert_epochs": 2, "max_start_epoch": 2, "batch_syn": 4, "lr_img": 100.0})  # fmt: skip
+    images = torch.cat([data.sample_class(c, 2, torch.Generator().manual_seed(c)) for c in range(3)]).clone().requires_grad_(True)
+    labels = torch.arange(3, device="cuda").repeat_interleave(2)
+    problem = Problem(data, images, labels, torch.optim.SGD([images], lr=100.0, momentum=0.5), settings)
+    problem.artifacts["experts"] = fake_experts()
+    spec.state.start(problem)
+    problem.new_network()  # first construction (cuDNN set-up) outside the check
+    before = problem.learned["syn_lr"].detach().clone()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        loss = spec.step(problem, torch.Generator().manual_seed(0))
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert loss.is_cuda and torch.isfinite(loss) and not torch.equal(before, problem.learned["syn_lr"].detach())

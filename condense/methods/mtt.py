@@ -283,8 +283,9 @@ def trajectory_matching(problem: Problem, generator: torch.Generator) -> Tensor:
     expert = int(torch.randint(trajectories.shape[0], (1,), generator=generator))
     start_epoch = int(torch.randint(s.max_start_epoch, (1,), generator=generator))
     device = problem.images.device
-    start_params = trajectories[expert, start_epoch].to(device)
-    target = trajectories[expert, start_epoch + s.expert_epochs].to(device)
+    # the artifact stays on the host; the two rows go over without a stream sync (the CPU rows are never written)
+    start_params = trajectories[expert, start_epoch].to(device, non_blocking=True)
+    target = trajectories[expert, start_epoch + s.expert_epochs].to(device, non_blocking=True)
     net = problem.new_network().eager.train()  # its structure only: the expert's parameters replace its own
     batches = student_batches(problem.images.shape[0], s.batch_syn, s.syn_steps, generator)
     student = unroll(net, start_params, problem.images, problem.labels, problem.learned["syn_lr"], batches,
