@@ -20,6 +20,7 @@ from test_methods import make_problem
 from test_official_methods import checkout, copy_weights, extract
 
 from condense.cli import main
+from condense.core.errors import CondenseError
 from condense.core.runtime import derive_seed, make_generator
 from condense.data.augment import AugmentParams, Draw, apply
 from condense.data.records import SyntheticSet
@@ -218,6 +219,42 @@ def test_experts_are_deterministic_per_seed_and_record_their_cost(data_file):
     assert a["cost"]["bytes"] == 2 * 3 * size * 4 and a["cost"]["seconds"] > 0
 
 
+def test_experts_resume_expert_by_expert_and_end_equal(data_file, tmp_path, monkeypatch):
+    import condense.methods.mtt as mtt
+    from condense.methods.artifacts import PartStore
+
+    data = load_data(data_file)
+    settings = ExpertSettings(model=MODEL, num_experts=3, train_epochs=2, batch_train=8, strategy="none")
+    straight = train_experts(data, settings, 5, "cpu")
+    real, calls = mtt.train_epoch, []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:  # the first epoch of the third expert: a kill
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mtt, "train_epoch", counted)
+    identity = {"kind": "experts", "seed": 5}
+    with pytest.raises(KeyboardInterrupt):
+        train_experts(data, settings, 5, "cpu", PartStore(tmp_path / "parts", identity).open())
+    assert sorted(p.name for p in (tmp_path / "parts").iterdir()) == ["identity.pt", "part_0.pt", "part_1.pt"]
+    calls.clear()
+    parts = PartStore(tmp_path / "parts", identity).open()
+    resumed = train_experts(data, settings, 5, "cpu", parts)
+    assert len(calls) == 2  # only the third expert trained again
+    assert torch.equal(resumed["trajectories"], straight["trajectories"]) and torch.equal(resumed["train_loss"], straight["train_loss"])
+    parts.clear()
+    assert not (tmp_path / "parts").exists()
+    # parts of another identity are discarded, not reused; a directory with other files is refused
+    PartStore(tmp_path / "parts", identity).open().save(0, {"x": torch.zeros(1)})
+    assert PartStore(tmp_path / "parts", {**identity, "seed": 6}).open().load(0) is None
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(CondenseError, match="holds other files"):
+        PartStore(tmp_path / "other", identity).open()
+
+
 def test_normalised_loss_is_one_where_the_student_does_not_move(data_file):
     # a vanishing learning rate leaves θ̂ = θ*_t: ‖θ*_t − θ*_{t+M}‖² / ‖θ*_t − θ*_{t+M}‖² = 1 whatever the draws
     problem = mtt_problem(data_file, lr_teacher=1e-12)
@@ -238,7 +275,8 @@ def cli(*args) -> int:
 def test_condense_resume_and_evaluate_with_the_learned_lr(data_file, tmp_path, capsys):
     experts = tmp_path / "experts.pt"
     assert cli("artifact", "--kind", "experts", "--data", data_file, "--model", MODEL, "--num-experts", 2, "--train-epochs", 3,
-               "--batch-train", 8, "--out", experts, "--device", "cpu", "--quiet") == 0  # fmt: skip
+               "--batch-train", 8, "--out", experts, "--checkpoint-dir", tmp_path / "parts", "--device", "cpu", "--quiet") == 0  # fmt: skip
+    assert not (tmp_path / "parts").exists()  # removed once the artifact is written
     common = ["distill", "--method", "mtt", "--data", data_file, "--ipc", 2, "--model", MODEL, "--iterations", 3, "--syn-steps", 3,
               "--expert-epochs", 2, "--max-start-epoch", 2, "--lr-img", 100, "--batch-syn", 4,
               "--artifact", f"experts={experts}", "--device", "cpu", "--quiet"]  # fmt: skip
@@ -301,6 +339,7 @@ def test_the_workflow_makes_the_experts_by_the_artifact_rule_with_the_configs_se
     assert proc.returncode == 0, out[-3000:]
     experts = "results/smoke/cifar10/artifacts/experts_seed1.pt"
     assert "artifact --kind experts" in out and "--num-experts 2 --train-epochs 2 --seed 1" in out and f"--out {experts}" in out
+    assert "--checkpoint-dir results/smoke/cifar10/checkpoints/artifacts/experts_seed1 " in out  # resumable expert by expert
     assert "distill --method mtt" in out and f"--artifact experts={experts}" in out and "--syn-steps 2" in out
     evaluate = next(line for line in out.splitlines() if "condense evaluate" in line)
     assert "--lr " not in evaluate and "--augment dsa" in evaluate  # the spec's eval_augment: no eval.augment.mtt entry needed

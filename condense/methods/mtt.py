@@ -37,7 +37,7 @@ from ..data.augment import augment as dsa_augment
 from ..data.store import RealData
 from ..models.classifiers import MODELS, build_model
 from ..training.loop import train_epoch
-from .artifacts import ArtifactKind, register_artifact
+from .artifacts import ArtifactKind, PartStore, register_artifact
 from .problem import Problem
 from .spec import MethodSpec, MethodState, register_method, resolve_augment
 
@@ -104,44 +104,51 @@ class ExpertSettings:
         return asdict(self)
 
 
-def train_experts(data: RealData, settings: ExpertSettings, seed: int, device) -> dict:
-    """``buffer.py``: ``num_experts`` networks, each initialised and shuffled from seeds derived from (seed, expert),
-    trained ``train_epochs`` epochs on every training image; the flat parameters before training and after each
-    epoch. Deterministic per seed. Its cost (seconds, bytes of the trajectories) is part of the content."""
+def train_expert(data: RealData, settings: ExpertSettings, seed: int, expert: int) -> dict:
+    """Expert ``expert``: initialised and shuffled from seeds derived from (seed, expert), trained ``train_epochs``
+    epochs on every training image; its flat parameters before training and after each epoch, its per-epoch
+    training loss and accuracy, and the seconds it took."""
     began = time.perf_counter()
     augment = per_image_augmenter(settings.strategy) or "none"
     images, labels = data.train_images, data.train_labels
-    trajectories, losses, accuracies, layout = None, [], [], None
+    torch.manual_seed(derive_seed(seed, expert, 0))
+    net = build_model(settings.model, data.channel, data.num_classes, data.im_size).to(images.device)
+    generator = make_generator(derive_seed(seed, expert, 1))
+    optimizer = torch.optim.SGD(net.parameters(), lr=settings.lr_teacher, momentum=settings.momentum, weight_decay=settings.weight_decay)
+    timestamps, stats = [flat_parameters(net).cpu()], []
+    for _ in range(settings.train_epochs):
+        done = train_epoch(net, optimizer, images, labels, settings.batch_train, generator, augment)
+        timestamps.append(flat_parameters(net).cpu())
+        stats.append(torch.stack([done.loss.detach(), done.accuracy.detach()]))
+    stats = torch.stack(stats).cpu()
+    return {"trajectory": torch.stack(timestamps), "train_loss": stats[:, 0], "train_acc": stats[:, 1],
+            "seconds": time.perf_counter() - began, "layout": parameter_layout(net)}  # fmt: skip
+
+
+def train_experts(data: RealData, settings: ExpertSettings, seed: int, device, parts: PartStore | None = None) -> dict:
+    """``buffer.py``: ``num_experts`` experts (:func:`train_expert`), deterministic per seed. With ``parts`` each
+    finished expert is kept there and a rerun trains only the missing ones, ending with the same content. The cost
+    (seconds of training, summed over the experts whichever run trained them; bytes of the trajectories) is part of
+    the content."""
+    experts = []
     for expert in range(settings.num_experts):
-        torch.manual_seed(derive_seed(seed, expert, 0))
-        net = build_model(settings.model, data.channel, data.num_classes, data.im_size).to(images.device)
-        generator = make_generator(derive_seed(seed, expert, 1))
-        optimizer = torch.optim.SGD(
-            net.parameters(), lr=settings.lr_teacher, momentum=settings.momentum, weight_decay=settings.weight_decay
-        )
-        if trajectories is None:
-            layout = parameter_layout(net)
-            size = sum(p.numel() for p in net.parameters())
-            trajectories = torch.empty((settings.num_experts, settings.train_epochs + 1, size), dtype=torch.float32)
-        trajectories[expert, 0] = flat_parameters(net).cpu()
-        stats = []
-        for epoch in range(settings.train_epochs):
-            done = train_epoch(net, optimizer, images, labels, settings.batch_train, generator, augment)
-            trajectories[expert, epoch + 1] = flat_parameters(net).cpu()
-            stats.append(torch.stack([done.loss.detach(), done.accuracy.detach()]))
-        stats = torch.stack(stats).cpu()
-        losses.append(stats[:, 0])
-        accuracies.append(stats[:, 1])
-        log.info("expert %d/%d: train accuracy %.4f after %d epochs", expert + 1, settings.num_experts, float(stats[-1, 1]),
+        made = parts.load(expert) if parts is not None else None
+        if made is None:
+            made = train_expert(data, settings, seed, expert)
+            if parts is not None:
+                parts.save(expert, made)
+        experts.append(made)
+        log.info("expert %d/%d: train accuracy %.4f after %d epochs", expert + 1, settings.num_experts, float(made["train_acc"][-1]),
                  settings.train_epochs)  # fmt: skip
+    trajectories = torch.stack([made["trajectory"] for made in experts])
     return {
         "trajectories": trajectories,  # (experts, epochs + 1, parameters): buffer.py's timestamps, flattened
         "model": settings.model,
-        "layout": layout,
-        "train_loss": torch.stack(losses),  # (experts, epochs), per epoch as buffer.py prints them
-        "train_acc": torch.stack(accuracies),
+        "layout": experts[0]["layout"],
+        "train_loss": torch.stack([made["train_loss"] for made in experts]),  # (experts, epochs), as buffer.py prints them
+        "train_acc": torch.stack([made["train_acc"] for made in experts]),
         "cost": {
-            "seconds": time.perf_counter() - began,
+            "seconds": sum(made["seconds"] for made in experts),
             "bytes": trajectories.numel() * trajectories.element_size(),
             "device": str(device),
         },  # fmt: skip
@@ -154,7 +161,8 @@ EXPERTS = register_artifact(
         "expert trajectories: networks trained on the real data, parameters after every epoch (MTT's buffer.py)",
         ExpertSettings,
         train_experts,
-    )  # fmt: skip
+        resumable=True,  # one part per expert: a rerun after a kill trains only the missing experts
+    )
 )
 
 
