@@ -255,6 +255,28 @@ def test_experts_resume_expert_by_expert_and_end_equal(data_file, tmp_path, monk
         PartStore(tmp_path / "other", identity).open()
 
 
+def test_a_masked_run_and_a_missing_artifact_are_refused(data_file):
+    problem = make_problem(data_file, "mtt", ipc=2, model=MODEL, strategy="none")
+    start = METHODS.get("mtt").state.start
+    with pytest.raises(CondenseError, match="needs its expert trajectories"):
+        start(problem)  # e.g. membership's shadows, which make no artifacts
+    problem.artifacts["experts"] = fake_experts()
+    problem.data = types.SimpleNamespace(num_classes=3)  # a masked view of the data, not the RealData itself
+    with pytest.raises(CondenseError, match="takes no --mask"):
+        start(problem)
+
+
+def test_a_set_whose_learned_lr_is_not_positive_is_evaluated_only_with_an_explicit_lr():
+    from condense.evaluations import EVALUATIONS
+
+    kind = EVALUATIONS.get("accuracy")
+    negative = types.SimpleNamespace(learned_lr=-0.5)
+    with pytest.raises(CondenseError, match="learned learning rate -0.5 is not positive"):
+        kind.resolve({}, synthetic=negative)
+    assert kind.resolve({"lr": 0.02}, synthetic=negative).lr == 0.02
+    assert kind.resolve({}, synthetic=types.SimpleNamespace(learned_lr=0.003)).lr == 0.003
+
+
 def test_normalised_loss_is_one_where_the_student_does_not_move(data_file):
     # a vanishing learning rate leaves θ̂ = θ*_t: ‖θ*_t − θ*_{t+M}‖² / ‖θ*_t − θ*_{t+M}‖² = 1 whatever the draws
     problem = mtt_problem(data_file, lr_teacher=1e-12)
