@@ -85,6 +85,10 @@ class AugmentParams:
     brightness: adds (U(0, 1) - 0.5) * brightness, i.e. U(-0.5, 0.5) by default.
     saturation: deviation from the per-pixel channel mean times U(0, 1) * saturation.
     contrast: deviation from the per-image mean times U(0, 1) + contrast.
+    align_corners: the grid convention of scale and rotate. The DC/DSA/DM code samples with torch's default
+        (False); MTT's ``utils.py`` passes ``align_corners=True`` to ``affine_grid`` and ``grid_sample``
+        (:data:`condense.methods.mtt.MTT_AUGMENT`). Both give the same images where the image is square (scale and
+        rotation about the centre); they differ for a rotation of a non-square image.
     """
 
     aug_mode: str = "S"
@@ -96,6 +100,7 @@ class AugmentParams:
     brightness: float = 1.0
     saturation: float = 2.0
     contrast: float = 0.5
+    align_corners: bool = False
 
 
 # --------------------------------------------------------------------------- ops
@@ -132,14 +137,14 @@ def _flip(x: Tensor, v: Mapping[str, Tensor], p: AugmentParams) -> Tensor:
     return torch.where(flipped, x.flip(3), x)
 
 
-def _warp(x: Tensor, theta: Tensor) -> Tensor:
+def _warp(x: Tensor, theta: Tensor, align_corners: bool = False) -> Tensor:
     """Bilinear resampling by per-image (or one shared) 2x3 affine matrices, zero fill."""
     n, b = theta.size(0), x.size(0)
     theta = theta.to(dtype=x.dtype)
-    grid = F.affine_grid(theta, [n, x.size(1), x.size(2), x.size(3)], align_corners=False)
+    grid = F.affine_grid(theta, [n, x.size(1), x.size(2), x.size(3)], align_corners=align_corners)
     if n != b:  # one shared matrix: compute the grid once and broadcast it
         grid = grid.expand(b, -1, -1, -1)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=align_corners)
 
 
 def _affine(a: Tensor, b: Tensor, c: Tensor, d: Tensor) -> Tensor:
@@ -153,13 +158,13 @@ def _scale(x: Tensor, v: Mapping[str, Tensor], p: AugmentParams) -> Tensor:
     sx = v["w"] * (r - 1.0 / r) + 1.0 / r  # multiplies the width (x) coordinate
     sy = v["h"] * (r - 1.0 / r) + 1.0 / r
     zero = torch.zeros_like(sx)
-    return _warp(x, _affine(sx, zero, zero, sy))
+    return _warp(x, _affine(sx, zero, zero, sy), p.align_corners)
 
 
 def _rotate(x: Tensor, v: Mapping[str, Tensor], p: AugmentParams) -> Tensor:
     angle = (v["angle"] - 0.5) * 2 * p.ratio_rotate / 180 * math.pi
     cos, sin = torch.cos(angle), torch.sin(angle)
-    return _warp(x, _affine(cos, -sin, sin, cos))
+    return _warp(x, _affine(cos, -sin, sin, cos), p.align_corners)
 
 
 def _to_int(u: Tensor, low: int, high: int) -> Tensor:

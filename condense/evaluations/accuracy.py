@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE
+from ..core.errors import CondenseError
 from ..core.runtime import make_generator
 from ..core.settings import setting
 from ..data.augment import resolve_strategy
@@ -26,6 +27,8 @@ def _lr(value, context) -> float:
     if value is not None:
         return value
     learned = context.get("learned_lr")
+    if learned is not None and not float(learned) > 0:  # MTT's learned rate is not kept positive (nor is it officially)
+        raise CondenseError(f"the set's learned learning rate {learned} is not positive, so it cannot train; give --lr")
     return REFERENCE_LR if learned is None else float(learned)
 
 

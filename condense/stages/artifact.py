@@ -2,7 +2,8 @@
 
 ``condense artifact --kind NAME --data D --out F`` runs the producer of ``NAME`` (``condense/methods/artifacts.py``;
 its settings are flags here, ``--kind NAME --help``) and writes a file that names its kind, dataset, settings and
-seed, for ``distill --artifact NAME=F``.
+seed, for ``distill --artifact NAME=F``. A resumable kind (MTT's experts) keeps each finished part in
+``--checkpoint-dir``: rerun the same command after a kill and it goes on from the first missing part.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import logging
 import sys
 from dataclasses import asdict
 
-from ..core.paths import INPUT, OUTPUT
+from ..core.digests import file_digest
+from ..core.errors import CondenseError
+from ..core.paths import INPUT, OUTPUT, OUTPUT_DIR
 from ..core.runtime import resolve_device
 from ..data.store import load_data
 from ..methods import ARTIFACTS
-from ..methods.artifacts import save_artifact
+from ..methods.artifacts import PartStore, save_artifact
 from ._args import add_common_arguments, add_path, add_settings_arguments, given_settings
 
 log = logging.getLogger("condense.artifact")
@@ -31,16 +34,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_path(parser, "--data", INPUT, required=True, help="dataset file from `condense download`")
     add_settings_arguments(parser, _settings_classes(), title="artifact settings (default: the kind's reference value)")
     add_path(parser, "--out", OUTPUT, required=True, help="the artifact file (.pt)")
+    add_path(parser, "--checkpoint-dir", OUTPUT_DIR, default=None,
+             help="a resumable kind's finished parts (one file each), so a rerun after a kill goes on from there; "
+             "removed once the artifact is written")  # fmt: skip
     add_common_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> None:
     kind = ARTIFACTS.get(args.kind)
+    if args.checkpoint_dir is not None and not kind.resumable:
+        raise CondenseError(f"--kind {kind.name} is made in one go and cannot resume; drop --checkpoint-dir")
     device = resolve_device(args.device)
     data = load_data(args.data, device)
     settings = kind.resolve(given_settings(args, _settings_classes()), data)
-    content = kind.make(data, settings, args.seed, device)
+    if kind.resumable:
+        identity = {"kind": kind.name, "data": file_digest(args.data), "settings": asdict(settings), "seed": args.seed,
+                    "device": device.type}  # fmt: skip
+        parts = PartStore(args.checkpoint_dir, identity).open() if args.checkpoint_dir is not None else None
+        content = kind.make(data, settings, args.seed, device, parts)
+    else:
+        parts, content = None, kind.make(data, settings, args.seed, device)
     save_artifact(args.out, kind, data, asdict(settings), args.seed, content)
+    if parts is not None:
+        parts.clear()
     log.info("%s artifact of %s -> %s", kind.name, data.name, args.out)
 
 

@@ -64,9 +64,15 @@ rule artifact:
         flags=lambda wildcards: " ".join(
             f"--{key.replace('_', '-')} {value}" for key, value in config["artifacts"].get(wildcards.artifact, {}).items() if key != "seed"
         ),
+        # a resumable kind (MTT's experts) keeps each finished part here: a rerun after a kill goes on from there
+        checkpoint=lambda wildcards: (
+            f"--checkpoint-dir {R}/{wildcards.dataset}/checkpoints/artifacts/{wildcards.artifact}_seed{wildcards.seed}"
+            if ARTIFACTS.get(wildcards.artifact).resumable
+            else ""
+        ),
     shell:
         "{CONDENSE} artifact --kind {wildcards.artifact} --data {input.data} {params.flags} --seed {wildcards.seed}"
-        " --device {config[device]} --threads {threads} --out {output} --log {log} --quiet"
+        " {params.checkpoint} --device {config[device]} --threads {threads} --out {output} --log {log} --quiet"
 
 
 def mask_flags(wildcards, input):

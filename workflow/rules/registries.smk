@@ -28,7 +28,7 @@ from condense.masks.saliency import SOURCES
 from condense.masks.schemes import SCHEMES
 from condense.masks.variant import VARIANT_PATTERN, MaskVariant, method_name, split_method
 from condense.evaluations import EVALUATIONS
-from condense.methods import METHODS
+from condense.methods import ARTIFACTS, METHODS
 from condense.models.pools import EVAL_POOLS
 from condense.registries import check_config
 from condense.reporting.layouts import LAYOUTS, has_cells
