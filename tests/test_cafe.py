@@ -242,3 +242,15 @@ def test_distill_runs_cafe_dsa_deterministically(data_file, tmp_path):
     (a, _, made), (b, _, _) = (read_set(out) for out in outs)
     assert torch.equal(a, b) and made.settings["strategy"] == "color_crop_cutout_flip_scale_rotate"
     assert made.settings["window"] == 2 and len(made.losses) == 2
+
+
+def test_resume_after_a_kill_equals_an_uninterrupted_run(data_file, tmp_path):
+    common = ["--method", "cafe", "--ipc", "1", "--iterations", "2", "--seed", "4", "--window", "2", "--max-passes", "2"]
+    common += ["--max-epochs", "2", "--probe-per-class", "4"]
+    straight, resumed, ckpt = tmp_path / "straight.pt", tmp_path / "resumed.pt", tmp_path / "run.ckpt"
+    assert distill(data_file, straight, *common) == 0
+    assert distill(data_file, resumed, *common, "--checkpoint", str(ckpt), "--checkpoint-every", "1", "--stop-after", "1") == 0
+    assert torch.load(ckpt, weights_only=True)["state"]["iteration"] == 2
+    assert distill(data_file, resumed, *common, "--checkpoint", str(ckpt)) == 0
+    (a, _, ma), (b, _, mb) = read_set(straight), read_set(resumed)
+    assert torch.equal(a, b) and ma.losses == mb.losses and len(ma.losses) == 3
