@@ -64,22 +64,24 @@ class CAFESettings:
     init: str = setting("noise", "initial synthetic images: noise or real", choices=("noise", "real"))
     strategy: str = setting("none", "none, dsa (the dataset's DSA strategy) or a strategy", flag="augment", resolve=resolve_augment)
     first_weight: float = setting(
-        1.0, "weight of the last block's pooled output (the embedding) in the feature alignment", bounds=NON_NEGATIVE
+        1.0, "CAFE: weight of the last block's pooled output (the embedding) in the feature alignment", bounds=NON_NEGATIVE
     )
-    second_weight: float = setting(1.0, "weight of the last block's activation", bounds=NON_NEGATIVE)
-    third_weight: float = setting(0.1, "weight of the second-to-last block's activation", bounds=NON_NEGATIVE)
-    fourth_weight: float = setting(0.1, "weight of the third-to-last block's activation", bounds=NON_NEGATIVE)
+    second_weight: float = setting(1.0, "CAFE: weight of the last block's activation", bounds=NON_NEGATIVE)
+    third_weight: float = setting(0.1, "CAFE: weight of the second-to-last block's activation", bounds=NON_NEGATIVE)
+    fourth_weight: float = setting(0.1, "CAFE: weight of the third-to-last block's activation", bounds=NON_NEGATIVE)
     inner_weight: float = setting(
-        0.01, "weight of the discrimination cross-entropy (real embeddings vs synthetic class means)", bounds=NON_NEGATIVE
+        0.01, "CAFE: weight of the discrimination cross-entropy (real embeddings vs synthetic class means)", bounds=NON_NEGATIVE
     )
-    lambda_1: float = setting(0.04, "an iteration ends once the last `window` probes span less than this (accuracy)", bounds=NON_NEGATIVE)
-    lambda_2: float = setting(0.03, "network training pauses once the last `window` probes span more than this", bounds=NON_NEGATIVE)
-    window: int = setting(10, "probes in each stopping window (the official code: 10)", bounds=AT_LEAST_ONE)
-    probe_per_class: int = setting(128, "real images per class in each accuracy probe (the official code: 128)", bounds=AT_LEAST_ONE)
+    lambda_1: float = setting(
+        0.04, "CAFE: an iteration ends once the last `window` probes span less than this (accuracy)", bounds=NON_NEGATIVE
+    )
+    lambda_2: float = setting(0.03, "CAFE: network training pauses once the last `window` probes span more than this", bounds=NON_NEGATIVE)
+    window: int = setting(10, "CAFE: probes in each stopping window (the official code: 10)", bounds=AT_LEAST_ONE)
+    probe_per_class: int = setting(128, "CAFE: real images per class in each accuracy probe (the official code: 128)", bounds=AT_LEAST_ONE)
     # Deviation A30: the official loops have no bound; these caps only guarantee that an iteration ends.
-    max_passes: int = setting(1000, "at most this many image updates per iteration (not in the official code)", bounds=AT_LEAST_ONE)
+    max_passes: int = setting(1000, "CAFE: at most this many image updates per iteration (not in the official code)", bounds=AT_LEAST_ONE)
     max_epochs: int = setting(
-        1000, "at most this many network epochs between two image updates (not in the official code)", bounds=AT_LEAST_ONE
+        1000, "CAFE: at most this many network epochs between two image updates (not in the official code)", bounds=AT_LEAST_ONE
     )
 
     def to_dict(self) -> dict:
