@@ -24,6 +24,7 @@ from conftest import read_set
 from test_methods import distill, make_problem
 from test_official_methods import copy_weights, drawn_batches, extract
 
+from condense.cli import main
 from condense.core.errors import CondenseError
 from condense.methods import METHODS, cafe
 from condense.models.classifiers import build_model
@@ -254,3 +255,22 @@ def test_resume_after_a_kill_equals_an_uninterrupted_run(data_file, tmp_path):
     assert distill(data_file, resumed, *common, "--checkpoint", str(ckpt)) == 0
     (a, _, ma), (b, _, mb) = read_set(straight), read_set(resumed)
     assert torch.equal(a, b) and ma.losses == mb.losses and len(ma.losses) == 3
+
+
+def test_distill_help_lists_every_cafe_setting_with_its_official_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["distill", "--method", "cafe", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+
+    def described(flag: str) -> str:  # the option's own entry (after the usage line), up to the next option
+        entry = text[text.rindex(f" --{flag} ") + 1 :]
+        return entry[: entry.index(" --", 3)] if " --" in entry[3:] else entry
+
+    official = {"iterations": "2000", "lr-img": "0.1", "lr-net": "0.01", "batch-real": "256", "batch-train": "256"}
+    official |= {"init": "'noise'", "augment": "'none'", "first-weight": "1", "second-weight": "1", "third-weight": "0.1"}
+    official |= {"fourth-weight": "0.1", "inner-weight": "0.01", "lambda-1": "0.04", "lambda-2": "0.03", "window": "10"}
+    official |= {"probe-per-class": "128"}
+    for flag, value in official.items():
+        entry = described(flag)
+        assert f"cafe {value}," in entry or f"(default: {value})" in entry, (flag, entry)
+    assert "cafe_dsa 'dsa'" in described("augment") and "CAFE:" in described("lambda-1")
