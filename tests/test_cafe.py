@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from conftest import read_set
-from test_methods import distill, make_problem
+from test_methods import distill, make_problem, write_maps_and_mask
 from test_official_methods import copy_weights, drawn_batches, extract
 
 from condense.cli import main
@@ -274,3 +274,19 @@ def test_distill_help_lists_every_cafe_setting_with_its_official_default(capsys)
         entry = described(flag)
         assert f"cafe {value}," in entry or f"(default: {value})" in entry, (flag, entry)
     assert "cafe_dsa 'dsa'" in described("augment") and "CAFE:" in described("lambda-1")
+
+
+def test_masked_run_ratio_zero_is_the_plain_run_and_ratio_one_differs(data_file, tmp_path):
+    common = ["--method", "cafe", "--ipc", "1", "--iterations", "0", "--seed", "2", "--window", "2", "--max-passes", "2"]
+    common += ["--max-epochs", "2", "--probe-per-class", "4"]
+    plain = tmp_path / "plain.pt"
+    assert distill(data_file, plain, *common) == 0
+    results = {}
+    for ratio in (0.0, 1.0):
+        mask, maps = write_maps_and_mask(data_file, tmp_path, ratio)
+        out = tmp_path / f"r{ratio}.pt"
+        masking = ["--mask", f"fcn-r{ratio}-mean-soft-fixed", "--selection", str(mask), "--maps", str(maps)]
+        assert distill(data_file, out, *common, *masking) == 0
+        results[ratio] = read_set(out)
+    assert torch.equal(results[0.0][0], read_set(plain)[0])
+    assert not torch.equal(results[1.0][0], read_set(plain)[0]) and results[1.0][2].mask_ratio == 1.0
