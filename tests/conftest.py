@@ -20,9 +20,16 @@ for _variable, _folder in OFFICIAL_CHECKOUTS.items():
         os.environ[_variable] = str(REFERENCE_CODE / _folder)
 
 
+# CAFE's official code has no licence, so no copy is shipped: a checkout extracted to ./official_cafe (git-ignored)
+# or named by CONDENSE_CAFE_DIR is cross-checked against (tests/test_cafe.py).
+_CAFE_CHECKOUT = Path(__file__).resolve().parents[1] / "official_cafe"
+if not os.environ.get("CONDENSE_CAFE_DIR") and (_CAFE_CHECKOUT / "distill.py").is_file():
+    os.environ["CONDENSE_CAFE_DIR"] = str(_CAFE_CHECKOUT)
+
+
 def pytest_terminal_summary(terminalreporter):
     """Where the cross-checks found the official code (printed under -q too, so a CI log shows whether they ran)."""
-    for variable in (*OFFICIAL_CHECKOUTS, "CONDENSE_DATADAM_DIR"):
+    for variable in (*OFFICIAL_CHECKOUTS, "CONDENSE_DATADAM_DIR", "CONDENSE_CAFE_DIR"):
         terminalreporter.write_line(f"{variable}: {os.environ.get(variable) or 'not set: its cross-checks were skipped'}")
 
 

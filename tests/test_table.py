@@ -164,6 +164,10 @@ def test_paper_convnet_table_keeps_published_only_columns_and_drops_empty_ones(t
         "DataDAM + mask",
         "MTT",
         "MTT + mask",
+        "CAFE",
+        "CAFE + mask",
+        "CAFE+DSA",
+        "CAFE+DSA + mask",
         "whole dataset",
     ]
 

@@ -15,6 +15,7 @@ from . import dsa  # noqa: E402, F401  (registers the method)
 from . import dm  # noqa: E402, F401  (registers the method)
 from . import datadam  # noqa: E402, F401  (registers the method)
 from . import mtt  # noqa: E402, F401  (registers the method and its experts artifact)
+from . import cafe  # noqa: E402, F401  (registers cafe and cafe_dsa)
 
 # isort: on
 

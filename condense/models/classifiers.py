@@ -133,6 +133,7 @@ class ConvNet(_Classifier):
         make_pool = CONVNET_POOLS.get(config.pooling)
 
         layers: list[nn.Module] = []
+        activations: list[int] = []  # the index in ``body`` of each block's activation (block_features)
         in_channels, hw = channel, tuple(im_size)
         for depth in range(config.depth):
             padding = 3 if channel == 1 and depth == 0 else 1
@@ -140,6 +141,7 @@ class ConvNet(_Classifier):
             hw = _out_hw(hw, 3, 1, padding)
             if make_norm is not None:
                 layers.append(make_norm(config.width, hw))
+            activations.append(len(layers))
             layers.append(make_act())
             if make_pool is not None:
                 layers.append(make_pool())
@@ -149,6 +151,18 @@ class ConvNet(_Classifier):
         layers.append(nn.Flatten())
         self.body = nn.Sequential(*layers)
         self.classifier = nn.Linear(config.width * hw[0] * hw[1], num_classes)
+        self._activations = frozenset(activations)  # a plain attribute: the state dict is unchanged
+
+    def block_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Each block's activation output (before its pooling), then the embedding (``embed(x)``): the
+        multi-scale features CAFE aligns. One forward pass; ``forward`` and ``embed`` are unchanged."""
+        features = []
+        for index, layer in enumerate(self.body):
+            x = layer(x)
+            if index in self._activations:
+                features.append(x)
+        features.append(x)
+        return features
 
 
 _CONVNET_VARIANTS = {
