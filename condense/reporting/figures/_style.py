@@ -16,5 +16,5 @@ def pyplot():
 
 def suptitle(fig, text: str, fontsize: int = 10) -> None:
     """The figure title, each line wrapped to the figure's width."""
-    width = max(40, int(fig.get_figwidth() * 13))
+    width = max(40, int(fig.get_figwidth() * 120 / fontsize))  # characters per inch fall as the font grows
     fig.suptitle("\n".join(textwrap.fill(line, width) for line in text.split("\n")), fontsize=fontsize)
