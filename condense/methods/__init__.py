@@ -14,6 +14,7 @@ from . import dc  # noqa: E402, F401  (registers the method)
 from . import dsa  # noqa: E402, F401  (registers the method)
 from . import dm  # noqa: E402, F401  (registers the method)
 from . import datadam  # noqa: E402, F401  (registers the method)
+from . import idc  # noqa: E402, F401  (registers idc and idc_i)
 
 # isort: on
 

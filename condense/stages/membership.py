@@ -41,7 +41,7 @@ from ..data.store import load_data, subset_per_class
 from ..evaluations.lira import keep_matrix, lira_scores, logit_confidence, roc, tpr_at
 from ..methods import METHODS, method_settings_classes
 from ..methods.loop import FiniteGuard, LoopState, Run, condense
-from ..methods.problem import Problem, initial_images
+from ..methods.problem import Problem
 from ..methods.spec import RUN_FIELDS
 from ..models.classifiers import build_model
 from ..training.evaluation import train_network
@@ -88,7 +88,7 @@ def subset(data, indices: torch.Tensor):
 
 def condensed(half, spec, settings, seed: int, speed) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(images, labels, which of ``half``'s images initialised them): the method run on the shadow's half."""
-    images, labels = initial_images(half, settings, seed)
+    images, labels = spec.initial(half, settings, seed)
     init = torch.zeros(half.train_images.shape[0], dtype=torch.bool, device=images.device)
     if settings.init == "real":
         flat = half.train_images.flatten(1)
