@@ -15,8 +15,8 @@ from ..core.runtime import make_generator
 from ..core.settings import setting
 from ..data.augment import parse_strategy, resolve_strategy
 from ..data.store import subset_per_class
-from ..training.evaluation import evaluate_set
 from ..training.cutmix import idc_mix_p
+from ..training.evaluation import evaluate_set
 from ..training.protocol import TrainSettings
 from . import Column, EvaluationKind, register_evaluation
 

@@ -329,7 +329,7 @@ def idc_iteration(problem: Problem, generator: torch.Generator) -> Tensor:
     rounds of one image update per class and a network update on real data."""
     s = problem.settings
     fast = problem.new_network()
-    net = fast.eager.train()
+    fast.eager.train()
     net_optimizer = torch.optim.SGD(fast.parameters(), lr=s.lr_net, momentum=s.momentum_net, weight_decay=s.weight_decay_net)
     params = matched(fast.parameters())
     bounds = problem.learned["idc"]

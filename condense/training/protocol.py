@@ -8,7 +8,6 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-
 PROTOCOLS = ("reference", "idc")
 
 
