@@ -28,10 +28,13 @@ def setting(
     choices: Sequence[str] | Callable[[], Sequence[str]] | None = None,
     flag: str | None = None,
     resolve: Resolver | None = None,
+    shown: str | None = None,
 ) -> Any:
     """A settings field. ``flag``: its command-line and config name when it differs from the field's
-    (``strategy`` is set as ``augment``). ``resolve(value, context)`` gives the recorded value."""
-    return field(default=default, metadata={"help": help, "bounds": bounds, "choices": choices, "flag": flag, "resolve": resolve})
+    (``strategy`` is set as ``augment``). ``resolve(value, context)`` gives the recorded value. ``shown``: how
+    ``--help`` states a symbolic default (None) the resolver fills in (e.g. the values by dataset)."""
+    metadata = {"help": help, "bounds": bounds, "choices": choices, "flag": flag, "resolve": resolve, "shown": shown}
+    return field(default=default, metadata=metadata)
 
 
 def flag_name(f: dataclasses.Field) -> str:

@@ -116,33 +116,31 @@ class IDCSettings:
     # n_iter = niter · 100 // inner_loop = 2000 fresh networks (reproduce.py niter 2000), the official range(n_iter)
     iterations: int = setting(1999, "condensation iterations, each a fresh network (0..N are run: official 2000)", bounds=NON_NEGATIVE)
     factor: int = setting(2, FACTOR_HELP, bounds=AT_LEAST_ONE)
-    lr_img: float = setting(None, "learning rate of the images in [0, 1] pixels before tuning (SGD, momentum 0.5); they are "
-                            "updated with lr_img × ipc/10 × (size/imsize_base)², as tune_lr_img (default by dataset, reproduce.py: cifar10/cifar100/svhn 5e-3, "
-                            "mnist/fashionmnist 1e-4; else 5e-3)", bounds=POSITIVE, resolve=_lr_img)  # fmt: skip
-    metric: str = setting(None, "distance between the real and synthetic gradients (default by dataset, reproduce.py: mse for "
-                          "cifar10/cifar100/svhn, l1 for mnist/fashionmnist; else l1)", choices=("mse", "l1", "l1_mean", "cos"),
-                          resolve=_metric)  # fmt: skip
+    lr_img: float = setting(None, "learning rate of the images in [0, 1] pixels (SGD, momentum 0.5), before argument.py's "
+                            "tune_lr_img multiplies it by ipc/10 × (size/imsize_base)²", bounds=POSITIVE, resolve=_lr_img,
+                            shown="by dataset (reproduce.py): cifar10/cifar100/svhn 5e-3, mnist/fashionmnist 1e-4, else 5e-3")  # fmt: skip
+    metric: str = setting(None, "distance between the real and synthetic gradients", choices=("mse", "l1", "l1_mean", "cos"),
+                          resolve=_metric, shown="by dataset (reproduce.py): cifar10/cifar100/svhn mse, mnist/fashionmnist l1, else l1")  # fmt: skip
     batch_real: int = setting(64, "real images per class per matching step", bounds=AT_LEAST_ONE)
     batch_syn_max: int = setting(
         128, "at most this many decoded images of a class per matching step (drawn at random)", bounds=AT_LEAST_ONE
     )
     inner_loop: int = setting(100, "matching rounds per network, each one image update per class and a network update", bounds=AT_LEAST_ONE)
-    n_data: int = setting(None, "real images of each network update (0: the network is not trained; default by dataset, "
-                          "reproduce.py: 2000 for cifar10/cifar100, else 500)", bounds=NON_NEGATIVE, resolve=_n_data)  # fmt: skip
+    n_data: int = setting(None, "real images of each network update (0: the network is not trained)", bounds=NON_NEGATIVE,
+                          resolve=_n_data, shown="by dataset (reproduce.py): cifar10/cifar100 2000, else 500")  # fmt: skip
     net_epoch: int = setting(1, "network updates (of n_data images each) per matching round", bounds=AT_LEAST_ONE)
     lr_net: float = setting(0.01, "learning rate of the network's training on real data (SGD)", bounds=POSITIVE)
     momentum_net: float = setting(0.9, "momentum of the network's training", bounds=UNIT)
     weight_decay_net: float = setting(5e-4, "weight decay of the network's training", bounds=NON_NEGATIVE)
     init: str = setting(None, "initial codes: random (the first ipc real images of each class), mix (factor² downsampled "
-                        "real images tiled into each) or noise (default: mix for factor > 1, else random)",
-                        choices=("random", "mix", "noise"), resolve=_init)  # fmt: skip
-    strategy: str = setting(None, "siamese augmentation of the matching batches, IDC's order (default color_crop_cutout; "
-                            "mnist with factor > 1: color_crop)", flag="augment", resolve=_strategy)  # fmt: skip
-    mixup_net: str = setting(None, "cut: CutMix in the network updates (whose augmentation then drops cutout), or vanilla "
-                             "(default cut; mnist with factor > 1: vanilla)", choices=("cut", "vanilla"),
-                             resolve=_mixup_net)  # fmt: skip
-    mix_p: float = setting(None, "probability of CutMix per batch (default 0.5 for cifar10/cifar100/svhn/mnist/fashionmnist, "
-                           "else 1.0)", bounds=UNIT, resolve=_mix_p)  # fmt: skip
+                        "real images tiled into each) or noise", choices=("random", "mix", "noise"), resolve=_init,
+                        shown="mix for factor > 1, else random")  # fmt: skip
+    strategy: str = setting(None, "siamese augmentation of the matching batches, in IDC's order", flag="augment", resolve=_strategy,
+                            shown="color_crop_cutout; mnist with factor > 1: color_crop")  # fmt: skip
+    mixup_net: str = setting(None, "cut: CutMix in the network updates (whose augmentation then drops cutout), or vanilla",
+                             choices=("cut", "vanilla"), resolve=_mixup_net, shown="cut; mnist with factor > 1: vanilla")  # fmt: skip
+    mix_p: float = setting(None, "probability of CutMix per batch", bounds=UNIT, resolve=_mix_p,
+                           shown="cifar10/cifar100/svhn/mnist/fashionmnist 0.5, else 1.0")  # fmt: skip
     beta: float = setting(1.0, "CutMix's Beta(β, β) of the kept share", bounds=POSITIVE)
 
     def to_dict(self) -> dict:
