@@ -231,6 +231,60 @@ def test_one_iteration_equals_the_official_outer_iteration(official, data_file):
     torch.testing.assert_close(problem.images.detach(), normalised(synset.data.detach()), rtol=1e-5, atol=1e-5)
 
 
+# ------------------------------------------------------------------------------------------- the augmentation
+
+
+class FakeAugmentRandom:
+    """numpy.random for the official DiffAug in batch mode, answering with the uniforms of our draw: per family the
+    same parameters, integers mapped as ours map them."""
+
+    def __init__(self, answers: list):
+        self.answers = list(answers)
+
+    def uniform(self):
+        kind, value = self.answers.pop(0)
+        assert kind == "uniform", kind
+        return value
+
+    def randint(self, low, high=None):
+        kind, value = self.answers.pop(0)
+        assert kind == "randint", kind
+        assert (low if high is not None else 0) <= value < (high if high is not None else low)
+        return value
+
+
+@pytest.mark.parametrize("strategy", ["color_crop_cutout", "color_crop_cutout_flip_scale_rotate", "crop_flip_rotate"])
+def test_siamese_augmentation_equals_the_official_diffaug(official, strategy):
+    """misc/augment.py DiffAug(strategy, batch=True), IDC's matching augmentation: flip, colour, one of the rest,
+    cutout, one parameter set for the real and synthetic images together."""
+    from condense.data.augment import apply, parse_strategy, sample_idc
+
+    text = (checkout() / "misc" / "augment.py").read_text()
+    x = normalised(torch.rand((5, 1, 28, 28), generator=torch.Generator().manual_seed(1)))
+    rest = [f for f in parse_strategy(strategy) if f not in ("flip", "color", "cutout")]
+    picked = set()
+    for seed in range(8):
+        draw = sample_idc(strategy, 1, torch.Generator().manual_seed(seed), per_image=False)
+        answers = []
+        for step in draw.steps:
+            u = {k: float(v[0]) for k, v in step.values.items()}
+            if step.family in rest:
+                answers.append(("randint", rest.index(step.family)))  # the single pick
+                picked.add(step.family)
+            if step.family == "crop":  # a shift in [-4, 4] at 28 pixels (int(28 · 0.125 + 0.5)), rows then columns
+                answers += [("randint", int(u[k] * 9) - 4) for k in ("h", "w")]
+            elif step.family == "cutout":  # a centre in [0, 28] (size 14)
+                answers += [("randint", int(u[k] * 29)) for k in ("h", "w")]
+            else:  # flip's coin, colour's three, scale's x then y, rotate's angle
+                answers += [("uniform", u[k]) for k in step.values]
+        fake_np = Namespace(random=FakeAugmentRandom(answers), pi=np.pi, cos=np.cos, sin=np.sin)
+        augment = extract(text, "augment.py", {"DiffAug"}, {"torch": torch, "F": F, "np": fake_np})["DiffAug"]
+        theirs = augment(strategy=strategy, batch=True)(x.clone())
+        assert not fake_np.random.answers
+        torch.testing.assert_close(apply(x, draw), theirs, rtol=1e-5, atol=1e-5)
+    assert picked == set(rest)  # every single pick was exercised
+
+
 # ------------------------------------------------------------------------------------------ the network update
 
 
@@ -315,6 +369,49 @@ def test_network_update_equals_the_official_train_epoch(official, data_file, mix
     )
 
 
+def test_idc_evaluation_training_equals_the_official_train(official, data_file):
+    """train.py ``train`` (the scratch copy without its ``.cuda()`` calls): SGD with MultiStepLR at 2/3 and 5/6 of
+    the epochs (× 0.2, momentum kept), ``epochs`` passes, on the same batches; no augmentation or CutMix here
+    (their draws are checked above), so the batches are all there is to replay."""
+    from condense.training.evaluation import train_network
+    from condense.training.protocol import TrainSettings
+
+    data = load_data(data_file)
+    images, labels = data.train_images[:12], data.train_labels[:12]
+    settings = TrainSettings(epochs=6, lr=0.05, batch_size=5, augment="none", protocol="idc", cutmix=0.0)
+    assert settings.milestones == (4, 5)
+    torch.manual_seed(4)
+    net = build_model("convnet_w32", 1, 3, (28, 28))
+    problem = Namespace(settings=Namespace(model="convnet_w32"))
+    theirs = same_network(official, problem, 4)
+    replay = torch.Generator().manual_seed(9)
+
+    class Loader:  # our loop's batches: a permutation per pass, then batches of 5
+        device = "already"
+
+        def __iter__(self):
+            order = torch.randperm(12, generator=replay)
+            for start in range(0, 12, 5):
+                yield images[order[start : start + 5]], labels[order[start : start + 5]]
+
+    class Meter:
+        avg = 0.0
+
+        def update(self, *a):
+            pass
+
+    text = official["train_text"].replace(".cuda()", "")
+    namespace = {"torch": torch, "np": np, "nn": nn, "optim": torch.optim, "time": __import__("time"), "AverageMeter": Meter,
+                 "accuracy": lambda out, t, topk: (torch.zeros(()),) * 2, "DiffAug": None, "get_time": str}  # fmt: skip
+    extract(text, "train.py", {"train", "train_epoch", "validate"}, namespace)
+    args = Namespace(epochs=6, lr=0.05, momentum=0.9, weight_decay=5e-4, pretrained=False, dsa=False, mixup="vanilla", mix_p=0.5,
+                     beta=1.0, nclass=3, print_freq=10, verbose=False, epoch_print_freq=6, save_ckpt=False)  # fmt: skip
+    namespace["train"](args, theirs, Loader(), [(images[:3], labels[:3])], plotter=None, logger=lambda *a: None)
+    train_network(net, images, labels, settings, torch.Generator().manual_seed(9))
+    for mine, other in zip([m for m in net.modules() if isinstance(m, nn.Conv2d)], theirs.layers["conv"]):
+        torch.testing.assert_close(mine.weight, other.weight, rtol=1e-4, atol=1e-6)
+
+
 # ---------------------------------------------------------------------------------------- settings and protocol
 
 
@@ -373,6 +470,10 @@ def test_idc_evaluation_is_asked_for_not_applied(data_file):
     assert "protocol" not in reference.to_dict()  # the reference records keep their keys
     assert AccuracySettings().augment == "none" and METHODS.get("dsa").eval_augment == "dsa"
     assert METHODS.get("idc").eval_augment == "idc" == METHODS.get("idc_i").eval_augment
+    from condense.training.evaluation import TRAINERS
+    from condense.training.protocol import PROTOCOLS
+
+    assert set(TRAINERS) == set(PROTOCOLS)
 
 
 def test_idc_distill_evaluate_snapshot_and_resume(data_file, tmp_path):

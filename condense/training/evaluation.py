@@ -38,9 +38,20 @@ def train_network(
     desc: str = "train",
     speed: Speed = EAGER,
 ) -> dict:
-    """Train ``net`` in place with the settings' protocol; returns final train loss/accuracy and seconds."""
-    if settings.protocol == "idc":
-        return train_network_idc(net, images, labels, settings, generator, desc, speed)
+    """Train ``net`` in place with the settings' protocol (:data:`TRAINERS`); returns final train loss/accuracy and seconds."""
+    return TRAINERS[settings.protocol](net, images, labels, settings, generator, desc, speed)
+
+
+def train_network_reference(
+    net: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    settings: TrainSettings,
+    generator: torch.Generator,
+    desc: str = "train",
+    speed: Speed = EAGER,
+) -> dict:
+    """The reference protocol (the official ``evaluate_synset``)."""
     lr = [settings.lr]
 
     def drop_lr(epoch, stats, bar):
@@ -101,6 +112,10 @@ def train_network_idc(
     stats = fit(net, images, labels, passes=settings.epochs, batch_size=settings.batch_size, generator=generator, optimizer=optimizer,
                 augment=augment, speed=speed, loss_fn=loss_fn, after_epoch=step_lr, desc=desc)  # fmt: skip
     return {"train_loss": float(stats.loss), "train_acc": float(stats.accuracy), "train_seconds": time.perf_counter() - started}
+
+
+# TrainSettings.protocol -> its training loop (every name in condense.training.protocol.PROTOCOLS)
+TRAINERS = {"reference": train_network_reference, "idc": train_network_idc}
 
 
 def evaluate_set(
