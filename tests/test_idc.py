@@ -26,7 +26,7 @@ from condense.data.records import Provenance, SyntheticSet
 from condense.data.store import load_data
 from condense.evaluations.accuracy import AccuracySettings
 from condense.methods import METHODS
-from condense.methods.idc import class_images, idc_iteration, match_loss, matched, network_update, pixel_metric_step
+from condense.methods.idc import class_images, idc_iteration, initial_codes, match_loss, matched, network_update, pixel_metric_step
 from condense.methods.problem import Problem
 from condense.models.classifiers import build_model
 
@@ -498,3 +498,31 @@ def test_idc_distill_evaluate_snapshot_and_resume(data_file, tmp_path):
 
     record = json.loads((tmp_path / "eval.json").read_text())
     assert record["settings"]["protocol"] == "idc" and record["settings"]["batch_size"] == 64
+
+
+def test_every_real_image_comes_through_the_problems_data_view(data_file):
+    """Masks transform the real data (condense/masks/application.py): IDC draws its matching batches
+    (``sample_class``) and its network-update batches (``images_at``) through the problem's view of the data,
+    so a masked view masks both; its initial codes come from the raw images, as every method's."""
+    problem = make_idc_problem(data_file, ipc=1, factor=2, n_data=8, batch_real=4)
+    raw = problem.data
+    calls = {"sample_class": 0, "images_at": 0}
+
+    class Blackout:  # a view that "masks" every image to the mean colour (0 in the normalised space)
+        def __getattr__(self, name):
+            return getattr(raw, name)
+
+        def sample_class(self, c, n, generator):
+            calls["sample_class"] += 1
+            return torch.zeros_like(raw.sample_class(c, n, generator))
+
+        def images_at(self, idx, generator):
+            calls["images_at"] += 1
+            return torch.zeros_like(raw.images_at(idx, generator))
+
+    problem.data = Blackout()
+    torch.manual_seed(0)
+    idc_iteration(problem, torch.Generator().manual_seed(0))
+    assert calls == {"sample_class": 3, "images_at": 2}  # 3 classes; ceil(8 / 4) network batches
+    images, _ = initial_codes(Blackout(), problem.settings, 0)
+    assert images.abs().sum() > 0  # raw images: the view's masking never reaches the initial codes

@@ -99,6 +99,11 @@ def check_decoder(decoder: dict | None, where: str) -> None:
     DECODERS.get(name).check(decoder, where)
 
 
+def decode_class(codes: Tensor, decoder: dict | None) -> Tensor:
+    """The images one class's codes stand for (differentiable; no host read, so a method may call it every step)."""
+    return codes if decoder is None else DECODERS.get(decoder["name"]).decode(codes, decoder)
+
+
 def decode(codes: Tensor, labels: Tensor, decoder: dict | None, soft_labels: Tensor | None = None):
     """(images, labels, soft labels) a set's codes stand for: class by class in order of their labels, each
     class's codes decoded as the official code decodes one class (differentiable in ``codes``)."""

@@ -33,7 +33,7 @@ from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, UNIT
 from ..core.errors import CondenseError
 from ..core.settings import setting
 from ..data.augment import apply, parse_strategy, sample_idc
-from ..data.decoders import decode
+from ..data.decoders import decode_class
 from ..training.cutmix import draw_box, idc_mix_p, mixed_loss, paste
 from .problem import Problem
 from .spec import MethodSpec, MethodState, register_method
@@ -276,9 +276,7 @@ def match_loss(net_real, net_syn, params: list[Tensor], real: Tensor, syn: Tenso
 def class_images(problem: Problem, c: int, generator: torch.Generator) -> Tensor:
     """Synthesizer.sample: class ``c``'s codes decoded, then at most ``batch_syn_max`` of them at random."""
     s = problem.settings
-    codes = problem.images[problem.class_slice(c)]
-    labels = problem.labels[problem.class_slice(c)]
-    images, _, _ = decode(codes, labels, decoder_of(s, problem.data))
+    images = decode_class(problem.images[problem.class_slice(c)], decoder_of(s, problem.data))
     if images.shape[0] > s.batch_syn_max > 0:
         keep = torch.randperm(images.shape[0], generator=generator, device=generator.device)[: s.batch_syn_max]
         images = images[keep.to(images.device, non_blocking=True)]

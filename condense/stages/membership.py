@@ -36,6 +36,7 @@ from ..core.errors import CondenseError
 from ..core.paths import INPUT, OUTPUT
 from ..core.runtime import derive_seed, make_generator, resolve_device
 from ..data.augment import resolve_strategy
+from ..data.decoders import decode
 from ..data.records import MembershipRecord
 from ..data.store import load_data, subset_per_class
 from ..evaluations.lira import keep_matrix, lira_scores, logit_confidence, roc, tpr_at
@@ -99,7 +100,9 @@ def condensed(half, spec, settings, seed: int, speed) -> tuple[torch.Tensor, tor
     problem = Problem(half, images, labels, optimizer, settings, speed)
     spec.state.start(problem)
     condense(Run(spec, problem, seed, LoopState(), identity={}), [FiniteGuard()])
-    return images.detach(), labels, init
+    # a parameterised set (IDC's multi-formation) trains the shadow networks as the images it decodes into
+    decoded, decoded_labels, _ = decode(images.detach(), labels, spec.export(problem).get("decoder"))
+    return decoded, decoded_labels, init
 
 
 def confidences(net, images: torch.Tensor, labels: torch.Tensor, batch: int = 1000) -> torch.Tensor:
