@@ -526,3 +526,16 @@ def test_every_real_image_comes_through_the_problems_data_view(data_file):
     assert calls == {"sample_class": 3, "images_at": 2}  # 3 classes; ceil(8 / 4) network batches
     images, _ = initial_codes(Blackout(), problem.settings, 0)
     assert images.abs().sum() > 0  # raw images: the view's masking never reaches the initial codes
+
+
+def test_membership_shadows_train_on_the_decoded_set(data_file):
+    """``condense membership --source set --method idc`` trains each shadow on the images the codes decode into."""
+    from condense.core.accel import EAGER
+    from condense.stages.membership import condensed
+
+    data = load_data(data_file)
+    spec = METHODS.get("idc")
+    settings = spec.resolve(ipc=1, model="convnet_w32", traits=data.traits,
+                            overrides={"iterations": 0, "inner_loop": 1, "n_data": 0, "batch_real": 4})  # fmt: skip
+    images, labels, _ = condensed(data, spec, settings, 0, EAGER)
+    assert images.shape == (12, 1, 28, 28) and labels.tolist() == torch.arange(3).repeat_interleave(4).tolist()
