@@ -14,7 +14,7 @@ from condense.data.records import EvalRecord, MaskInfo, Provenance, SyntheticSet
 # The official code the cross-checks import (MIT-licensed copies beside a project checkout, read-only: the tests
 # patch scratch copies). A variable set by the caller wins; without either, those tests skip and say so.
 REFERENCE_CODE = Path(__file__).resolve().parents[2] / "shared" / "reference-code"
-OFFICIAL_CHECKOUTS = {"CONDENSE_OFFICIAL_DIR": "DatasetCondensation", "CONDENSE_MTT_DIR": "MTT"}
+OFFICIAL_CHECKOUTS = {"CONDENSE_OFFICIAL_DIR": "DatasetCondensation", "CONDENSE_MTT_DIR": "MTT", "CONDENSE_IDC_DIR": "IDC"}
 for _variable, _folder in OFFICIAL_CHECKOUTS.items():
     if not os.environ.get(_variable) and (REFERENCE_CODE / _folder).is_dir():
         os.environ[_variable] = str(REFERENCE_CODE / _folder)

@@ -139,7 +139,7 @@ def test_paper_convnet_table_keeps_published_only_columns_and_drops_empty_ones(t
         write_result(tmp_path, "dm10", "fashionmnist", "convnet", "dm", 10, [0.80, 0.81]),
     ]
     md, rows, csv, tex, _ = build(tmp_path, "convnet", paths)
-    pub1 = "IPC 1: published (Zhao & Bilen 2021 (DSA); Zhao et al. 2021 (DC))"
+    pub1 = "IPC 1: published (Kim et al. 2022 (IDC), official README; Zhao & Bilen 2021 (DSA); Zhao et al. 2021 (DC))"
     assert rows["random"]["IPC 1: ours"] == "52.0 ± 1.6 (3)" and rows["random"][pub1] == "51.4"
     assert rows["random"]["IPC 1: Δ ours − published"] == "+0.6"
     assert rows["DC"][pub1] == "70.5" and rows["DC"]["IPC 1: ours"] == MISSING
@@ -168,8 +168,13 @@ def test_paper_convnet_table_keeps_published_only_columns_and_drops_empty_ones(t
         "CAFE + mask",
         "CAFE+DSA",
         "CAFE+DSA + mask",
+        "IDC",
+        "IDC + mask",
+        "IDC-I",
+        "IDC-I + mask",
         "whole dataset",
     ]
+    assert rows["IDC"][pub1] == "81.0" and rows["IDC-I"][pub1] == "70.7"  # IDC's README (docs/published-numbers.md)
 
 
 def test_paper_layout_takes_one_dataset(tmp_path, capsys):

@@ -28,10 +28,13 @@ def setting(
     choices: Sequence[str] | Callable[[], Sequence[str]] | None = None,
     flag: str | None = None,
     resolve: Resolver | None = None,
+    shown: str | None = None,
 ) -> Any:
     """A settings field. ``flag``: its command-line and config name when it differs from the field's
-    (``strategy`` is set as ``augment``). ``resolve(value, context)`` gives the recorded value."""
-    return field(default=default, metadata={"help": help, "bounds": bounds, "choices": choices, "flag": flag, "resolve": resolve})
+    (``strategy`` is set as ``augment``). ``resolve(value, context)`` gives the recorded value. ``shown``: how
+    ``--help`` states a symbolic default (None) the resolver fills in (e.g. the values by dataset)."""
+    metadata = {"help": help, "bounds": bounds, "choices": choices, "flag": flag, "resolve": resolve, "shown": shown}
+    return field(default=default, metadata=metadata)
 
 
 def flag_name(f: dataclasses.Field) -> str:
@@ -98,7 +101,8 @@ def build_settings(
     context: Mapping[str, Any] | None = None,
 ):
     """An instance of ``settings_cls``: defaults, then ``overrides`` (by flag name; None = default), then
-    each field's resolver with ``context``; ``fixed`` fills the run's own fields. Every value is checked;
+    each field's resolver with ``context`` (plus ``settings``: the fields before it, resolved); ``fixed`` fills the
+    run's own fields. Every value is checked;
     an override that is not a field of ``settings_cls`` is an error naming ``owner``'s settings."""
     fixed = dict(fixed or {})
     fields = {flag_name(f): f for f in user_fields(settings_cls, skip=tuple(fixed))}
@@ -112,11 +116,13 @@ def build_settings(
                 f"{', '.join(sorted(k.replace('_', '-') for k in fields))}"
             )
         values[fields[key].name] = value
+    resolved: dict[str, Any] = dict(fixed)  # the fields resolved so far, in declaration order
     for key, f in fields.items():
         value = values.get(f.name, f.default)
         resolve = f.metadata.get("resolve")
         if resolve is not None:
-            value = resolve(value, dict(context or {}))
+            # a default that depends on an earlier field (IDC's by factor) reads it from context["settings"]
+            value = resolve(value, {**(context or {}), "settings": dict(resolved)})
         check_value(key, value, f)
-        values[f.name] = value
+        values[f.name] = resolved[f.name] = value
     return settings_cls(**fixed, **values)

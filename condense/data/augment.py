@@ -63,6 +63,7 @@ __all__ = [
     "apply",
     "augment",
     "augment_siamese",
+    "sample_idc",
 ]
 
 DEFAULT_STRATEGY = "color_crop_cutout_flip_scale_rotate"
@@ -349,6 +350,42 @@ def sample(
     rows = iter(u.unbind(0))
     steps = tuple(Step(f.name, {key: next(rows) for key in f.keys}) for f in chosen)
     return Draw(steps, params)
+
+
+# IDC (Kim et al., ICML 2022; official misc/augment.py DiffAug) applies the same ops in another order: flip and
+# colour (each where the strategy names it), then ONE of the other families, then cutout, instead of one family.
+IDC_OUTER = ("flip", "color")
+
+
+def sample_idc(
+    strategy: str | None,
+    batch_size: int,
+    generator: torch.Generator | None,
+    device: torch.device | str | None = None,
+    params: AugmentParams | None = None,
+    per_image: bool = True,
+) -> Draw:
+    """IDC's ``DiffAug(strategy, batch=not per_image)`` as a draw: ``flip``, then ``color``, then one family picked
+    uniformly among the strategy's others (one pick for the whole batch, as ``np.random.randint`` there), then
+    ``cutout``; each present only where the strategy names it. Same op formulas and ranges as DSA's."""
+    params = params or AugmentParams()
+    families = parse_strategy(strategy)
+    gen_device = generator.device if generator is not None else torch.device("cpu")
+    device = torch.device(device) if device is not None else gen_device
+    rest = [name for name in families if name not in (*IDC_OUTER, "cutout")]
+    order = [name for name in IDC_OUTER if name in families]
+    if rest:
+        pick = torch.randint(len(rest), (1,), generator=generator, device=gen_device)
+        order.append(rest[int(pick)])
+    if "cutout" in families:
+        order.append("cutout")
+    n = batch_size if per_image else 1
+    steps = []
+    for name in order:
+        fam = FAMILIES.get(name)
+        u = torch.rand((len(fam.keys), n), generator=generator, device=gen_device).to(device, non_blocking=True)
+        steps.append(Step(name, dict(zip(fam.keys, u.unbind(0)))))
+    return Draw(tuple(steps), params)
 
 
 def apply(x: Tensor, draw: Draw) -> Tensor:

@@ -130,8 +130,9 @@ class Provenance:
 class SyntheticSet:
     """A labelled image set as every method produces and every evaluation consumes.
 
-    ``images`` are float32, normalised, N×C×H×W (encoded, when ``decoder`` is set; no decoder is registered
-    yet, so every stage refuses such a set rather than train on codes: IDC's lands with its method); ``labels`` int64 hard labels. Optional, for methods that make them: ``soft_labels``
+    ``images`` are float32, normalised, N×C×H×W (codes, when ``decoder`` is set: a decoder of
+    ``condense/data/decoders.py`` turns them into the training images, and every stage that trains on or
+    exports a set decodes it first); ``labels`` int64 hard labels, one per stored image. Optional, for methods that make them: ``soft_labels``
     (N×classes), ``learned_lr`` (the learning rate learned with the images, used by evaluation), ``decoder``
     (``{"name": a registered decoder, ...its parameters}``)."""
 

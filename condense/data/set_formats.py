@@ -33,6 +33,7 @@ import torch
 from ..core.errors import CondenseError
 from ..core.fileio import load_torch
 from ..core.registry import Registry
+from .decoders import check_decoder
 from .records import Provenance, SyntheticSet
 
 # the official result file's name: res_<method>_<dataset>_<model>_<ipc>ipc.pt (main.py, main_DM.py)
@@ -219,12 +220,12 @@ register_set_format(SetFormat(
 
 
 def check_fits(path: str | Path, synthetic: SyntheticSet, data) -> None:
-    """The set was made from this dataset (its recorded name), and its images and labels fit it; else one line."""
+    """The set was made from this dataset (its recorded name), its images (codes, for a set with a decoder: the
+    decoders keep the image size) and labels fit it, and its decoder is one this package knows; else one line."""
     where = f"image set {str(path)!r}"
     fix = "evaluate it against the dataset it was made from"
     images, labels = synthetic.images, synthetic.labels
-    if synthetic.decoder is not None:
-        raise CondenseError(f"{where} holds encoded images (decoder {synthetic.decoder.get('name')!r}) and this condense decodes none yet")
+    check_decoder(synthetic.decoder, where)  # encoded images: a known decoder (the stage decodes with decode_set)
     if synthetic.provenance.dataset != data.name:
         raise CondenseError(f"{where} was made from {synthetic.provenance.dataset}, not {data.name}; {fix}")
     if tuple(images.shape[1:]) != (data.channel, *data.im_size):

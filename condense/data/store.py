@@ -79,6 +79,11 @@ class RealData:
         """``n`` random images of class ``c`` without replacement (all of them if the class is smaller)."""
         return self.train_images[self.sample_class_indices(c, n, generator)]
 
+    def images_at(self, idx: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The training images at ``idx`` as condensation sees them (a masked view masks them; ``generator``
+        for what masking draws)."""
+        return self.train_images[idx]
+
 
 def subset_per_class(labels: torch.Tensor, per_class: int, num_classes: int, generator: torch.Generator) -> torch.Tensor:
     """Indices of ``per_class`` random images of every class (all images when per_class is 0)."""

@@ -14,13 +14,15 @@ from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE
 from ..core.errors import CondenseError
 from ..core.runtime import make_generator
 from ..core.settings import setting
-from ..data.augment import resolve_strategy
+from ..data.augment import parse_strategy, resolve_strategy
 from ..data.store import subset_per_class
+from ..training.cutmix import idc_mix_p
 from ..training.evaluation import evaluate_set
 from ..training.protocol import TrainSettings
 from . import Column, EvaluationKind, register_evaluation
 
-REFERENCE_LR = 0.01  # the official evaluate_synset's lr_net
+REFERENCE_LR = 0.01  # the official evaluate_synset's lr_net (IDC's argument.py lr too)
+IDC = "idc"  # the augment value that selects IDC's evaluation protocol
 
 
 def _lr(value, context) -> float:
@@ -32,19 +34,43 @@ def _lr(value, context) -> float:
     return REFERENCE_LR if learned is None else float(learned)
 
 
+IDC_BATCH = 64  # IDC's argument.py batch_size
+
+
+def _batch_size(value, context) -> int:
+    if value is not None:
+        return value
+    return IDC_BATCH if context["settings"].get("augment") == IDC else 256
+
+
 @dataclass(frozen=True)
 class AccuracySettings:
     num_nets: int = setting(5, "random networks to train", bounds=AT_LEAST_ONE)
-    epochs: int = setting(300, "300 without augmentation, 1000 with DSA (reference)", bounds=AT_LEAST_ONE)
-    augment: str = setting("none", "none, dsa (the dataset's reference DSA strategy) or an explicit strategy string")
-    batch_size: int = setting(256, "training batch size", bounds=AT_LEAST_ONE)
+    epochs: int = setting(300, "300 without augmentation, 1000 with DSA (reference; IDC's protocol: 1000)", bounds=AT_LEAST_ONE)
+    augment: str = setting("none", "none, dsa (the dataset's reference DSA strategy), an explicit strategy string, or idc: "
+                           "IDC's protocol (its evaluation of IDC sets: the dataset's DSA strategy without cutout in IDC's "
+                           "order, CutMix, lr × 0.2 after 2/3 and 5/6 of the epochs, batch 64); only for the sets it is "
+                           "asked for")  # fmt: skip
+    batch_size: int = setting(None, "training batch size (default 256; 64 with --augment idc)", bounds=AT_LEAST_ONE, resolve=_batch_size)
     lr: float = setting(None, "SGD learning rate, ×0.1 at half the epochs (default: the set's learned learning rate where it "
                         "has one, as MTT's evaluation does; else 0.01, the reference)", bounds=POSITIVE, resolve=_lr)  # fmt: skip
     test_per_class: int = setting(0, "test on this many images per class, one fixed random subset (0 = the whole "
                                   "test set; for quick profiles)", bounds=NON_NEGATIVE)  # fmt: skip
 
     def train_settings(self, traits) -> TrainSettings:
-        return TrainSettings(epochs=self.epochs, lr=self.lr, batch_size=self.batch_size, augment=resolve_strategy(self.augment, traits))
+        return train_settings_of(self, traits)
+
+
+def train_settings_of(settings, traits) -> TrainSettings:
+    """The training an ``augment`` value stands for: the reference protocol with that augmentation, or IDC's
+    (``idc``: ``argument.py`` with CutMix: the DSA strategy without cutout, mix_p by dataset, β 1)."""
+    if settings.augment == IDC:
+        strategy = "_".join(name for name in parse_strategy(traits.dsa_strategy) if name != "cutout") or "none"
+        return TrainSettings(epochs=settings.epochs, lr=settings.lr, batch_size=settings.batch_size, augment=strategy,
+                             protocol="idc", cutmix=idc_mix_p(traits.base))  # fmt: skip
+    return TrainSettings(
+        epochs=settings.epochs, lr=settings.lr, batch_size=settings.batch_size, augment=resolve_strategy(settings.augment, traits)
+    )
 
 
 def test_subset(data, settings: AccuracySettings):

@@ -97,9 +97,11 @@ class MaskedData:
         return self.scheme.which(idx, self.selected, self.variant.ratio)
 
     def sample_class(self, c: int, n: int, generator: torch.Generator) -> Tensor:
-        data = self.data
-        idx = data.sample_class_indices(c, n, generator)
-        images = data.train_images[idx]
+        return self.images_at(self.data.sample_class_indices(c, n, generator), generator)
+
+    def images_at(self, idx: Tensor, generator: torch.Generator) -> Tensor:
+        """The training images at ``idx`` (a drawn batch, in its random order), those the scheme picks masked."""
+        images = self.data.train_images[idx]
         which = self._which(idx)
         if self.dense:
             return self._masked_densely(idx, images, which, generator)

@@ -16,6 +16,7 @@ from . import dm  # noqa: E402, F401  (registers the method)
 from . import datadam  # noqa: E402, F401  (registers the method)
 from . import mtt  # noqa: E402, F401  (registers the method and its experts artifact)
 from . import cafe  # noqa: E402, F401  (registers cafe and cafe_dsa)
+from . import idc  # noqa: E402, F401  (registers idc and idc_i)
 
 # isort: on
 

@@ -156,7 +156,8 @@ class SnapshotHook(Hook):
     def after_iteration(self, run, it, loss, seconds):
         if self.needs_now(run, it):
             # plain tensors and the flat meta: what a checkpoint can hold (torch's weights-only loading)
-            taken = {"images": run.problem.images.detach().cpu().clone(), "meta": self.provenance(run, it).to_meta()}
+            taken = {"images": run.problem.images.detach().cpu().clone(), "meta": self.provenance(run, it).to_meta(),
+                     "extra": _plain(run.spec.export(run.problem))}  # a parameterised set's decoder, ... as in the final set  # fmt: skip
             run.state.snapshots[it] = taken
             self._write(run, it, taken)
 
@@ -168,7 +169,13 @@ class SnapshotHook(Hook):
 
     def _write(self, run: Run, it: int, taken: dict) -> None:
         where = f"snapshot {it}"
-        SyntheticSet(taken["images"], run.problem.labels.cpu(), Provenance.from_meta(taken["meta"], where)).save(self.paths[it])
+        extra = taken.get("extra", {})  # a checkpoint written before snapshots carried it has none
+        SyntheticSet(taken["images"], run.problem.labels.cpu(), Provenance.from_meta(taken["meta"], where), **extra).save(self.paths[it])
+
+
+def _plain(extra: dict) -> dict:
+    """A set's extra fields as a checkpoint can hold them (tensors on the CPU)."""
+    return {key: value.detach().cpu().clone() if isinstance(value, torch.Tensor) else value for key, value in extra.items()}
 
 
 def defers(device: torch.device) -> bool:

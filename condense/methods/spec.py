@@ -9,7 +9,8 @@ in ``condense/methods/__init__.py`` (or a plugin module, see ``condense.core.plu
 Settings are frozen dataclasses whose fields are declared with :func:`~condense.core.settings.setting`:
 the reference default, a help text, the allowed range or choices, and an optional resolver that
 turns a symbolic default into the value recorded with the set (``augment: dsa`` → the dataset's
-DSA strategy; no loop counts → the reference table by IPC). Resolvers get ``{"ipc", "traits"}``.
+DSA strategy; no loop counts → the reference table by IPC). Resolvers get ``{"ipc", "traits", "settings"}``
+(``settings``: the fields declared before theirs, resolved).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ..core.registry import Registry
 from ..core.settings import build_settings, flag_name, setting, user_fields
 from ..data.augment import resolve_strategy
 from ..data.traits import DatasetTraits
+from .problem import initial_images
 
 RUN_FIELDS = ("method", "ipc", "model")  # set by the run, not by method flags
 
@@ -91,6 +93,7 @@ class MethodSpec:
     requires: tuple[str, ...] = ()  # artifact kinds (condense/methods/artifacts.py) made before condensing, each by its own stage
     state: MethodState = IMAGES  # what it learns besides the images' SGD, and how that is checkpointed and exported
     produces: tuple[str, ...] = ()  # what its sets carry besides images and labels (learned_lr, soft_labels, decoder)
+    initial: Callable[[Any, Any, int], tuple] = initial_images  # (data, settings, seed) -> the set before iteration 0 (images, labels)
 
     def export(self, problem) -> dict:
         """The set's extra fields (``state.export``), exactly those it declares in ``produces``."""

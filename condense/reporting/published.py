@@ -27,6 +27,7 @@ DATADAM = "Sajedi et al. 2023 (DataDAM)"
 MTT = "Cazenavette et al. 2022 (MTT), Table 1"
 ATTENTION_TABLE1 = "Kim & Bae 2022, Table 1"
 DD = "Wang et al. 2018 (DD), via Kim & Bae 2022"
+IDC = "Kim et al. 2022 (IDC), official README"
 
 # (dataset, eval model, method, ipc) -> Published; ipc None = whole dataset.
 PUBLISHED: dict[tuple[str, str, str, int | None], Published] = {}
@@ -63,6 +64,12 @@ _add("cifar10", "convnet", "full", DC, {None: 84.8})
 _add("fashionmnist", "convnet", "random", DC, {1: 51.4, 10: 73.8, 50: 82.5})
 _add("fashionmnist", "convnet", "dc", DC, {1: 70.5, 10: 82.3, 50: 83.6})
 _add("fashionmnist", "convnet", "dsa", DSA, {1: 70.6, 10: 84.6, 50: 88.7})
+# IDC's README (snu-mllab/Efficient-Dataset-Condensation, "Basic results", ConvNet-3, means only), its evaluation
+# protocol (CutMix and DSA, 1000 epochs: `condense evaluate --augment idc`); IDC-I is factor 1.
+_add("cifar10", "convnet", "idc", IDC, {1: 50.6, 10: 67.5, 50: 74.5})
+_add("cifar10", "convnet", "idc_i", IDC, {1: 36.7, 10: 58.3, 50: 69.5})
+_add("fashionmnist", "convnet", "idc", IDC, {1: 81.0, 10: 86.0, 50: 86.2})
+_add("fashionmnist", "convnet", "idc_i", IDC, {1: 70.7, 10: 85.3, 50: 89.1})
 
 
 def lookup(dataset: str, model: str, method: str, ipc: int | None) -> Published | None:

@@ -136,11 +136,12 @@ def defaults_of(stem: str, settings_classes: Iterable[type], owners: Iterable[st
     """'(default: 1000)' where every class agrees, else '(default: dc 1000, dm 20000)' with the owners' names."""
     classes = list(settings_classes)
     names = list(owners) if owners is not None else [c.__name__ for c in classes]
-    found = [(name, f.default) for name, cls in zip(names, classes) for f in user_fields(cls, skip=tuple(skip)) if flag_name(f) == stem]
-    values = {_default_text(v) for _, v in found}
+    found = [(name, f.metadata.get("shown") or _default_text(f.default))
+             for name, cls in zip(names, classes) for f in user_fields(cls, skip=tuple(skip)) if flag_name(f) == stem]  # fmt: skip
+    values = {text for _, text in found}
     if len(values) == 1:
         return f"(default: {values.pop()})"
-    return "(default: " + ", ".join(f"{name} {_default_text(v)}" for name, v in found) + ")"
+    return "(default: " + ", ".join(f"{name} {text}" for name, text in found) + ")"
 
 
 def add_settings_arguments(

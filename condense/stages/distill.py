@@ -38,7 +38,7 @@ from ..methods import METHODS, method_settings_classes
 from ..methods.artifacts import load_artifact
 from ..methods.checkpoint import STALE_CHOICES, CheckpointHook, RunIdentity
 from ..methods.loop import EnergyHook, FiniteGuard, LogHook, LoopState, Run, SnapshotHook, condense, end_run
-from ..methods.problem import Problem, initial_images
+from ..methods.problem import Problem
 from ..methods.spec import RUN_FIELDS
 from ._args import (
     add_batch_classes_argument,
@@ -252,7 +252,7 @@ def run(args: argparse.Namespace) -> None:
     settings = resolve_settings(args, data)
     spec = METHODS.get(settings.method)
     loaded = required_artifacts(spec, artifacts, data)
-    images, labels = initial_images(data, settings, args.seed)  # raw images, as the authors' code starts from
+    images, labels = spec.initial(data, settings, args.seed)  # raw images, as the authors' code starts from
     real, variant = masked_real(args, data)
     images.requires_grad_(True)
     optimizer = torch.optim.SGD([images], lr=settings.lr_img, momentum=spec.image_momentum)

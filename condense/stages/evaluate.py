@@ -18,6 +18,7 @@ from ..core.checks import NON_NEGATIVE
 from ..core.meters import EnergyMeter, peak_gpu_mb, peak_host_mb
 from ..core.paths import INPUT, OUTPUT
 from ..core.runtime import resolve_device
+from ..data.decoders import decode_set
 from ..data.records import EvalRecord
 from ..data.set_formats import SET_FORMATS, ReadOptions, check_fits, read_set
 from ..data.store import load_data
@@ -73,6 +74,7 @@ def run(args: argparse.Namespace) -> None:
     data = load_data(args.data, device, with_train=kind.needs_train)  # by default the set is the training data here
     synthetic = read_set(args.set, ReadOptions(dataset=data.name, experiment=args.set_experiment), args.set_format)
     check_fits(args.set, synthetic, data)
+    synthetic = decode_set(synthetic)  # a parameterised set (IDC's multi-formation) as the images it trains on
     settings = kind.resolve(given_settings(args, _settings_classes()), data, synthetic)
 
     def report(values: dict) -> None:

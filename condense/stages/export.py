@@ -35,6 +35,7 @@ from ..core.checks import NON_NEGATIVE
 from ..core.digests import file_digest
 from ..core.errors import CondenseError
 from ..core.paths import INPUT, OUTPUT_DIR
+from ..data.decoders import decode_set
 from ..data.records import EvalRecord, SyntheticSet
 from ..data.set_formats import SET_FORMATS, ReadOptions, check_fits, read_set
 from ..data.store import denormalize, load_data
@@ -183,6 +184,7 @@ def run(args: argparse.Namespace) -> None:
     data = load_data(args.data, torch.device("cpu"), with_train=False)
     synthetic = read_set(args.set, ReadOptions(dataset=data.name, experiment=args.set_experiment), args.set_format)
     check_fits(args.set, synthetic, data)
+    synthetic = decode_set(synthetic)  # a parameterised set (IDC's multi-formation) as the images it trains on
     card = make_card(synthetic, data, Path(args.set), _accuracies(list(args.eval), synthetic))
     write_export(synthetic, data, card, args.out)
     log.info("exported %d images of %s (%s) to %s", card["images"], card["method"], card["dataset"], args.out)

@@ -36,12 +36,13 @@ from ..core.errors import CondenseError
 from ..core.paths import INPUT, OUTPUT
 from ..core.runtime import derive_seed, make_generator, resolve_device
 from ..data.augment import resolve_strategy
+from ..data.decoders import decode
 from ..data.records import MembershipRecord
 from ..data.store import load_data, subset_per_class
 from ..evaluations.lira import keep_matrix, lira_scores, logit_confidence, roc, tpr_at
 from ..methods import METHODS, method_settings_classes
 from ..methods.loop import FiniteGuard, LoopState, Run, condense
-from ..methods.problem import Problem, initial_images
+from ..methods.problem import Problem
 from ..methods.spec import RUN_FIELDS
 from ..models.classifiers import build_model
 from ..training.evaluation import train_network
@@ -88,7 +89,7 @@ def subset(data, indices: torch.Tensor):
 
 def condensed(half, spec, settings, seed: int, speed) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(images, labels, which of ``half``'s images initialised them): the method run on the shadow's half."""
-    images, labels = initial_images(half, settings, seed)
+    images, labels = spec.initial(half, settings, seed)
     init = torch.zeros(half.train_images.shape[0], dtype=torch.bool, device=images.device)
     if settings.init == "real":
         flat = half.train_images.flatten(1)
@@ -99,7 +100,9 @@ def condensed(half, spec, settings, seed: int, speed) -> tuple[torch.Tensor, tor
     problem = Problem(half, images, labels, optimizer, settings, speed)
     spec.state.start(problem)
     condense(Run(spec, problem, seed, LoopState(), identity={}), [FiniteGuard()])
-    return images.detach(), labels, init
+    # a parameterised set (IDC's multi-formation) trains the shadow networks as the images it decodes into
+    decoded, decoded_labels, _ = decode(images.detach(), labels, spec.export(problem).get("decoder"))
+    return decoded, decoded_labels, init
 
 
 def confidences(net, images: torch.Tensor, labels: torch.Tensor, batch: int = 1000) -> torch.Tensor:

@@ -21,7 +21,9 @@ import torch.nn as nn
 
 from ..core.accel import EAGER, FastNet, Speed
 from ..core.runtime import derive_seed, make_generator
+from ..data.augment import apply, sample_idc
 from ..models.classifiers import build_model
+from .cutmix import draw_box, mixed_loss, paste
 from .ensemble import can_stack, evaluate_as_ensemble
 from .loop import accuracy, fit
 from .protocol import TrainSettings, make_optimizer
@@ -36,7 +38,20 @@ def train_network(
     desc: str = "train",
     speed: Speed = EAGER,
 ) -> dict:
-    """Train ``net`` in place with the reference protocol; returns final train loss/accuracy and seconds."""
+    """Train ``net`` in place with the settings' protocol (:data:`TRAINERS`); returns final train loss/accuracy and seconds."""
+    return TRAINERS[settings.protocol](net, images, labels, settings, generator, desc, speed)
+
+
+def train_network_reference(
+    net: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    settings: TrainSettings,
+    generator: torch.Generator,
+    desc: str = "train",
+    speed: Speed = EAGER,
+) -> dict:
+    """The reference protocol (the official ``evaluate_synset``)."""
     lr = [settings.lr]
 
     def drop_lr(epoch, stats, bar):
@@ -62,6 +77,47 @@ def train_network(
     return {"train_loss": float(stats.loss), "train_acc": float(stats.accuracy), "train_seconds": time.perf_counter() - started}
 
 
+def train_network_idc(
+    net: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    settings: TrainSettings,
+    generator: torch.Generator,
+    desc: str = "train",
+    speed: Speed = EAGER,
+) -> dict:
+    """IDC's evaluation training (official ``train.py train``, ``test.py``): ``epochs`` passes of SGD, lr × 0.2 after
+    2/3 and 5/6 of them (MultiStepLR, the momentum kept), each batch augmented per image in IDC's order (no
+    gradient) and then CutMixed with probability ``cutmix``."""
+    boxes: list = [None]
+
+    def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        with torch.no_grad():
+            x = apply(x, sample_idc(settings.augment, x.shape[0], gen, x.device, per_image=True))
+        boxes[0] = draw_box(x, gen, settings.beta, settings.cutmix) if settings.cutmix > 0 else None
+        return paste(x, boxes[0]) if boxes[0] is not None else x
+
+    def loss_fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return mixed_loss(logits, y, boxes[0], images.shape[2], images.shape[3])
+
+    optimizer = make_optimizer(net, settings.lr, settings)
+
+    def step_lr(epoch, stats, bar):
+        if epoch + 1 in settings.milestones:
+            for group in optimizer.param_groups:
+                group["lr"] *= 0.2
+        return None
+
+    started = time.perf_counter()
+    stats = fit(net, images, labels, passes=settings.epochs, batch_size=settings.batch_size, generator=generator, optimizer=optimizer,
+                augment=augment, speed=speed, loss_fn=loss_fn, after_epoch=step_lr, desc=desc)  # fmt: skip
+    return {"train_loss": float(stats.loss), "train_acc": float(stats.accuracy), "train_seconds": time.perf_counter() - started}
+
+
+# TrainSettings.protocol -> its training loop (every name in condense.training.protocol.PROTOCOLS)
+TRAINERS = {"reference": train_network_reference, "idc": train_network_idc}
+
+
 def evaluate_set(
     images: torch.Tensor,
     labels: torch.Tensor,
@@ -84,7 +140,7 @@ def evaluate_set(
     ``speed.ensemble`` the networks train as one ensemble (:mod:`condense.training.ensemble`): the same
     per-network results within float tolerance; BatchNorm networks still one by one."""
     channel, im_size = int(images.shape[1]), (int(images.shape[2]), int(images.shape[3]))
-    if speed.ensemble and num_nets > 1 and can_stack(model, channel, num_classes, im_size):
+    if speed.ensemble and num_nets > 1 and settings.protocol == "reference" and can_stack(model, channel, num_classes, im_size):
         runs = evaluate_as_ensemble(
             images,
             labels,

@@ -20,12 +20,14 @@ rule evaluate:
         augment=lambda wildcards: eval_augment(wildcards.method),
         # null: the set's learned learning rate where it has one (MTT), else the reference 0.01 (evaluate's default)
         lr="" if config["eval"]["lr"] is None else f"--lr {config['eval']['lr']}",
+        # null: the evaluation's own batch (256 by the reference protocol, 64 by IDC's)
+        batch="" if config["eval"]["batch_size"] is None else f"--batch-size {config['eval']['batch_size']}",
         # only the keys this job reads: a change elsewhere in config['eval'] (another model's epochs) reruns nothing here
         ev={key: config["eval"][key] for key in ("num_nets", "lr", "batch_size", "seed", "test_per_class")},
     shell:
         "{CONDENSE} evaluate --data {input.data} --set {input.set} --model {wildcards.model}"
         " --num-nets {params.ev[num_nets]} --epochs {params.epochs} --augment {params.augment}"
-        " {params.lr} --batch-size {params.ev[batch_size]} --seed {params.ev[seed]}"
+        " {params.lr} {params.batch} --seed {params.ev[seed]}"
         " --test-per-class {params.ev[test_per_class]}"
         " --device {config[device]} {params.compile} --threads {threads} --out {output} --log {log} --quiet"
 
