@@ -33,11 +33,12 @@ def job_counts(output: str) -> dict:
 def test_paper_config_dry_run_lists_the_full_grid(tmp_path):
     proc = snakemake("-n", "--cores", "8", "all", cwd=tmp_path)
     counts = job_counts(proc.stdout + proc.stderr)
-    # 2 coreset + 4 condensation methods (DC, DSA, DM, DataDAM) + (DC, DSA) × 4 mask ratios, × IPC {1, 10, 50}
-    # × 1 seed, each evaluated on AlexNet and ConvNet.
+    # 2 coreset + 8 condensation methods (DC, DSA, DM, DataDAM, MTT, CAFE, CAFE+DSA, IDC) + (DC, DSA) × 4 mask ratios,
+    # × IPC {1, 10, 50} × 1 seed, each evaluated on AlexNet and ConvNet; MTT's experts made once by their own rule.
     assert counts["coreset"] == 6
-    assert counts["distill"] == 4 * 3 + 2 * 4 * 3
-    assert counts["evaluate"] == (6 + 8) * 3 * 2
+    assert counts["distill"] == 8 * 3 + 2 * 4 * 3
+    assert counts["evaluate"] == (10 + 8) * 3 * 2
+    assert counts["artifact"] == 1
     assert counts["train_attention"] == 1 and counts["saliency"] == 1
     assert "mask" not in counts  # the authors' per-batch scheme (the paper profile's) stores no selection
     assert counts["full_baseline"] == 2
@@ -57,7 +58,7 @@ def test_an_evaluation_pool_judges_every_final_set_on_its_networks_and_adds_the_
     counts, out = job_counts(proc.stdout + proc.stderr), proc.stdout + proc.stderr
     # the paper grid (14 sets x 3 IPCs) on AlexNet and ConvNet, and the pool's MLP, LeNet, VGG11, ResNet18 (its
     # ConvNet and AlexNet are already there); snapshots stay on eval.models
-    assert counts["evaluate"] == (6 + 8) * 3 * 6 and counts["evaluate_snapshot"] == (3 + 3 + 9 + 9) * 2
+    assert counts["evaluate"] == (10 + 8) * 3 * 6 and counts["evaluate_snapshot"] == (3 + 3 + 9 + 9) * 2
     assert counts["cross_arch_table"] == 1
     assert "results/cifar10/eval/dc_ipc1_seed0/resnet18.json" in out and "results/cifar10/tables/cross_arch.md" in out
     bad = tmp_path / "bad.yaml"
@@ -69,12 +70,12 @@ def test_an_evaluation_pool_judges_every_final_set_on_its_networks_and_adds_the_
 
 def test_sets_condensed_on_another_network_carry_it_in_their_path_command_and_tables(tmp_path):
     other = tmp_path / "other.yaml"
-    other.write_text("distill: {models: [convnet, resnet18]}\n")
+    other.write_text("distill: {dc: {models: [resnet18]}, dm: {models: [convnet, resnet18]}}\n")
     proc = snakemake("-n", "-p", "--cores", "8", "all", "--configfile", str(other), cwd=tmp_path)
     counts, out = job_counts(proc.stdout + proc.stderr), proc.stdout + proc.stderr
-    # the paper grid's 36 condensations, and each unmasked method (DC, DSA, DM, DataDAM) again on ResNet18 at IPC 1, 10, 50
-    assert counts["distill"] == 4 * 3 + 2 * 4 * 3 + 4 * 3
-    assert counts["evaluate"] == (6 + 8 + 4) * 3 * 2  # evaluated like every set, on AlexNet and ConvNet
+    # the paper grid's 48 condensations, and DC and DM again on ResNet18 at IPC 1, 10, 50 (convnet is distill.model)
+    assert counts["distill"] == 8 * 3 + 2 * 4 * 3 + 2 * 3
+    assert counts["evaluate"] == (10 + 8 + 2) * 3 * 2  # evaluated like every set, on AlexNet and ConvNet
     made = [
         line
         for line in out.splitlines()

@@ -9,14 +9,16 @@ from ..core.errors import CondenseError
 from ..data.traits import DatasetTraits
 from .spec import MethodSpec
 
+RUN_KEYS = ("ipcs", "snapshots", "models")  # what to run (IPCs, snapshot iterations, further condensation networks), not how
+
 # Resolvers need a dataset; any will do to check names and ranges before a run.
 _ANY_DATASET = DatasetTraits(dsa_strategy="color_crop_cutout_flip_scale_rotate", flip_safe=True, published_as=None, base="any")
 
 
 def check_method_config(spec: MethodSpec, entry: Mapping[str, Any], key: str) -> None:
-    """Every key of ``entry`` (but ``ipcs`` and ``snapshots``) is a setting of ``spec`` with a valid value, and every
-    snapshot an iteration before the last; else a one-line error."""
-    overrides = {k: v for k, v in entry.items() if k not in ("ipcs", "snapshots")}
+    """Every key of ``entry`` (but the run keys ``ipcs``, ``snapshots`` and ``models``) is a setting of ``spec`` with a
+    valid value, and every snapshot an iteration before the last; else a one-line error."""
+    overrides = {k: v for k, v in entry.items() if k not in RUN_KEYS}
     try:
         iterations = spec.resolve(ipc=1, model="convnet", traits=_ANY_DATASET, overrides=overrides).iterations
     except CondenseError as exc:

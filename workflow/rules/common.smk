@@ -13,7 +13,7 @@ EVAL_SNAPSHOT = R + "/{dataset}/eval/{method}_ipc{ipc}_seed{seed}/it{it}/{model}
 EVAL_KIND = R + "/{dataset}/eval/{method}_ipc{ipc}_seed{seed}/{model}.{kind}.json"  # a kind other than accuracy
 COST = R + "/{dataset}/tables/cost"
 MASKS_TABLE = R + "/{dataset}/tables/masks"
-RUN_KEYS = ("ipcs", "snapshots")  # keys of config['distill'][method] that say what to run, not how
+RUN_KEYS = ("ipcs", "snapshots", "models")  # keys of config['distill'][method] that say what to run, not how
 ATT = R + "/{dataset}/attention"
 FCN_NETWORK = ATT + "/fcn/network.pt"  # the attention FCN the `fcn` source reads
 FCN_JSON = ATT + "/fcn/network.json"
@@ -33,7 +33,7 @@ BENCH = R + "/{dataset}/benchmarks"
 
 # A condensation method, plain, condensed on another network than distill.model, or masked (`dsa`, `dm-on-resnet18`,
 # `dsa-mask-fcn-r1.0-mean-soft-fixed`), from the registries.
-ON = "-on-"  # <method>-on-<network>: a set condensed on a network of distill.models
+ON = "-on-"  # <method>-on-<network>: a set condensed on a network of distill.<method>.models
 ON_PATTERN = f"({ON}[a-z0-9_]+)?"
 METHOD_PATTERN = f"({'|'.join(METHODS.names())}){ON_PATTERN}(-mask-{VARIANT_PATTERN})?"
 
@@ -73,8 +73,13 @@ def condensation_model(method):
     return split_method(method)[0].partition(ON)[2] or config["distill"]["model"]
 
 
+def further_models(method):
+    """The networks besides distill.model that distill.<method>.models asks the method to condense on too."""
+    return [m for m in config["distill"].get(method, {}).get("models", []) if m != config["distill"]["model"]]
+
+
 # the rows of the tables with a column per evaluation network; the condensation network too where sets differ in it
-PIVOT_ROWS = "method," + ("set_model," if set(config["distill"]["models"]) - {config["distill"]["model"]} else "") + "mask_label,mask_ratio,ipc"
+PIVOT_ROWS = "method," + ("set_model," if any(further_models(m) for m in config["distill"]["methods"]) else "") + "mask_label,mask_ratio,ipc"
 
 
 def on_network(method, model):
@@ -144,9 +149,9 @@ def set_runs(dataset):
     to it (all of `datasets`, or those in its own `datasets`); in a stable order."""
     plain = list(config["coreset"]["methods"]) + list(config["distill"]["methods"]) if dataset in config["datasets"] else []
     runs = [(m, int(ipc), int(seed)) for m in plain for ipc in method_ipcs(m) for seed in config["seeds"]]
-    # each condensation method also on every other network of distill.models (unmasked, its IPCs and the seeds)
+    # a condensation method also on the other networks its distill.<method>.models names (unmasked, its IPCs and seeds)
     runs += [(on_network(m, model), ipc, seed) for m, ipc, seed in list(runs) if m in config["distill"]["methods"]
-             for model in config["distill"]["models"] if model != config["distill"]["model"]]
+             for model in further_models(m)]
     for grid in config["attention"]["masks"]:
         if dataset in (grid.get("datasets") or config["datasets"]):
             runs.extend(grid_runs(grid))
