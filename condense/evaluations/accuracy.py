@@ -25,7 +25,9 @@ REFERENCE_LR = 0.01  # the official evaluate_synset's lr_net (IDC's argument.py 
 IDC = "idc"  # the augment value that selects IDC's evaluation protocol
 
 
-def _lr(value, context) -> float:
+def resolve_lr(value, context) -> float:
+    """The training learning rate: the one given, else the set's learned one (MTT), else the reference 0.01.
+    Shared by every kind that trains on a set."""
     if value is not None:
         return value
     learned = context.get("learned_lr")
@@ -53,7 +55,7 @@ class AccuracySettings:
                            "asked for")  # fmt: skip
     batch_size: int = setting(None, "training batch size (default 256; 64 with --augment idc)", bounds=AT_LEAST_ONE, resolve=_batch_size)
     lr: float = setting(None, "SGD learning rate, ×0.1 at half the epochs (default: the set's learned learning rate where it "
-                        "has one, as MTT's evaluation does; else 0.01, the reference)", bounds=POSITIVE, resolve=_lr)  # fmt: skip
+                        "has one, as MTT's evaluation does; else 0.01, the reference)", bounds=POSITIVE, resolve=resolve_lr)  # fmt: skip
     test_per_class: int = setting(0, "test on this many images per class, one fixed random subset (0 = the whole "
                                   "test set; for quick profiles)", bounds=NON_NEGATIVE)  # fmt: skip
 

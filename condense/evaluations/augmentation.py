@@ -24,7 +24,7 @@ from ..data.augment import resolve_strategy
 from ..training.evaluation import evaluate_set
 from ..training.protocol import TrainSettings
 from . import Column, EvaluationKind, register_evaluation
-from .accuracy import _lr, test_subset
+from .accuracy import resolve_lr, test_subset
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class AugmentationSettings:
     augment: str = setting("dsa", "the augmentation of the first training: dsa (the dataset's DSA strategy) or a strategy string")
     batch_size: int = setting(256, "training batch size", bounds=AT_LEAST_ONE)
     lr: float = setting(None, "SGD learning rate, x0.1 at half the epochs (default: the set's learned learning rate where it "
-                        "has one; else 0.01, the reference)", bounds=POSITIVE, resolve=_lr)  # fmt: skip
+                        "has one; else 0.01, the reference)", bounds=POSITIVE, resolve=resolve_lr)  # fmt: skip
     test_per_class: int = setting(0, "test on this many images per class, one fixed random subset (0 = the whole test set)",
                                   bounds=NON_NEGATIVE)  # fmt: skip
 
