@@ -259,3 +259,21 @@ def test_masked_matching_ratio_zero_is_the_unmasked_run_and_ratio_one_differs(da
     assert torch.equal(results[0.0][0], read_set(plain)[0])
     assert not torch.equal(results[1.0][0], read_set(plain)[0])
     assert results[1.0][2].mask_ratio == 1.0 and results[0.0][2].mask_ratio == 0.0
+
+
+@pytest.mark.parametrize("per_iteration, shown", [(640, True), (0, False)])
+def test_the_log_line_shows_real_image_throughput_only_for_a_method_that_draws_real_images(caplog, per_iteration, shown):
+    from types import SimpleNamespace
+
+    from condense.methods.loop import LogHook
+
+    run = SimpleNamespace(
+        iterations=4,
+        spec=SimpleNamespace(real_images_per_iteration=lambda settings, num_classes: per_iteration),
+        problem=SimpleNamespace(settings=None, num_classes=10),
+    )
+    with caplog.at_level("INFO", logger="condense"):
+        LogHook(every=2).after_iteration(run, 2, 1.5, 0.5)
+    (line,) = [record.getMessage() for record in caplog.records]
+    assert line.startswith("iter 2/4 loss 1.5000 (0.50 s/iter")
+    assert ("1280 real images/s" in line) == shown  # 640 images in 0.5 s; MTT (0 per iteration) shows no rate

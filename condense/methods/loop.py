@@ -118,7 +118,9 @@ class LogHook(Hook):
     def after_iteration(self, run, it, loss, seconds):
         if self.needs_now(run, it):
             per = run.spec.real_images_per_iteration(run.problem.settings, run.problem.num_classes)
-            log.info("iter %d/%d loss %.4f (%.2f s/iter, %.0f real images/s)", it, run.iterations, loss, seconds, per / seconds)
+            # a method that draws no real images (MTT: the data reaches it through its experts) has no throughput to show
+            rate = f", {per / seconds:.0f} real images/s" if per else ""
+            log.info("iter %d/%d loss %.4f (%.2f s/iter%s)", it, run.iterations, loss, seconds, rate)
 
 
 class EnergyHook(Hook):
@@ -220,7 +222,7 @@ def condense(run: Run, hooks: Sequence[Hook] = (), stop_after: int | None = None
                 state.losses.append(value)
                 for hook in hooks:
                     hook.after_iteration(run, done, value, took)
-            bar.set_postfix(loss=f"{values[-1]:.4f}", img_s=f"{per_iteration / took:.0f}")
+            bar.set_postfix(loss=f"{values[-1]:.4f}", **({"img_s": f"{per_iteration / took:.0f}"} if per_iteration else {}))
             pending.clear()
             if stop is not None and it < last:
                 notes = [note for hook in hooks if (note := hook.on_stop(run))]
