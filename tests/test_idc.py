@@ -539,3 +539,30 @@ def test_membership_shadows_train_on_the_decoded_set(data_file):
                             overrides={"iterations": 0, "inner_loop": 1, "n_data": 0, "batch_real": 4})  # fmt: skip
     images, labels, _ = condensed(data, spec, settings, 0, EAGER)
     assert images.shape == (12, 1, 28, 28) and labels.tolist() == torch.arange(3).repeat_interleave(4).tolist()
+
+
+@pytest.mark.parametrize("init, per_class", [("mix", 4), ("random", 1), ("noise", 0)])
+def test_the_membership_audit_names_exactly_the_real_images_idc_started_from(data_file, init, per_class):
+    """``mix`` tiles downsampled images (no exact copy for the default audit to find): the audit marks the first
+    ipc · factor² of each class, and exactly those feed the initial codes: changing a marked image changes
+    them, changing any other does not."""
+    from condense.core.accel import EAGER
+    from condense.stages.membership import condensed
+
+    data = load_data(data_file)
+    spec = METHODS.get("idc")
+    settings = spec.resolve(ipc=1, model="convnet_w32", traits=data.traits,
+                            overrides={"iterations": 0, "inner_loop": 1, "n_data": 0, "batch_real": 4, "init": init})  # fmt: skip
+    *_, init_mask = condensed(data, spec, settings, 0, EAGER)
+    assert init_mask.sum() == per_class * data.num_classes
+    for c in range(data.num_classes):
+        assert init_mask[data.class_indices[c][:per_class]].all()
+    if init == "noise":
+        return
+    before, _ = initial_codes(data, settings, 0)
+    marked, unmarked = init_mask.nonzero().flatten(), (~init_mask).nonzero().flatten()
+    for index, moves in ((unmarked[0], False), (marked[-1], True)):
+        data.train_images[index] += 1.0
+        after, _ = initial_codes(data, settings, 0)
+        data.train_images[index] -= 1.0
+        assert (not torch.equal(before, after)) == moves

@@ -135,3 +135,18 @@ def test_the_table_and_the_figure_show_each_pipeline(noise_data, tmp_path):
     curves = [line for line in ax.get_lines() if line.get_label() != "chance"]
     assert [line.get_label().split(":")[0] for line in curves] == ["half of the pool", "random IPC 2"]
     assert all(min(line.get_xdata()) > 0 for line in curves)  # FPR 0 has no place on a log axis
+
+
+def test_the_default_audit_marks_the_exact_copies_a_real_initialisation_takes_and_none_for_noise(noise_data):
+    from condense.data.store import load_data
+    from condense.methods import METHODS
+
+    data = load_data(noise_data)
+    spec = METHODS.get("dm")
+    for init, expected in (("real", 2 * data.num_classes), ("noise", 0)):
+        settings = spec.resolve(ipc=2, model="convnet", traits=data.traits, overrides={"init": init})
+        images, _ = spec.initial(data, settings, 0)
+        found = spec.init_sources(data, settings, images)
+        assert found.sum() == expected
+        if expected:  # each marked training image is one of the set's, and each of the set's is marked
+            assert torch.equal(data.train_images[found].flatten(1).sort(0).values, images.flatten(1).sort(0).values)

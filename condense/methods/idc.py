@@ -221,6 +221,17 @@ def initial_codes(data, settings, seed: int) -> tuple[Tensor, Tensor]:
     return torch.cat(images).clone(), labels
 
 
+def initial_sources(data, settings, images: Tensor) -> Tensor:
+    """The training images ``initial_codes`` took (a bool per image): the first ipc (``random``) or ipc · factor²
+    (``mix``, tiled: never an exact copy, so the default audit would miss them) of each class; ``noise`` none."""
+    taken = torch.zeros(data.train_images.shape[0], dtype=torch.bool, device=data.train_images.device)
+    if settings.init != "noise":
+        need = settings.ipc * (settings.factor**2 if settings.init == "mix" else 1)
+        for c in range(data.num_classes):
+            taken[data.class_indices[c][:need]] = True
+    return taken
+
+
 def _start(problem: Problem) -> None:
     """The images' rate as tune_lr_img makes it; the pixel bounds and the per-channel 1/std² of the update."""
     for group in problem.optimizer.param_groups:
@@ -370,5 +381,6 @@ for _name, _label, _settings, _summary in (
             state=STATE,
             produces=("decoder",),
             initial=initial_codes,
+            init_sources=initial_sources,
         )
     )

@@ -81,3 +81,13 @@ def initial_images(data, settings, seed: int) -> tuple[Tensor, Tensor]:
     else:
         images = torch.randn((labels.numel(), data.channel, *data.im_size), generator=gen).to(device)
     return images.clone(), labels
+
+
+def exact_copies(data, settings, images: Tensor) -> Tensor:
+    """Which of ``data``'s training images the set ``images`` started from (a bool per training image): those
+    it holds exactly, as ``init real`` copies them; noise matches none. The membership audit's default."""
+    flat = data.train_images.flatten(1)
+    found = torch.zeros(flat.shape[0], dtype=torch.bool, device=flat.device)
+    for image in images.flatten(1).to(flat.device):
+        found |= (flat == image).all(1)
+    return found

@@ -24,7 +24,7 @@ from ..core.registry import Registry
 from ..core.settings import build_settings, flag_name, setting, user_fields
 from ..data.augment import resolve_strategy
 from ..data.traits import DatasetTraits
-from .problem import initial_images
+from .problem import exact_copies, initial_images
 
 RUN_FIELDS = ("method", "ipc", "model")  # set by the run, not by method flags
 
@@ -94,6 +94,9 @@ class MethodSpec:
     state: MethodState = IMAGES  # what it learns besides the images' SGD, and how that is checkpointed and exported
     produces: tuple[str, ...] = ()  # what its sets carry besides images and labels (learned_lr, soft_labels, decoder)
     initial: Callable[[Any, Any, int], tuple] = initial_images  # (data, settings, seed) -> the set before iteration 0 (images, labels)
+    # (data, settings, initial images) -> a bool per training image: those the set started from (the membership
+    # audit's "init" members); a method whose initial set transforms real images (IDC's tiles) names them itself
+    init_sources: Callable[[Any, Any, Any], Any] = exact_copies
 
     def export(self, problem) -> dict:
         """The set's extra fields (``state.export``), exactly those it declares in ``produces``."""

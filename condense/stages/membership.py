@@ -90,11 +90,7 @@ def subset(data, indices: torch.Tensor):
 def condensed(half, spec, settings, seed: int, speed) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(images, labels, which of ``half``'s images initialised them): the method run on the shadow's half."""
     images, labels = spec.initial(half, settings, seed)
-    init = torch.zeros(half.train_images.shape[0], dtype=torch.bool, device=images.device)
-    if settings.init == "real":
-        flat = half.train_images.flatten(1)
-        for image in images.flatten(1):
-            init |= (flat == image).all(1)
+    init = spec.init_sources(half, settings, images)
     images.requires_grad_(True)
     optimizer = torch.optim.SGD([images], lr=settings.lr_img, momentum=spec.image_momentum)
     problem = Problem(half, images, labels, optimizer, settings, speed)
