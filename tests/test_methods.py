@@ -195,6 +195,7 @@ def test_distill_output_grid_and_determinism(data_file, tmp_path):
     assert a.shape == (6, 1, 28, 28) and labels.tolist() == [0, 0, 1, 1, 2, 2]
     assert meta.settings["lr_img"] == 1.0 and meta.settings["init"] == "real"
     assert meta.settings["strategy"] == "color_crop_cutout_flip_scale_rotate"
+    assert meta.cost["real_images_per_second"] > 0  # DM draws batch_real per class each iteration
 
 
 def resolved(data_file, *argv):

@@ -311,6 +311,7 @@ def test_condense_resume_and_evaluate_with_the_learned_lr(data_file, tmp_path, c
     assert torch.equal(a.images, b.images) and a.learned_lr == b.learned_lr and a.provenance.losses == b.provenance.losses
     assert a.learned_lr != pytest.approx(0.01, abs=1e-9) and len(a.provenance.losses) == 4  # it learned; iterations 0..3
     assert "artifact:experts" in a.provenance.inputs
+    assert a.provenance.cost["real_images_per_second"] is None  # it draws none: the cost table shows "—", not 0
     record = tmp_path / "eval.json"
     assert cli("evaluate", "--data", data_file, "--set", straight, "--model", MODEL, "--num-nets", 1, "--epochs", 2,
                "--device", "cpu", "--quiet", "--out", record) == 0  # fmt: skip

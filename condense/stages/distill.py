@@ -182,7 +182,8 @@ def cost(state, per_iteration: int, device) -> dict:
         "seconds": state.seconds,
         "iterations": iterations,
         "device": str(device),
-        "real_images_per_second": per_iteration * iterations / state.seconds if state.seconds else None,
+        # None (shown "—") where nothing was timed or the method draws no real images (MTT reads its experts)
+        "real_images_per_second": per_iteration * iterations / state.seconds if state.seconds and per_iteration else None,
         "peak_host_mb": peak_host_mb(),
         "peak_gpu_mb": peak_gpu_mb(device),
         "energy_j": state.energy_j,
