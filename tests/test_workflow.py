@@ -249,7 +249,7 @@ def test_quick_profile_limits_alexnet_and_sweeps_mask_ratios_for_dm_only(tmp_pat
 
 
 def test_quick_methods_profile_runs_the_new_methods_at_its_stated_reductions(tmp_path):
-    """config/quick-methods.yaml over quick.yaml: MTT, CAFE+DSA and IDC at IPC 1 and 10 beside random, every
+    """config/quick-methods.yaml over quick.yaml: MTT, CAFE, CAFE+DSA and IDC at IPC 1 and 10 beside random, every
     row on the quick protocol (DSA, 80 epochs), MTT's sets trained with their learned lr (no --lr)."""
     proc = snakemake(
         "-n", "-p", "--cores", "2", "all",
@@ -259,18 +259,19 @@ def test_quick_methods_profile_runs_the_new_methods_at_its_stated_reductions(tmp
     )  # fmt: skip
     out = proc.stdout + proc.stderr
     counts = job_counts(out)
-    assert {k: counts[k] for k in ("distill_mtt", "distill_cafe_dsa", "distill_idc", "artifact")} == {
-        "distill_mtt": 2, "distill_cafe_dsa": 2, "distill_idc": 2, "artifact": 1
+    assert {k: counts[k] for k in ("distill_mtt", "distill_cafe", "distill_cafe_dsa", "distill_idc", "artifact")} == {
+        "distill_mtt": 2, "distill_cafe": 2, "distill_cafe_dsa": 2, "distill_idc": 2, "artifact": 1
     }  # fmt: skip
-    assert counts["evaluate"] == 8  # 3 methods and random, at IPC 1 and 10, on ConvNet only
+    assert counts["evaluate"] == 10  # 4 methods and random, at IPC 1 and 10, on ConvNet only
     commands = [line for line in out.splitlines() if " -m condense " in line]
     distill = {m.group(1): line for line in commands if (m := re.search(r" distill --method (\w+)", line))}
     assert {"--iterations 100", "--init real", "--window 3", "--probe-per-class 64"} <= set(
         re.findall(r"--[\w-]+ \S+", distill["cafe_dsa"])
     )
     assert {"--iterations 20", "--inner-loop 10"} <= set(re.findall(r"--[\w-]+ \S+", distill["idc"]))
+    assert "--augment none" in distill["cafe"] and "--augment dsa" in distill["cafe_dsa"]
     evaluate = [line for line in commands if " evaluate " in line]
-    assert len(evaluate) == 8 and all("--augment dsa" in line and "--epochs 80" in line for line in evaluate)
+    assert len(evaluate) == 10 and all("--augment dsa" in line and "--epochs 80" in line for line in evaluate)
     assert not any("--lr " in line for line in evaluate if "/mtt_" in line)
 
 
