@@ -192,6 +192,14 @@ def tiled(images: Tensor, factor: int, size: int) -> Tensor:
     return out
 
 
+def real_per_class(settings) -> int:
+    """How many real images of each class the initial codes take (the first ones, in dataset order): ipc, or
+    ipc · factor² for ``mix``; none from noise."""
+    if settings.init == "noise":
+        return 0
+    return settings.ipc * (settings.factor**2 if settings.init == "mix" else 1)
+
+
 def initial_codes(data, settings, seed: int) -> tuple[Tensor, Tensor]:
     """Synthesizer.__init__ and .init: ``random`` takes the first ipc images of each class (the official loader's
     ``class_sample(c, ipc)``: in dataset order, no draw), ``mix`` the first ipc · factor² tiled, ``noise``
@@ -206,7 +214,7 @@ def initial_codes(data, settings, seed: int) -> tuple[Tensor, Tensor]:
         low, high, std = pixel_bounds(data, noise)
         mean = -low * std
         return ((torch.clamp(noise / 4 + 0.5, 0.0, 1.0) - mean) / std).clone(), labels
-    need = settings.ipc * (settings.factor**2 if settings.init == "mix" else 1)
+    need = real_per_class(settings)
     smallest = min(data.class_size(c) for c in range(data.num_classes))
     if need > smallest:
         raise CondenseError(
@@ -225,10 +233,9 @@ def initial_sources(data, settings, images: Tensor) -> Tensor:
     """The training images ``initial_codes`` took (a bool per image): the first ipc (``random``) or ipc · factor²
     (``mix``, tiled: never an exact copy, so the default audit would miss them) of each class; ``noise`` none."""
     taken = torch.zeros(data.train_images.shape[0], dtype=torch.bool, device=data.train_images.device)
-    if settings.init != "noise":
-        need = settings.ipc * (settings.factor**2 if settings.init == "mix" else 1)
-        for c in range(data.num_classes):
-            taken[data.class_indices[c][:need]] = True
+    need = real_per_class(settings)
+    for c in range(data.num_classes):
+        taken[data.class_indices[c][:need]] = True
     return taken
 
 
