@@ -5,13 +5,18 @@ Stages declare their path flags with a role (:data:`ROLES`; ``condense/stages/_a
 the command line checks them all with :func:`check_io` right after parsing, so a mistake costs nothing:
 ``--out`` equal to ``--data`` would otherwise replace the dataset by the set, and a read-only or missing
 directory would end hours of work in a traceback at the final write.
+
+A directory given as an input (an MTT set directory, a mirror of published archives) is read whole: every
+file in it counts as an input, and no output may be written inside it, since the stage may read any name
+there (``evaluate --set mttdir --out mttdir/labels_best.pt`` would replace the set's labels). Likewise a
+directory the stage writes into may not hold, contain or lie inside what the stage reads.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,14 +89,65 @@ def check_writable(arg: PathArg) -> None:
     _probe(holder, what)
 
 
+MAX_TREE_FILES = 100_000  # files of an input directory keyed one by one (hard links); containment covers the rest
+
+
+def _real(path: Path) -> Path:
+    return Path(os.path.realpath(path))
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    """``path`` is ``directory`` or lies below it, after resolving links (both real paths)."""
+    return path == directory or directory in path.parents
+
+
+def _tree_files(directory: Path) -> Iterator[Path]:
+    """The files under an input directory, at most :data:`MAX_TREE_FILES` of them."""
+    count = 0
+    for parent, _dirs, files in os.walk(directory):
+        for name in files:
+            yield Path(parent) / name
+            count += 1
+            if count >= MAX_TREE_FILES:
+                return
+
+
+def _check_input_trees(args: list[PathArg]) -> None:
+    """No output lies inside an input directory, and no output directory overlaps an input."""
+    trees = [(a, _real(a.path)) for a in args if a.role == INPUT and a.path.is_dir()]
+    reads = [(a, _real(a.path)) for a in args if a.role == INPUT]
+    for a in args:
+        if a.role == INPUT:
+            continue
+        real = _real(a.path)
+        for tree, tree_real in trees:
+            if _inside(real, tree_real):
+                raise CondenseError(
+                    f"{a.flag} {str(a.path)!r} lies inside {tree.flag} {str(tree.path)!r}, a directory this stage reads; "
+                    f"write {a.flag} outside it"
+                )
+        if a.role != OUTPUT_DIR:
+            continue
+        for read, read_real in reads:  # a directory written into must not hold (or lie inside) what is read
+            if _inside(read_real, real) or _inside(real, read_real):
+                raise CondenseError(
+                    f"{a.flag} {str(a.path)!r} holds {read.flag} {str(read.path)!r}, which this stage reads; "
+                    f"give {a.flag} a directory apart from its inputs"
+                )
+
+
 def check_io(args: Iterable[PathArg]) -> None:
     """One-line errors, before any work: an output (or a state file) that is also an input or another output,
-    and outputs that cannot be written."""
+    an output inside an input directory, and outputs that cannot be written."""
     args = [a for a in args if a.path is not None]
     inputs = {}
     for a in args:
         if a.role == INPUT:
             inputs.setdefault(_key(a.path), a)
+            if a.path.is_dir():  # every file of a directory argument is read (hard links from elsewhere too)
+                for file in _tree_files(a.path):
+                    inputs.setdefault(_key(file), PathArg(f"{a.flag} (the file {str(file)!r})", file, INPUT))
+    _check_input_trees(args)
     written: dict = {}
     for a in args:
         if a.role == INPUT:

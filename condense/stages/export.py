@@ -12,8 +12,9 @@
   settings, condensation network, seed, the digests of its inputs, its cost), the accuracy measured
   (from the ``--eval`` records of this very set) and how to load it.
 
-The directory appears whole or not at all; an existing export at ``--out`` is replaced, any other
-existing directory refused.
+The directory appears whole or not at all. Export owns exactly the files it writes, listed in the card
+(``files``): an earlier export at ``--out`` is replaced only while it holds nothing else, and any other
+non-empty directory is refused; ``--out`` may not hold the stage's inputs (``core/paths.py``).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from ..data.store import denormalize, load_data
 from ._args import add_common_arguments, add_number, add_path
 
 log = logging.getLogger("condense.export")
-CARD_FORMAT = 1
+CARD_FORMAT = 2  # 2: the card lists the files the export wrote (``files``)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set-format", default="auto", choices=["auto", *SET_FORMATS.names()], help="how --set is stored (default auto)")
     add_number(parser, "--set-experiment", int, NON_NEGATIVE, default=0, help="which experiment of an official result file (default 0)")
     add_path(parser, "--eval", INPUT, nargs="*", default=[], help="evaluation records of this set (`condense evaluate --out`) for the card")
-    add_path(parser, "--out", OUTPUT_DIR, required=True, help="directory to write (replaced if it holds an earlier export)")
+    add_path(
+        parser,
+        "--out",
+        OUTPUT_DIR,
+        required=True,
+        help="directory to write: absent, empty, or an earlier export holding only its own files (replaced)",
+    )
     add_common_arguments(parser, seed=False, device=False)
 
 
@@ -140,15 +147,52 @@ def _readme(card: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+OWN_FILES = ("card.json", "README.md", "set.pt")  # beside images/<class>/<NNNN>.png: everything export writes
+
+
+def _owned_files(out: Path) -> list[str]:
+    """The files an earlier export wrote at ``out`` (listed in its card), after checking that the directory holds
+    exactly those: export replaces only what it made, so a user's file there (or an input) is never deleted."""
+    card_path = out / "card.json"
+    if not card_path.is_file():
+        raise CondenseError(f"--out {str(out)!r} exists and is not an earlier export (no card.json); choose another directory")
+    try:
+        listed = json.loads(card_path.read_text()).get("files")
+    except (OSError, ValueError, AttributeError):
+        listed = None
+    if not isinstance(listed, list) or not all(isinstance(name, str) for name in listed):
+        raise CondenseError(f"--out {str(out)!r} holds a card.json without the list of files an export wrote (an older "
+                            "condense, or not an export); remove the directory yourself or choose another")  # fmt: skip
+    present = sorted(str(path.relative_to(out)) for path in out.rglob("*") if not path.is_dir() or path.is_symlink())
+    foreign = sorted(set(present) - set(listed))
+    if foreign:
+        raise CondenseError(f"--out {str(out)!r} holds {foreign[0]!r}" + (f" and {len(foreign) - 1} more file(s)" if len(foreign) > 1 else "")
+                            + " that no export wrote; export replaces only its own files, so move them or choose another directory")  # fmt: skip
+    return listed
+
+
+def check_out(out: Path) -> None:
+    """Before any work: ``--out`` is absent, empty, or an earlier export holding only its own files."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise CondenseError(f"--out {str(out)!r} is not a directory; name a directory for the export")
+    if out.is_dir() and any(out.iterdir()):
+        _owned_files(out)
+        cwd = Path(os.path.realpath(Path.cwd()))
+        if cwd == Path(os.path.realpath(out)) or Path(os.path.realpath(out)) in cwd.parents:
+            # the export is swapped in whole: the shell would be left in the deleted earlier export
+            raise CondenseError(f"--out {str(out)!r} holds the current directory; run export from outside it (cd ..)")
+
+
 def write_export(synthetic: SyntheticSet, data, card: dict, out: Path) -> None:
-    """Write into a directory beside ``out``, then move it into place, so a failure leaves nothing half-written."""
-    out = Path(out)
-    if out.exists() and not (out.is_dir() and (out / "card.json").is_file()):
-        raise CondenseError(f"--out {str(out)!r} exists and is not an earlier export; choose another directory")
+    """Write into a directory beside ``out``, then move it into place, so a failure leaves nothing half-written.
+    An earlier export at ``out`` is replaced only when it holds exactly the files its card lists."""
+    out = Path(os.path.abspath(out))  # `--out .`: the staging and old directories go beside the real name
+    check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     from PIL import Image
 
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name[:40]}-", dir=out.parent))
+    old: Path | None = None
     try:
         width = len(str(max(data.num_classes - 1, 1)))
         folders = [staging / "images" / _folder(c, name, width) for c, name in enumerate(data.classes)]
@@ -157,30 +201,40 @@ def write_export(synthetic: SyntheticSet, data, card: dict, out: Path) -> None:
         # 8 bits as torchvision's save_image rounds them; grayscale stays one channel (mode L), colour is RGB
         pixels = denormalize(synthetic.images, data.mean, data.std).mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8)
         counts = [0] * data.num_classes
+        files = list(OWN_FILES)
         for image, label in zip(pixels, synthetic.labels.tolist(), strict=True):
             array = image[0].numpy() if image.shape[0] == 1 else image.permute(1, 2, 0).numpy()
-            Image.fromarray(array, mode="L" if image.shape[0] == 1 else "RGB").save(folders[label] / f"{counts[label]:04d}.png")
+            png = folders[label] / f"{counts[label]:04d}.png"
+            Image.fromarray(array, mode="L" if image.shape[0] == 1 else "RGB").save(png)
+            files.append(str(png.relative_to(staging)))
             counts[label] += 1
+        card = {**card, "files": sorted(files)}
         torch.save({"images": synthetic.images.float().contiguous(), "labels": synthetic.labels.long(), "classes": list(data.classes),
                     "mean": list(data.mean), "std": list(data.std), "card": card}, staging / "set.pt")  # fmt: skip
         (staging / "card.json").write_text(json.dumps(card, indent=2) + "\n")
         (staging / "README.md").write_text(_readme(card))
         os.chmod(staging, 0o755)
-        if out.exists():
+        if out.is_dir() and any(out.iterdir()):
+            _owned_files(out)  # checked again right before the swap: nothing was added meanwhile
             old = Path(tempfile.mkdtemp(prefix=f".{out.name[:40]}-old-", dir=out.parent))
             os.replace(out, old / "export")
             os.replace(staging, out)
-            shutil.rmtree(old, ignore_errors=True)
         else:
+            if out.is_dir():
+                out.rmdir()  # empty: os.replace onto it would also work, but not across every file system
             os.replace(staging, out)
     except OSError as exc:
+        if old is not None and (old / "export").exists() and not out.exists():
+            os.replace(old / "export", out)  # the swap failed half-way: put the earlier export back
         raise CondenseError(f"cannot write {str(out)!r} ({exc.strerror or exc}); free space or choose another location") from None
     finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+        for leftover in (staging, old):
+            if leftover is not None and leftover.exists():
+                shutil.rmtree(leftover, ignore_errors=True)
 
 
 def run(args: argparse.Namespace) -> None:
+    check_out(Path(os.path.abspath(args.out)))  # a directory holding anything else is refused before reading the set
     data = load_data(args.data, torch.device("cpu"), with_train=False)
     synthetic = read_set(args.set, ReadOptions(dataset=data.name, experiment=args.set_experiment), args.set_format)
     check_fits(args.set, synthetic, data)
