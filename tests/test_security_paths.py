@@ -142,6 +142,19 @@ def test_a_hard_link_to_a_file_of_an_input_directory_counts_as_that_input(data_f
     assert "labels_best.pt" in capsys.readouterr().err and digests(mtt) == before
 
 
+@pytest.mark.parametrize("name", ["labels_10.pt", "synthetic_lr", "synthetic_lr.txt"])
+def test_evaluate_refuses_an_out_onto_a_file_read_beside_one_mtt_images_file(data_file, tmp_path, capsys, name):
+    logged = tmp_path / "logged_files"
+    logged.mkdir()
+    torch.save(torch.zeros(3, 1, 28, 28), logged / "images_10.pt")
+    torch.save(torch.tensor([0, 1, 2]), logged / "labels_10.pt")
+    torch.save(torch.tensor(0.03), logged / "synthetic_lr")
+    before = digests(logged)
+    argv = ["evaluate", "--data", str(data_file), "--set", str(logged / "images_10.pt"), "--num-nets", "1", "--epochs", "1", "--quiet"]
+    assert main([*argv, "--out", str(logged / name)]) == 2
+    assert "--set (beside it)" in error_line(capsys) and digests(logged) == before
+
+
 # --- hole 6: download --out into the mirror ------------------------------------------------------------------
 
 

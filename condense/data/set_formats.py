@@ -152,10 +152,22 @@ def _mtt_files(path: Path) -> tuple[Path, Path] | None:
     return None
 
 
+def _lr_files(directory: Path) -> tuple[Path, ...]:
+    return directory / "synthetic_lr", directory / "synthetic_lr.pt", directory / "synthetic_lr.txt"
+
+
+def files_beside(path: Path) -> list[Path]:
+    """The files a set reader may open besides ``path`` itself (MTT's labels and learned lr beside one
+    ``images_<it>.pt``), declared as inputs so that no output of the stage can replace them. A directory is
+    read whole, which ``core/paths.py`` already covers."""
+    path = Path(path)
+    if path.is_dir() or not path.name.startswith("images_"):
+        return []
+    return [path.with_name("labels_" + path.name.removeprefix("images_").removeprefix("zca_")), *_lr_files(path.parent)]
+
+
 def _learned_lr(directory: Path) -> float | None:
-    lr_file = next(
-        (p for p in (directory / "synthetic_lr", directory / "synthetic_lr.pt", directory / "synthetic_lr.txt") if p.is_file()), None
-    )
+    lr_file = next((p for p in _lr_files(directory) if p.is_file()), None)
     if lr_file is None:
         return None
     try:

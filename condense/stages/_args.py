@@ -40,7 +40,8 @@ def check_numbers(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
 
 def add_path(parser, flag: str, role: str, also=None, **kwargs) -> argparse.Action:
     """A path flag (or positional) with its role (``core/paths.py``: input, output, state, output_dir), checked
-    right after parsing (:func:`check_paths`). ``also(path)``: files written beside an output (a figure's PDF)."""
+    right after parsing (:func:`check_paths`). ``also(path)``: files written beside an output (a figure's PDF), or
+    read beside an input (MTT's labels beside its images), checked with the same role."""
     action = parser.add_argument(flag, type=Path, **kwargs)
     action.io_role, action.io_also = role, also
     return action

@@ -20,7 +20,7 @@ from ..core.paths import INPUT, OUTPUT
 from ..core.runtime import resolve_device
 from ..data.decoders import decode_set
 from ..data.records import EvalRecord
-from ..data.set_formats import SET_FORMATS, ReadOptions, check_fits, read_set
+from ..data.set_formats import SET_FORMATS, ReadOptions, check_fits, files_beside, read_set
 from ..data.store import load_data
 from ..evaluations import EVALUATIONS, EvalContext
 from ._args import (
@@ -48,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser,
         "--set",
         INPUT,
+        also=files_beside,
         required=True,
         help="image set to judge: a set of this package, or one made by other code (see --set-format)",
     )

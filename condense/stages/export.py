@@ -38,7 +38,7 @@ from ..core.errors import CondenseError
 from ..core.paths import INPUT, OUTPUT_DIR
 from ..data.decoders import decode_set
 from ..data.records import EvalRecord, SyntheticSet
-from ..data.set_formats import SET_FORMATS, ReadOptions, check_fits, read_set
+from ..data.set_formats import SET_FORMATS, ReadOptions, check_fits, files_beside, read_set
 from ..data.store import denormalize, load_data
 from ._args import add_common_arguments, add_number, add_path
 
@@ -48,7 +48,7 @@ CARD_FORMAT = 2  # 2: the card lists the files the export wrote (``files``)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_path(parser, "--data", INPUT, required=True, help="dataset file from `condense download` (class names, mean and std)")
-    add_path(parser, "--set", INPUT, required=True, help="the set to export (any format `condense evaluate` reads)")
+    add_path(parser, "--set", INPUT, also=files_beside, required=True, help="the set to export (any format `condense evaluate` reads)")
     parser.add_argument("--set-format", default="auto", choices=["auto", *SET_FORMATS.names()], help="how --set is stored (default auto)")
     add_number(parser, "--set-experiment", int, NON_NEGATIVE, default=0, help="which experiment of an official result file (default 0)")
     add_path(parser, "--eval", INPUT, nargs="*", default=[], help="evaluation records of this set (`condense evaluate --out`) for the card")
