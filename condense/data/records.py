@@ -303,7 +303,7 @@ class EvalRecord:
 SUMMARY_KEYS = ("mean", "std", "n", "diverged")
 
 
-MEMBERSHIP_FORMAT = 1
+MEMBERSHIP_FORMAT = 2  # 2: intervals, the offline attack, query views; raw scores beside the record
 
 
 @dataclass(frozen=True)
@@ -334,6 +334,13 @@ class MembershipRecord:
     init_audit: dict | None
     seconds: float
     device: str
+    # format 2 (format 1 records have none of these): 95 % bootstrap intervals of the online attack's AUC and TPRs
+    # ({"images": {"auc": [lo, hi], "tpr@0.001": ...}, "targets": ...}), the offline attack's auc/tpr/intervals,
+    # the query views ({"mirror", "dy", "dx"} each) and the bootstrap's resamples
+    intervals: dict | None = None
+    offline: dict | None = None
+    queries: list | None = None
+    bootstrap: int = 0
 
     @property
     def label(self) -> str:

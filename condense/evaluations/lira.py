@@ -4,17 +4,21 @@ First Principles", IEEE S&P 2022), on tensors: the math ``condense membership`` 
 Membership inference judges a pipeline rather than one set (each shadow condenses its own half of a pool), so
 it is a stage of its own; what it computes from the shadows' confidences lives here, free of any network:
 
-- :func:`keep_matrix`: which pool images each of K shadows trains on, each image in exactly K/2 of them (as
-  the paper's construction) and, unlike its independent draws per image, every shadow holding half of every
-  class, so that each shadow's half can be condensed at any IPC up to half the pool's;
+- :func:`keep_matrix`: which pool images each of K shadows trains on, as the paper's construction: each image
+  IN for exactly K/2 shadows, drawn independently per image, so that no image's membership pattern says
+  anything about another's (classes stay balanced per shadow only approximately);
 - :func:`logit_confidence`: φ = log p_y − log(1 − p_y) computed stably from logits (the paper's §V-A scaling,
   which makes the per-image distributions close to Gaussian);
-- :func:`lira_scores`: the online attack, leave-one-out: for target shadow k and image i, Gaussians fitted to
-  φ of the other shadows that had i IN and that had it OUT; score = log N(φ_k,i; μ_in, σ_in) − log N(φ_k,i;
-  μ_out, σ_out). With few shadows the paper fixes the variance globally (``fixed_variance``, the default
-  below 64 shadows in :mod:`condense.stages.membership`);
+- :func:`lira_scores`: for target shadow k and image i, Gaussians fitted to φ of the other shadows, less one
+  more so that the IN and OUT groups are equal (:func:`balancing_partner`; unequal groups bias the score even
+  on pure noise); online: score = log N(φ_k,i; μ_in, σ_in) − log N(φ_k,i; μ_out, σ_out); offline (OUT shadows only):
+  the paper's one-sided test, log Pr[Z ≤ φ_k,i] for Z ~ N(μ_out, σ_out). Several queries per image (a mirror
+  image, shifts: the paper's augmented queries) are fitted one Gaussian each and their log-likelihoods
+  averaged, as the paper's code does. With few shadows the paper fixes the variance across images
+  (``fixed_variance``, the default below 64 shadows in :mod:`condense.stages.membership`);
 - :func:`roc` and :func:`tpr_at`: the ROC over every (target, image) pair, its AUC (Mann–Whitney, ties half)
-  and the TPR at a false-positive rate (the largest FPR not above it, as the paper's code reads it).
+  and the TPR at a false-positive rate (the largest FPR strictly below it, as the paper's code reads it);
+- :func:`bootstrap_interval`: a percentile interval of AUC or TPR, resampling images or targets.
 """
 
 from __future__ import annotations
@@ -26,20 +30,15 @@ from torch import Tensor
 
 
 def keep_matrix(labels: Tensor, shadows: int, generator: torch.Generator) -> Tensor:
-    """K×N bool: shadow k trains on pool image i. Every image is IN for exactly K/2 shadows (K even) and every
-    shadow holds half of every class (to one image): within a class, image j of a random order is IN for the
-    K/2 shadows (in a random order of the shadows) from position j mod K on, cyclically."""
+    """K×N bool: shadow k trains on pool image i. Every image is IN for exactly K/2 shadows (K even), a uniformly
+    random half drawn independently for each image (the paper's design). Independence is the point: a design
+    whose images share IN/OUT patterns (neighbours in a cycle) lets a pipeline driven by class composition
+    separate an image's IN and OUT shadows without ever depending on the image itself (tests/test_membership.py's
+    null pipeline). ``labels`` (N) only sizes the matrix; per-class counts per shadow vary around half."""
     if shadows < 2 or shadows % 2:
         raise ValueError(f"shadows must be an even number of at least 2, got {shadows}")
-    keep = torch.zeros((shadows, labels.numel()), dtype=torch.bool)
-    offsets = torch.arange(shadows).view(-1, 1)
-    for c in labels.unique().tolist():
-        where = (labels == c).nonzero().flatten()
-        images = where[torch.randperm(where.numel(), generator=generator)]
-        order = torch.randperm(shadows, generator=generator)
-        positions = torch.arange(where.numel()).view(1, -1)
-        keep[order.view(-1, 1), images.view(1, -1)] = (positions + offsets) % shadows < shadows // 2
-    return keep
+    ranks = torch.rand((labels.numel(), shadows), generator=generator).argsort(dim=1)
+    return (ranks < shadows // 2).T.contiguous()
 
 
 def logit_confidence(logits: Tensor, labels: Tensor) -> Tensor:
@@ -54,26 +53,69 @@ def _normal_logpdf(x: Tensor, mean: Tensor, std: Tensor) -> Tensor:
     return -0.5 * ((x - mean) / std) ** 2 - torch.log(std) - 0.5 * math.log(2 * math.pi)
 
 
-def lira_scores(conf: Tensor, keep: Tensor, fixed_variance: bool = True) -> Tensor:
-    """K×N scores, each from the other K − 1 shadows (higher: more likely IN). ``conf``: K×N φ; ``keep``: K×N bool."""
-    conf, keep = conf.double(), keep.double()
-    out = 1.0 - keep
-    sums_in, sums_out = (conf * keep).sum(0), (conf * out).sum(0)
-    sq_in, sq_out = (conf**2 * keep).sum(0), (conf**2 * out).sum(0)
-    n_in, n_out = keep.sum(0), out.sum(0)
-    # leave shadow k out: subtract its own contribution (K×N at once)
-    loo_n_in, loo_n_out = n_in - keep, n_out - out
-    if (loo_n_in < 2).any() or (loo_n_out < 2).any():
+def _normal_logcdf(x: Tensor, mean: Tensor, std: Tensor) -> Tensor:
+    return torch.special.log_ndtr((x - mean) / std)
+
+
+def balancing_partner(keep: Tensor) -> Tensor:
+    """K×N: for target shadow k and image i, the shadow also left out of the fit so that the IN and OUT groups
+    both hold K/2 − 1 shadows: the first shadow after k (cyclically) whose membership of i is the opposite of k's.
+
+    Leaving out the target alone leaves K/2 − 1 shadows in its own group and K/2 in the other, whatever the
+    pipeline; the smaller group's mean is the noisier, so a target sits nearer the other group's Gaussian on
+    average, and even confidences of pure noise score AUC 0.47 with 16 shadows (the paper's code, fitting on all
+    but the target models, has the same imbalance). With equal groups the score of a null pipeline is
+    symmetric about zero. The choice depends on ``keep`` only, never on confidences."""
+    shadows = keep.shape[0]
+    partner = torch.full(keep.shape, -1, dtype=torch.long)
+    for k in range(shadows):
+        for step in range(1, shadows):
+            j = (k + step) % shadows
+            take = (partner[k] < 0) & (keep[j] != keep[k])
+            partner[k][take] = j
+    return partner
+
+
+def _fit(conf: Tensor, weight: Tensor, left_out: Tensor, fixed_variance: bool) -> tuple[Tensor, Tensor]:
+    """Per (target, image, query) (mean, std) of ``conf`` (K×N×Q) over the shadows where ``weight`` (K×N×1) is 1,
+    less the target and ``left_out`` (K×N×Q: the partner's confidence, weighted); fixed: one variance per
+    target and query, the mean of the images' variances."""
+    partner_conf, partner_weight = left_out
+    n = weight.sum(0) - weight - partner_weight
+    if (n < 2).any():
         raise ValueError("every image needs at least 2 IN and 2 OUT shadows besides the target; use at least 6 shadows")
-    mu_in = (sums_in - conf * keep) / loo_n_in
-    mu_out = (sums_out - conf * out) / loo_n_out
-    var_in = ((sq_in - conf**2 * keep) / loo_n_in - mu_in**2).clamp_min(0)
-    var_out = ((sq_out - conf**2 * out) / loo_n_out - mu_out**2).clamp_min(0)
-    if fixed_variance:  # one variance for every image (per target), as the paper with few shadows
-        var_in, var_out = var_in.mean(1, keepdim=True).expand_as(var_in), var_out.mean(1, keepdim=True).expand_as(var_out)
-    floor = 1e-12
-    std_in, std_out = (var_in + floor).sqrt(), (var_out + floor).sqrt()
-    return _normal_logpdf(conf, mu_in, std_in) - _normal_logpdf(conf, mu_out, std_out)
+    mean = ((conf * weight).sum(0) - conf * weight - partner_conf * partner_weight) / n
+    square = (conf**2 * weight).sum(0) - conf**2 * weight - partner_conf**2 * partner_weight
+    var = (square / n - mean**2).clamp_min(0)
+    if fixed_variance:
+        var = var.mean(1, keepdim=True).expand_as(var)
+    return mean, (var + 1e-12).sqrt()
+
+
+def lira_scores(conf: Tensor, keep: Tensor, fixed_variance: bool = True, online: bool = True) -> Tensor:
+    """K×N scores, each from the other shadows (higher: more likely IN): the target and its balancing partner
+    (:func:`balancing_partner`) are left out, so IN and OUT Gaussians are fitted on K/2 − 1 shadows each.
+    ``conf``: K×N φ, or K×N×Q for Q queries per image; ``keep``: K×N bool. A non-finite confidence is an error:
+    it would turn every score of its image NaN (every score under a fixed variance) and the ROC into a silent,
+    meaningless number."""
+    if conf.dim() == 2:
+        conf = conf.unsqueeze(-1)
+    if conf.shape[:2] != keep.shape:
+        raise ValueError(f"confidences {tuple(conf.shape)} and keep {tuple(keep.shape)} differ in shadows or images")
+    bad = ~torch.isfinite(conf)
+    if bad.any():
+        k, i = bad.nonzero()[0, :2].tolist()
+        raise ValueError(f"confidence of image {i} under shadow {k} is {conf[k, i].flatten()[0].item()}; a diverged network")
+    conf, inside = conf.double(), keep.double().unsqueeze(-1)
+    partner = balancing_partner(keep)
+    images = torch.arange(keep.shape[1]).expand_as(partner)
+    partner_conf = conf[partner, images]  # K×N×Q
+    partner_in = inside[partner, images]  # K×N×1: the partner is in the group opposite the target's
+    mu_out, std_out = _fit(conf, 1.0 - inside, (partner_conf, 1.0 - partner_in), fixed_variance)
+    if not online:
+        return _normal_logcdf(conf, mu_out, std_out).mean(-1)
+    mu_in, std_in = _fit(conf, inside, (partner_conf, partner_in), fixed_variance)
+    return (_normal_logpdf(conf, mu_in, std_in) - _normal_logpdf(conf, mu_out, std_out)).mean(-1)
 
 
 def roc(scores: Tensor, members: Tensor) -> tuple[Tensor, Tensor, float]:
@@ -94,5 +136,33 @@ def roc(scores: Tensor, members: Tensor) -> tuple[Tensor, Tensor, float]:
 
 
 def tpr_at(fpr: Tensor, tpr: Tensor, at: float) -> float:
-    """The TPR at the largest FPR not above ``at``."""
-    return float(tpr[fpr <= at].max())
+    """The TPR at the largest FPR strictly below ``at`` (the paper's code: ``tpr[np.where(fpr < .001)[0][-1]]``)."""
+    return float(tpr[fpr < at].max())
+
+
+def bootstrap_interval(scores: Tensor, members: Tensor, statistic, over: str, resamples: int, generator: torch.Generator,
+                       level: float = 0.95) -> tuple[float, float]:  # fmt: skip
+    """Percentile interval of ``statistic(scores, members)`` (K×N each) under resampling with replacement of the
+    images (columns; the attack's sampling unit) or of the targets (rows)."""
+    axis = {"images": 1, "targets": 0}[over]
+    size = scores.shape[axis]
+    values = []
+    for _ in range(resamples):
+        pick = torch.randint(0, size, (size,), generator=generator)
+        values.append(statistic(scores.index_select(axis, pick), members.index_select(axis, pick)))
+    low, high = torch.tensor(values, dtype=torch.float64).quantile(torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64))
+    return float(low), float(high)
+
+
+def auc_of(scores: Tensor, members: Tensor) -> float:
+    return roc(scores, members)[2]
+
+
+def tpr_of(at: float):
+    """``statistic`` for :func:`bootstrap_interval`: the TPR at FPR ``at``."""
+
+    def statistic(scores: Tensor, members: Tensor) -> float:
+        fpr, tpr, _ = roc(scores, members)
+        return tpr_at(fpr, tpr, at)
+
+    return statistic

@@ -4,15 +4,19 @@
 network trained on a condensed set reveals which real images were in the data it was condensed from:
 
 1. a fixed pool of ``--pool-per-class`` training images per class; K = ``--shadows`` shadow pipelines, each
-   pool image in exactly K/2 of them (:func:`condense.evaluations.lira.keep_matrix`);
+   pool image in exactly K/2 of them, drawn independently per image (:func:`condense.evaluations.lira.keep_matrix`);
 2. each shadow's half is turned into what its network trains on: ``set`` condenses it with ``--method`` at
    ``--ipc`` (the method's settings flags as in ``condense distill``), ``random`` draws ``--ipc`` real images
    per class from it, ``half`` keeps all of it; a fresh ``--model`` network trains on that with the reference
    protocol (``--train-*``) and gives every pool image's logit confidence;
-3. LiRA, online and leave-one-out (each shadow is in turn the target, attacked with the other K − 1): ROC AUC
-   and TPR at 1 % and 0.1 % FPR over every (target, image) pair; for sets initialised from real images, the
-   same for those images against the other members (the leak Carlini et al., "No Free Lunch in 'Privacy for
-   Free'", point to).
+3. every pool image is queried as it is and, as the paper, as augmented views (``--query-mirror``: its mirror
+   image where the dataset's classes survive a flip; ``--query-shift S``: shifts by ±S pixels);
+4. LiRA leave-one-out (each shadow is in turn the target, attacked with the other K − 1), online and offline:
+   ROC AUC and TPR at 1 % and 0.1 % FPR over every (target, image) pair, each with bootstrap intervals over
+   images and over targets; for sets initialised from real images, the same for those images against the
+   other members (the leak Carlini et al., "No Free Lunch in 'Privacy for Free'", point to);
+5. the raw confidences (K × N × queries) and the keep matrix are saved beside the record
+   (``<record>.scores.pt``), so that anyone can re-score the attack.
 
 Deterministic per ``--seed`` on one device. The papers use many more shadows (LiRA: 256 on CIFAR-10, 64 for
 its online attack's curves); with fewer than 64, LiRA fixes the variance across images (``--fixed-variance
@@ -27,19 +31,21 @@ import statistics
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 
 from ..core.accel import EAGER
 from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE
 from ..core.errors import CondenseError
+from ..core.fileio import save_torch
 from ..core.paths import INPUT, OUTPUT
 from ..core.runtime import derive_seed, make_generator, resolve_device
 from ..data.augment import resolve_strategy
 from ..data.decoders import decode
 from ..data.records import MembershipRecord
 from ..data.store import load_data, subset_per_class
-from ..evaluations.lira import keep_matrix, lira_scores, logit_confidence, roc, tpr_at
+from ..evaluations.lira import auc_of, bootstrap_interval, keep_matrix, lira_scores, logit_confidence, roc, tpr_at, tpr_of
 from ..methods import METHODS, method_settings_classes
 from ..methods.loop import FiniteGuard, LoopState, Run, condense
 from ..methods.problem import Problem
@@ -54,6 +60,12 @@ log = logging.getLogger("condense.membership")
 SOURCES = ("set", "random", "half")
 FPRS = (0.01, 0.001)
 ROC_POINTS = 400  # the stored curve, thinned log-uniformly in FPR
+SCORES_SUFFIX = ".scores.pt"
+
+
+def scores_path(out: Path) -> Path:
+    """The raw confidences and keep matrix beside a membership record: ``m.json`` -> ``m.scores.pt``."""
+    return Path(out).with_suffix(SCORES_SUFFIX)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,7 +88,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_number(parser, "--train-batch-size", int, AT_LEAST_ONE, default=256, help="target training batch (default 256)")
     add_number(parser, "--test-per-class", int, NON_NEGATIVE, default=200,
                help="test images per class for the targets' accuracy (0 = all; default 200)")  # fmt: skip
-    add_path(parser, "--out", OUTPUT, required=True, help="the membership record (JSON)")
+    parser.add_argument("--query-mirror", choices=["auto", "yes", "no"], default="auto",
+                        help="also query each image's mirror image (auto: where the dataset's classes survive a flip)")  # fmt: skip
+    add_number(parser, "--query-shift", int, NON_NEGATIVE, default=0,
+               help="also query shifts by ±S pixels in each axis (reflect-padded; 0 = none; the paper: 4 on CIFAR-10)")  # fmt: skip
+    add_number(parser, "--bootstrap", int, NON_NEGATIVE, default=200, help="bootstrap resamples for the intervals (0 = none; default 200)")
+    add_path(parser, "--out", OUTPUT, also=lambda out: [scores_path(out)], required=True,
+             help=f"the membership record (JSON); the raw scores go beside it (<record>{SCORES_SUFFIX})")  # fmt: skip
     add_common_arguments(parser)
 
 
@@ -101,24 +119,60 @@ def condensed(half, spec, settings, seed: int, speed) -> tuple[torch.Tensor, tor
     return decoded, decoded_labels, init
 
 
-def confidences(net, images: torch.Tensor, labels: torch.Tensor, batch: int = 1000) -> torch.Tensor:
+def query_views(mirror: bool, shift: int) -> list[tuple[bool, int, int]]:
+    """(mirrored, dy, dx) of every query: the image itself first, then its mirror, then the shifts of each."""
+    offsets = [(0, 0)] + [(dy, dx) for dy in (-shift, 0, shift) for dx in (-shift, 0, shift) if (dy, dx) != (0, 0)] if shift else [(0, 0)]
+    return [(flip, dy, dx) for flip in ([False, True] if mirror else [False]) for dy, dx in offsets]
+
+
+def view(images: torch.Tensor, mirrored: bool, dy: int, dx: int) -> torch.Tensor:
+    """One query of N×C×H×W images: mirrored, then shifted by (dy, dx) with reflect padding (the paper's code)."""
+    out = images.flip(-1) if mirrored else images
+    if dy or dx:
+        pad = max(abs(dy), abs(dx))
+        h, w = out.shape[-2:]
+        padded = torch.nn.functional.pad(out, (pad, pad, pad, pad), mode="reflect")
+        out = padded[..., pad - dy : pad - dy + h, pad - dx : pad - dx + w]
+    return out
+
+
+def confidences(net, images: torch.Tensor, labels: torch.Tensor, views, batch: int = 1000) -> torch.Tensor:
+    """N×Q logit confidences of ``net``, one column per query view."""
     net.eval()
+    columns = []
     with torch.no_grad():
-        logits = torch.cat([net(images[i : i + batch]) for i in range(0, images.shape[0], batch)])
-    return logit_confidence(logits, labels).cpu()
+        for mirrored, dy, dx in views:
+            logits = torch.cat([net(view(images[i : i + batch], mirrored, dy, dx)) for i in range(0, images.shape[0], batch)])
+            columns.append(logit_confidence(logits, labels).cpu())
+    return torch.stack(columns, dim=1)
 
 
 def thin(fpr: torch.Tensor, tpr: torch.Tensor) -> dict:
-    """At most ROC_POINTS points of the curve, log-uniform in FPR (the low-FPR end is what matters)."""
+    """At most ROC_POINTS points of the curve, log-uniform in FPR (the low-FPR end is what matters), each the
+    upper corner of its step: the highest TPR reached at an FPR not above the target (a lower corner would
+    understate the TPR at low FPR)."""
     targets = torch.logspace(-5, 0, ROC_POINTS, dtype=torch.float64)
-    index = torch.searchsorted(fpr, targets, right=True).clamp(max=fpr.numel() - 1)
+    index = (torch.searchsorted(fpr, targets, right=True) - 1).clamp(min=0)
     index = torch.unique(torch.cat([torch.tensor([0, fpr.numel() - 1]), index]))
     return {"fpr": fpr[index].tolist(), "tpr": tpr[index].tolist()}
 
 
-def attack_summary(scores: torch.Tensor, members: torch.Tensor) -> dict:
+def intervals(scores: torch.Tensor, members: torch.Tensor, resamples: int, seed: int) -> dict | None:
+    """95 % bootstrap intervals of AUC and each TPR, over images and over targets (None without resamples)."""
+    if not resamples:
+        return None
+    out = {}
+    for over in ("images", "targets"):
+        statistics_ = {"auc": auc_of, **{f"tpr@{at}": tpr_of(at) for at in FPRS}}
+        out[over] = {name: list(bootstrap_interval(scores, members, fn, over, resamples, make_generator(seed)))
+                     for name, fn in statistics_.items()}  # fmt: skip
+    return out
+
+
+def attack_summary(scores: torch.Tensor, members: torch.Tensor, resamples: int = 0, seed: int = 0, curve: bool = True) -> dict:
     fpr, tpr, auc = roc(scores, members)
-    return {"auc": auc, "tpr": {str(at): tpr_at(fpr, tpr, at) for at in FPRS}, "roc": thin(fpr, tpr)}
+    return {"auc": auc, "tpr": {str(at): tpr_at(fpr, tpr, at) for at in FPRS}, "roc": thin(fpr, tpr) if curve else None,
+            "intervals": intervals(scores, members, resamples, seed)}  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> None:
@@ -142,8 +196,14 @@ def run(args: argparse.Namespace) -> None:
         raise CondenseError(f"a shadow's half holds only {fewest} images of some class, fewer than --ipc {args.ipc}; "
                             "raise --pool-per-class or lower --ipc")  # fmt: skip
     test = subset_per_class(data.test_labels, args.test_per_class, data.num_classes, make_generator(0))
+    mirror = data.traits.flip_safe if args.query_mirror == "auto" else args.query_mirror == "yes"
+    if args.query_shift * 2 >= min(data.im_size):
+        raise CondenseError(
+            f"--query-shift {args.query_shift} is not below half the image size {tuple(data.im_size)}; give a smaller shift"
+        )
+    views = query_views(mirror, args.query_shift)
     started = time.perf_counter()
-    conf = torch.zeros(keep.shape, dtype=torch.float64)
+    conf = torch.zeros((*keep.shape, len(views)), dtype=torch.float64)
     init = torch.zeros(keep.shape, dtype=torch.bool)
     accs = []
     for k in range(args.shadows):
@@ -162,29 +222,37 @@ def run(args: argparse.Namespace) -> None:
         torch.manual_seed(net_seed)
         net = build_model(args.model, data.channel, data.num_classes, data.im_size).to(device)
         train_network(net, images, labels, train, make_generator(net_seed), desc=f"shadow {k + 1}/{args.shadows}")
-        conf[k] = confidences(net, pool_images, pool_labels)
+        conf[k] = confidences(net, pool_images, pool_labels, views)
+        if not torch.isfinite(conf[k]).all():
+            raise CondenseError(f"shadow {k + 1}'s network gives non-finite confidences (it diverged); lower --train-lr and rerun")
         accs.append(100 * accuracy(net, data.test_images[test], data.test_labels[test]))
         log.info("shadow %d/%d: %d members, trained on %d images, test accuracy %.2f", k + 1, args.shadows,
                  int(keep[k].sum()), labels.numel(), accs[-1])  # fmt: skip
     scores = lira_scores(conf, keep, fixed_variance=fixed)
-    attack = attack_summary(scores, keep)
+    boot_seed = derive_seed(args.seed, 4)
+    attack = attack_summary(scores, keep, args.bootstrap, boot_seed)
+    offline = attack_summary(lira_scores(conf, keep, fixed_variance=fixed, online=False), keep, args.bootstrap, boot_seed)
     audit = None
     if init.any():
         others = keep & ~init
         audit = {
             "init_images": int(init.sum()),
-            "init_vs_nonmembers": attack_summary(scores[init | ~keep], init[init | ~keep]) | {"roc": None},
-            "other_members_vs_nonmembers": attack_summary(scores[others | ~keep], others[others | ~keep]) | {"roc": None},
+            "init_vs_nonmembers": attack_summary(scores[init | ~keep], init[init | ~keep], curve=False),
+            "other_members_vs_nonmembers": attack_summary(scores[others | ~keep], others[others | ~keep], curve=False),
         }
     record = MembershipRecord(
         dataset=data.name, source=args.source, method=args.method if args.source == "set" else None,
         ipc=None if args.source == "half" else args.ipc, model=args.model, shadows=args.shadows,
         pool_per_class=args.pool_per_class, fixed_variance=fixed, seed=args.seed,
         settings={"condensation": settings.to_dict() if settings else None, "training": train.to_dict()},
-        auc=attack["auc"], tpr=attack["tpr"], roc=attack["roc"],
+        auc=attack["auc"], tpr=attack["tpr"], roc=attack["roc"], intervals=attack["intervals"],
+        offline={key: offline[key] for key in ("auc", "tpr", "intervals")},
+        queries=[{"mirror": m, "dy": dy, "dx": dx} for m, dy, dx in views], bootstrap=args.bootstrap,
         utility={"mean": statistics.fmean(accs), "std": statistics.pstdev(accs), "n": len(accs), "test_images": int(test.numel())},
         init_audit=audit, seconds=time.perf_counter() - started, device=str(device),
     )  # fmt: skip
+    # the raw scores first: a record never names a scores file that is not there
+    save_torch({"confidence": conf, "keep": keep, "queries": record.queries, "fixed_variance": fixed}, scores_path(args.out))
     record.save(args.out)
     log.info("LiRA on %s (%d shadows): AUC %.3f, TPR %.3f at 1%% FPR, %.3f at 0.1%% FPR", record.label, args.shadows,
              record.auc, record.tpr["0.01"], record.tpr["0.001"])  # fmt: skip
