@@ -183,7 +183,8 @@ rule membership:
     input:
         DATA,
     output:
-        MEMBERSHIP,
+        record=MEMBERSHIP,
+        scores=MEMBERSHIP.removesuffix(".json") + ".scores.pt",  # the raw confidences and keep matrix (re-scoring)
     log:
         LOGS + "/membership/{pipeline}.log",
     benchmark:
@@ -200,7 +201,7 @@ rule membership:
         "{CONDENSE} membership --data {input} {params.flags} --shadows {params.m[shadows]}"
         " --pool-per-class {params.m[pool_per_class]} --model {params.m[model]} {params.train} --seed {params.m[seed]}"
         " --test-per-class {params.test_per_class}"
-        " --device {config[device]} --threads {threads} --out {output} --log {log} --quiet"
+        " --device {config[device]} --threads {threads} --out {output.record} --log {log} --quiet"
 
 
 rule membership_table:
