@@ -8,13 +8,12 @@ kind, dataset, settings and seed; the workflow gives every required artifact a r
 file's sha256 joins the checkpoint's identity like every input.
 
 A kind that takes long (MTT's experts: hours) can be ``resumable``: its ``make`` then also takes a :class:`PartStore`
-(``condense artifact --checkpoint-dir``), where it keeps each finished part (an expert), so a rerun after a kill
-starts at the first missing part and ends with the same content.
+(``condense artifact --checkpoint-dir``, :mod:`condense.methods.parts`), where it keeps each finished part (an
+expert), so a rerun after a kill starts at the first missing part and ends with the same content.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +25,6 @@ from ..core.settings import build_settings
 from ..data.store import RealData
 
 ARTIFACT_FORMAT = 1
-PARTS_FORMAT = 1
-
-log = logging.getLogger("condense.artifact")
 
 
 @dataclass(frozen=True)
@@ -36,62 +32,12 @@ class ArtifactKind:
     name: str
     summary: str
     settings: type  # frozen dataclass of setting() fields (its flags, config check and help)
-    make: Callable[..., dict]  # (data, settings, seed, device) -> the content; resumable: also (..., parts: PartStore | None)
+    # (data, settings, seed, device) -> the content; resumable: also (..., parts: PartStore | None), condense/methods/parts.py
+    make: Callable[..., dict]
     resumable: bool = False  # make takes a PartStore and keeps each finished part there
 
     def resolve(self, overrides: dict | None, data: RealData | None = None):
         return build_settings(self.settings, overrides, owner=f"artifact {self.name}", context={"traits": data.traits if data else None})
-
-
-@dataclass(frozen=True)
-class PartStore:
-    """The finished parts of a resumable artifact, one file each (``part_<i>.pt``) in ``directory``, tied to what the
-    artifact is made from (``identity``: kind, data digest, settings, seed, device). :meth:`open` discards the parts
-    of another identity (the workflow reruns a job whose settings changed) and refuses a directory holding other
-    files. Parts are written atomically, so a kill leaves whole parts or none."""
-
-    directory: Path
-    identity: dict
-
-    def _identity_file(self) -> Path:
-        return self.directory / "identity.pt"
-
-    def _part(self, index: int) -> Path:
-        return self.directory / f"part_{index}.pt"
-
-    def _parts(self) -> list[Path]:
-        return sorted(self.directory.glob("part_*.pt"))
-
-    def open(self) -> PartStore:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        foreign = [p.name for p in self.directory.iterdir() if p.name != "identity.pt" and not p.name.startswith("part_")]
-        if foreign:
-            raise CondenseError(
-                f"--checkpoint-dir {str(self.directory)!r} holds other files ({', '.join(sorted(foreign)[:3])}); give an empty or own directory"
-            )
-        stored = load_torch(self._identity_file(), what="artifact checkpoint") if self._identity_file().exists() else None
-        if stored != {"format": PARTS_FORMAT, "identity": self.identity}:
-            if self._parts():
-                log.info("%s: the parts there were made from other inputs or settings; starting over", self.directory)
-            for path in self._parts():
-                path.unlink()
-            save_torch({"format": PARTS_FORMAT, "identity": self.identity}, self._identity_file())
-        return self
-
-    def load(self, index: int) -> dict | None:
-        """Part ``index`` if it is finished, else None."""
-        path = self._part(index)
-        return load_torch(path, what="artifact part") if path.exists() else None
-
-    def save(self, index: int, part: dict) -> None:
-        save_torch(part, self._part(index))
-
-    def clear(self) -> None:
-        """Once the artifact is written: the parts, the identity and the directory if nothing else is left."""
-        for path in (*self._parts(), self._identity_file()):
-            path.unlink(missing_ok=True)
-        if self.directory.is_dir() and not any(self.directory.iterdir()):
-            self.directory.rmdir()
 
 
 ARTIFACTS: Registry[ArtifactKind] = Registry("artifact kind")

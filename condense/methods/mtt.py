@@ -37,7 +37,8 @@ from ..data.augment import augment as dsa_augment
 from ..data.store import RealData
 from ..models.classifiers import MODELS, build_model
 from ..training.loop import train_epoch
-from .artifacts import ArtifactKind, PartStore, register_artifact
+from .artifacts import ArtifactKind, register_artifact
+from .parts import PartStore
 from .problem import Problem
 from .spec import MethodSpec, MethodState, register_method, resolve_augment
 
