@@ -1,11 +1,13 @@
 """The parts of a resumable artifact (MTT's experts in ``condense artifact --checkpoint-dir``) and the artifact's digest.
 
 A kept part is used only by the run that made it and only while its checksum holds; the directory is locked while a
-run uses it; a killed write's temporary file never blocks a rerun. Runs are tiny: 2 experts, 1 epoch, 24 images."""
+run uses it; a killed write's temporary file never blocks a rerun; identical runs write byte-identical artifacts
+(the wall time goes beside the file, in ``.cost.json``). Runs are tiny: 2 experts, 1 epoch, 24 images."""
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 from pathlib import Path
@@ -15,7 +17,8 @@ import torch
 
 import condense.methods.mtt as mtt
 from condense.cli import main
-from condense.methods.artifacts import load_artifact
+from condense.core.digests import file_digest
+from condense.methods.artifacts import cost_path, load_artifact
 from condense.methods.checkpoint import RunIdentity
 from condense.methods.parts import LOCK_NAME, PartStore
 
@@ -208,6 +211,27 @@ def test_a_directory_of_the_earlier_format_starts_over_cleanly(data_file, tmp_pa
     assert make_experts(data_file, out, parts) == 0 and not parts.exists()
     assert make_experts(data_file, straight, None) == 0
     assert torch.equal(trajectories(out), trajectories(straight))
+
+
+# ------------------------------------------------------------------------------------------- digests and costs
+
+
+def test_identical_runs_write_byte_identical_artifacts_and_their_cost_stays_readable(data_file, tmp_path, monkeypatch):
+    a, b, resumed = tmp_path / "a.pt", tmp_path / "b.pt", tmp_path / "resumed.pt"
+    assert make_experts(data_file, a, None) == 0 and make_experts(data_file, b, None) == 0
+    killed_after_first_expert(monkeypatch, data_file, tmp_path / "parts")
+    assert make_experts(data_file, resumed, tmp_path / "parts") == 0
+    assert file_digest(a) == file_digest(b) == file_digest(resumed)  # so distill's checkpoints of them stay current
+    for path in (a, b, resumed):
+        cost = json.loads(cost_path(path).read_text())
+        assert cost["seconds"] > 0 and cost["device"] == "cpu" and cost["bytes"] == trajectories(path).numel() * 4
+    assert "cost" not in load_artifact(a, "experts", "fashionmnist")
+
+
+def test_the_cost_file_is_checked_like_any_output(data_file, tmp_path, capsys):
+    out = tmp_path / "experts.pt"
+    assert make_experts(data_file, out, None, "--log", str(cost_path(out))) == 2  # the log would be overwritten
+    assert "experts.cost.json" in error_line(capsys) and not out.exists()
 
 
 def test_the_digest_of_a_one_element_view_is_that_of_its_values():

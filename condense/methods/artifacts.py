@@ -10,6 +10,10 @@ file's sha256 joins the checkpoint's identity like every input.
 A kind that takes long (MTT's experts: hours) can be ``resumable``: its ``make`` then also takes a :class:`PartStore`
 (``condense artifact --checkpoint-dir``, :mod:`condense.methods.parts`), where it keeps each finished part (an
 expert), so a rerun after a kill starts at the first missing part and ends with the same content.
+
+What making it measured (a ``cost`` entry of the content: seconds, bytes, device) is kept out of the artifact file,
+in a JSON file beside it (:func:`cost_path`): wall times differ between identical runs, and the file's sha256 joins
+the identity of every condensation checkpoint made from it, which must not go stale when the artifact is remade.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import CondenseError
-from ..core.fileio import load_torch, save_torch
+from ..core.fileio import load_torch, save_torch, write_json
 from ..core.registry import Registry
 from ..core.settings import build_settings
 from ..data.store import RealData
@@ -48,7 +52,18 @@ def register_artifact(kind: ArtifactKind) -> ArtifactKind:
     return kind
 
 
+def cost_path(path: str | Path) -> Path:
+    """Where the cost of the artifact at ``path`` is kept (``experts.pt`` -> ``experts.cost.json``)."""
+    return Path(path).with_suffix(".cost.json")
+
+
 def save_artifact(path: str | Path, kind: ArtifactKind, data: RealData, settings: dict, seed: int, content: dict) -> None:
+    """The artifact file, identical for identical runs: its ``cost`` (wall times) goes to :func:`cost_path`, written
+    first so that an artifact file always has its cost beside it."""
+    content = dict(content)
+    cost = content.pop("cost", None)
+    if cost is not None:
+        write_json(cost, cost_path(path))
     save_torch({"format": ARTIFACT_FORMAT, "kind": kind.name, "dataset": data.name, "settings": settings, "seed": seed,
                 "content": content}, path)  # fmt: skip
 

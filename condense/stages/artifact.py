@@ -2,9 +2,10 @@
 
 ``condense artifact --kind NAME --data D --out F`` runs the producer of ``NAME`` (``condense/methods/artifacts.py``;
 its settings are flags here, ``--kind NAME --help``) and writes a file that names its kind, dataset, settings and
-seed, for ``distill --artifact NAME=F``. A resumable kind (MTT's experts) keeps each finished part in
-``--checkpoint-dir`` (locked while a run uses it; ``condense/methods/parts.py``): rerun the same command after a
-kill and it goes on from the first missing part.
+seed, for ``distill --artifact NAME=F``. What making it cost (seconds, bytes, device) goes beside it, in ``F`` with
+the suffix ``.cost.json``, so identical runs write identical artifact files. A resumable kind (MTT's experts) keeps
+each finished part in ``--checkpoint-dir`` (locked while a run uses it; ``condense/methods/parts.py``): rerun the
+same command after a kill and it goes on from the first missing part.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ..core.paths import INPUT, OUTPUT, OUTPUT_DIR
 from ..core.runtime import resolve_device
 from ..data.store import load_data
 from ..methods import ARTIFACTS
-from ..methods.artifacts import save_artifact
+from ..methods.artifacts import cost_path, save_artifact
 from ..methods.checkpoint import RunIdentity
 from ..methods.parts import PartStore
 from ._args import add_common_arguments, add_path, add_settings_arguments, given_settings
@@ -37,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kind", required=True, help=f"artifact kind, one of: {', '.join(ARTIFACTS.names()) or '(none registered)'}")
     add_path(parser, "--data", INPUT, required=True, help="dataset file from `condense download`")
     add_settings_arguments(parser, _settings_classes(), title="artifact settings (default: the kind's reference value)")
-    add_path(parser, "--out", OUTPUT, required=True, help="the artifact file (.pt)")
+    add_path(parser, "--out", OUTPUT, also=lambda out: [cost_path(out)], required=True,
+             help="the artifact file (.pt); its cost goes beside it (.cost.json)")  # fmt: skip
     add_path(parser, "--checkpoint-dir", OUTPUT_DIR, default=None,
              help="a resumable kind's finished parts (one file each), so a rerun after a kill goes on from there; "
              "removed once the artifact is written")  # fmt: skip
