@@ -18,6 +18,7 @@ import torch
 import condense.methods.mtt as mtt
 from condense.cli import main
 from condense.core.digests import file_digest
+from condense.core.errors import CondenseError
 from condense.methods.artifacts import cost_path, load_artifact
 from condense.methods.checkpoint import RunIdentity
 from condense.methods.parts import LOCK_NAME, PartStore
@@ -127,7 +128,7 @@ def test_two_stores_of_different_settings_on_one_directory_never_mix(data_file, 
     first = PartStore(tmp_path / "parts", identity[0.01]).open()
     try:
         # a second run on the directory while the first uses it: refused, before it can discard or read a part
-        with pytest.raises(Exception, match="in use by"):
+        with pytest.raises(CondenseError, match="in use by"):
             PartStore(tmp_path / "parts", identity[0.02]).open()
         made_first = mtt.train_experts(data, settings[0.01], 0, "cpu", first)
     finally:
