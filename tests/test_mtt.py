@@ -221,7 +221,8 @@ def test_experts_are_deterministic_per_seed_and_record_their_cost(data_file):
 
 def test_experts_resume_expert_by_expert_and_end_equal(data_file, tmp_path, monkeypatch):
     import condense.methods.mtt as mtt
-    from condense.methods.artifacts import PartStore
+    from condense.methods.checkpoint import RunIdentity
+    from condense.methods.parts import LOCK_NAME, PartStore
 
     data = load_data(data_file)
     settings = ExpertSettings(model=MODEL, num_experts=3, train_epochs=2, batch_train=8, strategy="none")
@@ -235,20 +236,22 @@ def test_experts_resume_expert_by_expert_and_end_equal(data_file, tmp_path, monk
         return real(*args, **kwargs)
 
     monkeypatch.setattr(mtt, "train_epoch", counted)
-    identity = {"kind": "experts", "seed": 5}
-    with pytest.raises(KeyboardInterrupt):
-        train_experts(data, settings, 5, "cpu", PartStore(tmp_path / "parts", identity).open())
-    assert sorted(p.name for p in (tmp_path / "parts").iterdir()) == ["identity.pt", "part_0.pt", "part_1.pt"]
+    identity = RunIdentity({"kind": "experts", "seed": 5}, {}, {})
+    with pytest.raises(KeyboardInterrupt), PartStore(tmp_path / "parts", identity) as parts:
+        train_experts(data, settings, 5, "cpu", parts)
+    assert sorted(p.name for p in (tmp_path / "parts").iterdir()) == sorted([LOCK_NAME, "part_0.pt", "part_1.pt"])
     calls.clear()
-    parts = PartStore(tmp_path / "parts", identity).open()
-    resumed = train_experts(data, settings, 5, "cpu", parts)
-    assert len(calls) == 2  # only the third expert trained again
-    assert torch.equal(resumed["trajectories"], straight["trajectories"]) and torch.equal(resumed["train_loss"], straight["train_loss"])
-    parts.clear()
+    with PartStore(tmp_path / "parts", identity) as parts:
+        resumed = train_experts(data, settings, 5, "cpu", parts)
+        assert len(calls) == 2  # only the third expert trained again
+        assert torch.equal(resumed["trajectories"], straight["trajectories"]) and torch.equal(resumed["train_loss"], straight["train_loss"])
+        parts.clear()
     assert not (tmp_path / "parts").exists()
     # parts of another identity are discarded, not reused; a directory with other files is refused
-    PartStore(tmp_path / "parts", identity).open().save(0, {"x": torch.zeros(1)})
-    assert PartStore(tmp_path / "parts", {**identity, "seed": 6}).open().load(0) is None
+    with PartStore(tmp_path / "parts", identity) as parts:
+        parts.save(0, {"x": torch.zeros(1)})
+    with PartStore(tmp_path / "parts", RunIdentity({"kind": "experts", "seed": 6}, {}, {})) as parts:
+        assert parts.load(0) is None
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")
     with pytest.raises(CondenseError, match="holds other files"):

@@ -46,9 +46,14 @@ def _feed(h, value: Any) -> None:
         for item in value:
             _feed(h, item)
     elif isinstance(value, torch.Tensor):
-        tensor = value.detach().cpu().contiguous()
+        tensor = value.detach().cpu()
         h.update(f"t{tensor.dtype}{tuple(tensor.shape)}".encode())
-        h.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+        flat = tensor.reshape(-1)
+        if flat.numel() and flat.stride(0) != 1:
+            # a view of one element (a column of a one-row table) keeps its parent's stride yet counts as
+            # contiguous, so contiguous() leaves it as it is and view(uint8) refuses it: copy it to stride 1
+            flat = torch.empty(flat.shape, dtype=flat.dtype).copy_(flat)
+        h.update(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
     elif isinstance(value, bool) or value is None:
         h.update(b"b" + repr(value).encode())
     elif isinstance(value, int):

@@ -8,27 +8,27 @@ kind, dataset, settings and seed; the workflow gives every required artifact a r
 file's sha256 joins the checkpoint's identity like every input.
 
 A kind that takes long (MTT's experts: hours) can be ``resumable``: its ``make`` then also takes a :class:`PartStore`
-(``condense artifact --checkpoint-dir``), where it keeps each finished part (an expert), so a rerun after a kill
-starts at the first missing part and ends with the same content.
+(``condense artifact --checkpoint-dir``, :mod:`condense.methods.parts`), where it keeps each finished part (an
+expert), so a rerun after a kill starts at the first missing part and ends with the same content.
+
+What making it measured (a ``cost`` entry of the content: seconds, bytes, device) is kept out of the artifact file,
+in a JSON file beside it (:func:`cost_path`): wall times differ between identical runs, and the file's sha256 joins
+the identity of every condensation checkpoint made from it, which must not go stale when the artifact is remade.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import CondenseError
-from ..core.fileio import load_torch, save_torch
+from ..core.fileio import load_torch, save_torch, write_json
 from ..core.registry import Registry
 from ..core.settings import build_settings
 from ..data.store import RealData
 
 ARTIFACT_FORMAT = 1
-PARTS_FORMAT = 1
-
-log = logging.getLogger("condense.artifact")
 
 
 @dataclass(frozen=True)
@@ -36,62 +36,12 @@ class ArtifactKind:
     name: str
     summary: str
     settings: type  # frozen dataclass of setting() fields (its flags, config check and help)
-    make: Callable[..., dict]  # (data, settings, seed, device) -> the content; resumable: also (..., parts: PartStore | None)
+    # (data, settings, seed, device) -> the content; resumable: also (..., parts: PartStore | None), condense/methods/parts.py
+    make: Callable[..., dict]
     resumable: bool = False  # make takes a PartStore and keeps each finished part there
 
     def resolve(self, overrides: dict | None, data: RealData | None = None):
         return build_settings(self.settings, overrides, owner=f"artifact {self.name}", context={"traits": data.traits if data else None})
-
-
-@dataclass(frozen=True)
-class PartStore:
-    """The finished parts of a resumable artifact, one file each (``part_<i>.pt``) in ``directory``, tied to what the
-    artifact is made from (``identity``: kind, data digest, settings, seed, device). :meth:`open` discards the parts
-    of another identity (the workflow reruns a job whose settings changed) and refuses a directory holding other
-    files. Parts are written atomically, so a kill leaves whole parts or none."""
-
-    directory: Path
-    identity: dict
-
-    def _identity_file(self) -> Path:
-        return self.directory / "identity.pt"
-
-    def _part(self, index: int) -> Path:
-        return self.directory / f"part_{index}.pt"
-
-    def _parts(self) -> list[Path]:
-        return sorted(self.directory.glob("part_*.pt"))
-
-    def open(self) -> PartStore:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        foreign = [p.name for p in self.directory.iterdir() if p.name != "identity.pt" and not p.name.startswith("part_")]
-        if foreign:
-            raise CondenseError(
-                f"--checkpoint-dir {str(self.directory)!r} holds other files ({', '.join(sorted(foreign)[:3])}); give an empty or own directory"
-            )
-        stored = load_torch(self._identity_file(), what="artifact checkpoint") if self._identity_file().exists() else None
-        if stored != {"format": PARTS_FORMAT, "identity": self.identity}:
-            if self._parts():
-                log.info("%s: the parts there were made from other inputs or settings; starting over", self.directory)
-            for path in self._parts():
-                path.unlink()
-            save_torch({"format": PARTS_FORMAT, "identity": self.identity}, self._identity_file())
-        return self
-
-    def load(self, index: int) -> dict | None:
-        """Part ``index`` if it is finished, else None."""
-        path = self._part(index)
-        return load_torch(path, what="artifact part") if path.exists() else None
-
-    def save(self, index: int, part: dict) -> None:
-        save_torch(part, self._part(index))
-
-    def clear(self) -> None:
-        """Once the artifact is written: the parts, the identity and the directory if nothing else is left."""
-        for path in (*self._parts(), self._identity_file()):
-            path.unlink(missing_ok=True)
-        if self.directory.is_dir() and not any(self.directory.iterdir()):
-            self.directory.rmdir()
 
 
 ARTIFACTS: Registry[ArtifactKind] = Registry("artifact kind")
@@ -102,7 +52,18 @@ def register_artifact(kind: ArtifactKind) -> ArtifactKind:
     return kind
 
 
+def cost_path(path: str | Path) -> Path:
+    """Where the cost of the artifact at ``path`` is kept (``experts.pt`` -> ``experts.cost.json``)."""
+    return Path(path).with_suffix(".cost.json")
+
+
 def save_artifact(path: str | Path, kind: ArtifactKind, data: RealData, settings: dict, seed: int, content: dict) -> None:
+    """The artifact file, identical for identical runs: its ``cost`` (wall times) goes to :func:`cost_path`, written
+    first so that an artifact file always has its cost beside it."""
+    content = dict(content)
+    cost = content.pop("cost", None)
+    if cost is not None:
+        write_json(cost, cost_path(path))
     save_torch({"format": ARTIFACT_FORMAT, "kind": kind.name, "dataset": data.name, "settings": settings, "seed": seed,
                 "content": content}, path)  # fmt: skip
 

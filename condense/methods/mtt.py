@@ -37,7 +37,8 @@ from ..data.augment import augment as dsa_augment
 from ..data.store import RealData
 from ..models.classifiers import MODELS, build_model
 from ..training.loop import train_epoch
-from .artifacts import ArtifactKind, PartStore, register_artifact
+from .artifacts import ArtifactKind, register_artifact
+from .parts import PartStore
 from .problem import Problem
 from .spec import MethodSpec, MethodState, register_method, resolve_augment
 
@@ -128,8 +129,8 @@ def train_expert(data: RealData, settings: ExpertSettings, seed: int, expert: in
 def train_experts(data: RealData, settings: ExpertSettings, seed: int, device, parts: PartStore | None = None) -> dict:
     """``buffer.py``: ``num_experts`` experts (:func:`train_expert`), deterministic per seed. With ``parts`` each
     finished expert is kept there and a rerun trains only the missing ones, ending with the same content. The cost
-    (seconds of training, summed over the experts whichever run trained them; bytes of the trajectories) is part of
-    the content."""
+    (seconds of training, summed over the experts whichever run trained them; bytes of the trajectories) is the
+    content's ``cost``, which ``save_artifact`` keeps beside the file (wall times would make identical runs differ)."""
     experts = []
     for expert in range(settings.num_experts):
         made = parts.load(expert) if parts is not None else None
