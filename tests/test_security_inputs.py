@@ -5,13 +5,23 @@ wording fixes (the membership flag, the t-SNE input)."""
 from __future__ import annotations
 
 import dataclasses
+import errno
+import gzip
+import io
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 from conftest import write_set
 
 from condense.cli import main
+from condense.core import fileio
+from condense.core.errors import CondenseError
+from condense.core.fileio import save_torch
 from condense.data.records import Provenance, SyntheticSet
 from condense.evaluations import EVALUATIONS
 
@@ -129,3 +139,111 @@ def test_figures_refuse_a_nan_set_file(data_file, tmp_path, capsys):
     err = _error_lines(capsys)
     assert code == 2 and len(err) == 1 and str(path) in err[0] and "non-finite" in err[0], err
     assert not out.exists()
+
+
+# ------------------------------------------------------------------------------- a full disk in a torch write
+
+# Runs `condense ARGS...` under a file-size limit (SIGXFSZ ignored, so a write past it fails with EFBIG, as a
+# full disk fails with ENOSPC); the limit is set after the imports, so only the stage's own writes meet it.
+UNDER_SIZE_LIMIT = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+from condense.cli import main
+import condense.stages.coreset
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_a_file_size_limit_in_a_torch_write_is_one_line_exit_2_and_the_previous_file_stays(data_file, tmp_path):
+    out = tmp_path / "random_ipc4_seed0.pt"
+    out.write_bytes(b"the previous set")
+    args = ["coreset", "--method", "random", "--data", str(data_file), "--ipc", "4", "--out", str(out), "--device", "cpu"]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.run([sys.executable, "-c", UNDER_SIZE_LIMIT, "4096", *args], capture_output=True, text=True, env=env, timeout=120)
+    err = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert proc.returncode == 2 and len(err) == 1, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and str(out) in err[0] and "File too large" in err[0]
+    assert out.read_bytes() == b"the previous set"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.pt", out.name]  # no temporary file left
+
+
+def _full_disk_after(limit: int):
+    """An ``open`` whose binary write handles fail with ENOSPC once ``limit`` bytes are written."""
+    real_open = open
+
+    class FullDisk(io.FileIO):
+        written = 0
+
+        def write(self, data):
+            if self.written + len(data) > limit:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            self.written += len(data)
+            return super().write(data)
+
+    def fake_open(path, mode="r", *args, **kwargs):
+        return FullDisk(path, mode.replace("b", "")) if "w" in mode and "b" in mode else real_open(path, mode, *args, **kwargs)
+
+    return fake_open
+
+
+def test_a_full_disk_in_save_torch_is_one_line_and_the_previous_file_stays(tmp_path, monkeypatch):
+    path = tmp_path / "artifact.pt"
+    save_torch({"x": torch.zeros(3)}, path)
+    previous = path.read_bytes()
+    monkeypatch.setattr(fileio, "open", _full_disk_after(1024), raising=False)
+    with pytest.raises(CondenseError) as err:
+        save_torch({"x": torch.zeros(10_000)}, path)
+    assert str(path) in str(err.value) and "No space left on device" in str(err.value) and "\n" not in str(err.value)
+    assert path.read_bytes() == previous and [p.name for p in tmp_path.iterdir()] == ["artifact.pt"]
+
+
+def test_a_full_disk_while_exporting_is_one_line_and_the_earlier_export_stays(data_file, tmp_path, capsys, monkeypatch):
+    path = _tensor_file(tmp_path, *_images())
+    out = tmp_path / "export"
+    assert main(["export", "--data", str(data_file), "--set", str(path), "--out", str(out), "--quiet"]) == 0
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    monkeypatch.setattr(fileio, "open", _full_disk_after(1024), raising=False)
+    code = main(["export", "--data", str(data_file), "--set", str(path), "--out", str(out), "--quiet"])
+    err = _error_lines(capsys)
+    assert code == 2 and len(err) == 1 and str(out) in err[0] and "No space left on device" in err[0], err
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.pt", "export", "pair.pt"]
+
+
+@pytest.mark.parametrize("compressed", [True, False], ids=["extracted", "copied"])
+def test_a_full_disk_while_placing_mirror_files_is_one_line_saying_so(tmp_path, capsys, monkeypatch, compressed):
+    from condense.data import sources
+    from condense.data.fixtures import MD5_FILE, write_fixture
+
+    mirror = tmp_path / "mirror"
+    write_fixture("mnist", mirror, 2, 1, seed=0)
+    if not compressed:  # the decompressed files, which `download` copies under --root instead of extracting
+        for packed in mirror.glob("*.gz"):
+            packed.with_suffix("").write_bytes(gzip.decompress(packed.read_bytes()))
+            packed.unlink()
+
+    def full(src, dest, *args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dest))
+
+    monkeypatch.setattr(sources.shutil, "copyfile", full)
+    monkeypatch.setattr("torchvision.datasets.utils.extract_archive", lambda src, dest: full(src, Path(dest) / "x"))
+    args = ["download", "--dataset", "mnist", "--root", str(tmp_path / "root"), "--mirror", str(mirror)]
+    code = main([*args, "--md5-file", str(mirror / MD5_FILE), "--out", str(tmp_path / "data.pt"), "--quiet"])
+    err = _error_lines(capsys)
+    assert code == 2 and len(err) == 1, err
+    assert "No space left on device" in err[0] and "free space under --root" in err[0] and "intact copy" not in err[0]
+    assert not (tmp_path / "data.pt").exists()
+
+
+def test_export_to_the_current_directory_leaves_no_old_directory_behind(data_file, tmp_path, capsys, monkeypatch):
+    path = _tensor_file(tmp_path, *_images())
+    out = tmp_path / "export"
+    assert main(["export", "--data", str(data_file), "--set", str(path), "--out", str(out), "--quiet"]) == 0
+    before = sorted(p.name for p in out.iterdir())
+    monkeypatch.chdir(out)
+    code = main(["export", "--data", str(data_file), "--set", str(path), "--out", ".", "--quiet"])
+    err = _error_lines(capsys)
+    assert code == 0 or (code == 2 and len(err) == 1), err  # refused (a directory cannot be moved onto itself) or done
+    assert sorted(p.name for p in out.iterdir()) == before  # no `.-old-*` (nor staging) directory left in it

@@ -19,6 +19,7 @@ existing directory refused.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -34,6 +35,7 @@ from .. import __version__
 from ..core.checks import NON_NEGATIVE
 from ..core.digests import file_digest
 from ..core.errors import CondenseError
+from ..core.fileio import write_torch
 from ..core.paths import INPUT, OUTPUT_DIR
 from ..data.decoders import decode_set
 from ..data.records import EvalRecord, SyntheticSet
@@ -161,16 +163,25 @@ def write_export(synthetic: SyntheticSet, data, card: dict, out: Path) -> None:
             array = image[0].numpy() if image.shape[0] == 1 else image.permute(1, 2, 0).numpy()
             Image.fromarray(array, mode="L" if image.shape[0] == 1 else "RGB").save(folders[label] / f"{counts[label]:04d}.png")
             counts[label] += 1
-        torch.save({"images": synthetic.images.float().contiguous(), "labels": synthetic.labels.long(), "classes": list(data.classes),
-                    "mean": list(data.mean), "std": list(data.std), "card": card}, staging / "set.pt")  # fmt: skip
+        # write_torch: a full disk is an OSError (one line below), not torch's RuntimeError and a traceback
+        write_torch({"images": synthetic.images.float().contiguous(), "labels": synthetic.labels.long(), "classes": list(data.classes),
+                     "mean": list(data.mean), "std": list(data.std), "card": card}, staging / "set.pt")  # fmt: skip
         (staging / "card.json").write_text(json.dumps(card, indent=2) + "\n")
         (staging / "README.md").write_text(_readme(card))
         os.chmod(staging, 0o755)
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name[:40]}-old-", dir=out.parent))
-            os.replace(out, old / "export")
-            os.replace(staging, out)
-            shutil.rmtree(old, ignore_errors=True)
+            try:
+                os.replace(out, old / "export")
+                try:
+                    os.replace(staging, out)
+                except OSError:
+                    os.replace(old / "export", out)  # the earlier export back where it was
+                    raise
+                shutil.rmtree(old / "export", ignore_errors=True)
+            finally:
+                with contextlib.suppress(OSError):
+                    old.rmdir()  # a failed move (--out .) leaves nothing; kept only if the earlier export is still in it
         else:
             os.replace(staging, out)
     except OSError as exc:
