@@ -247,3 +247,26 @@ def test_export_to_the_current_directory_leaves_no_old_directory_behind(data_fil
     err = _error_lines(capsys)
     assert code == 0 or (code == 2 and len(err) == 1), err  # refused (a directory cannot be moved onto itself) or done
     assert sorted(p.name for p in out.iterdir()) == before  # no `.-old-*` (nor staging) directory left in it
+
+
+# -------------------------------------------------------------------------------------------- small messages
+
+
+@pytest.mark.parametrize("flag", ["--pool-per-class", "--test-per-class"])
+def test_membership_names_the_per_class_flag_that_asked_for_too_many(data_file, tmp_path, capsys, flag):
+    sizes = {"--pool-per-class": "4", "--test-per-class": "1", flag: "99"}  # data_file: 8 train, 4 test images a class
+    argv = ["membership", "--data", str(data_file), "--source", "half", "--shadows", "6", "--device", "cpu", "--quiet"]
+    argv += [arg for name, value in sizes.items() for arg in (name, value)]
+    assert main([*argv, "--out", str(tmp_path / "m.json")]) == 2
+    err = _error_lines(capsys)
+    assert len(err) == 1 and f"error: {flag} 99 exceeds the" in err[0], err
+    assert ("use 0 for all" in err[0]) == (flag == "--test-per-class")  # --pool-per-class takes no 0
+
+
+def test_the_tsne_figure_names_a_damaged_input_once(data_file, tmp_path, capsys):
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(b"not a torch file")
+    code = main(["figures", "tsne", str(damaged), "--data", str(data_file), "--out", str(tmp_path / "t.png"), "--quiet"])
+    err = _error_lines(capsys)
+    assert code == 2 and len(err) == 1 and f"t-SNE input file {str(damaged)!r} is corrupted" in err[0], err
+    assert "file file" not in err[0]
