@@ -4,6 +4,7 @@ wording fixes (the membership flag, the t-SNE input)."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import errno
 import gzip
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from conftest import write_set
 
 from condense.cli import main
@@ -24,6 +26,7 @@ from condense.core.errors import CondenseError
 from condense.core.fileio import save_torch
 from condense.data.records import Provenance, SyntheticSet
 from condense.evaluations import EVALUATIONS
+from condense.registries import check_config
 
 FAST_EVAL = ["--model", "convnet_w32", "--num-nets", "1", "--epochs", "1", "--device", "cpu", "--quiet", "--threads", "1"]
 
@@ -270,3 +273,78 @@ def test_the_tsne_figure_names_a_damaged_input_once(data_file, tmp_path, capsys)
     err = _error_lines(capsys)
     assert code == 2 and len(err) == 1 and f"t-SNE input file {str(damaged)!r} is corrupted" in err[0], err
     assert "file file" not in err[0]
+
+
+# ------------------------------------------------------------------------------------- names in config filters
+
+SCHEMA = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
+
+
+@pytest.fixture
+def paper_config(repo_root):
+    return yaml.safe_load((repo_root / "config.yaml").read_text())
+
+
+@pytest.mark.parametrize(
+    "section, value, needle",
+    [
+        # the issue's case: a typo drops every ConvNet evaluation
+        ("eval.limit", {"convnet": {"methods": ["dmm"]}}, "key eval.limit.convnet.methods.0 = 'dmm' is invalid ('dmm' is not a method"),
+        ("eval.limit", {"convnet": {"methods": ["dm"], "ipcs": [20]}}, "key eval.limit.convnet.ipcs.0 = 20 is invalid"),
+        ("eval.limit", {"convnett": {"methods": ["dm"]}}, "key eval.limit.convnett is invalid ('convnett' is not a registered network"),
+        ("eval.limit", {"resnet18": {"methods": ["dnm"]}}, "key eval.limit.resnet18.methods.0 = 'dnm' is invalid"),
+        ("evaluations", {"continual": {"methods": ["nosuch"]}}, "key evaluations.continual.methods.0 = 'nosuch' is invalid"),
+        ("evaluations", {"continual": {"methods": ["dm"], "ipcs": [10, 7]}}, "key evaluations.continual.ipcs.1 = 7 is invalid"),
+        (
+            "evaluations",
+            {"continual": {"methods": ["dm-on-resnet99"]}},
+            "key evaluations.continual.methods.0 = 'dm-on-resnet99' is invalid",
+        ),
+        (
+            "evaluations",
+            {"continual": {"methods": ["dsa-mask-fcn-r2.0-mean-soft-fixed"]}},
+            "methods.0 = 'dsa-mask-fcn-r2.0-mean-soft-fixed'",
+        ),
+        ("membership", {"datasets": ["mnist"]}, "key membership.datasets.0 = 'mnist' is invalid ('mnist' is not a dataset"),
+        ("eval.augment", {"dmm": "dsa"}, "key eval.augment.dmm is invalid ('dmm' is not a registered method or coreset"),
+    ],
+)
+def test_a_name_in_a_config_filter_that_selects_nothing_stops_the_config(paper_config, section, value, needle):
+    node = paper_config
+    *parents, last = section.split(".")
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    with pytest.raises(CondenseError) as err:
+        check_config(paper_config, SCHEMA)
+    message = str(err.value)
+    assert needle in message and "\n" not in message, message
+
+
+def test_the_error_lists_the_valid_names(paper_config):
+    paper_config["eval"]["limit"] = {"alexnet": {"methods": ["dmm"]}}
+    with pytest.raises(CondenseError) as err:
+        check_config(paper_config, SCHEMA)
+    assert "a method or coreset the config runs: " in str(err.value) and "dc, dm, dsa" in str(err.value)
+    paper_config["eval"]["limit"] = {"alexnet": {"methods": ["dm"], "ipcs": [1, 10, 50]}}
+    paper_config["evaluations"] = {"continual": {"methods": ["random", "dsa-mask-fcn-r1.0-mean-soft-batch"], "ipcs": [10]}}
+    assert check_config(paper_config, SCHEMA)  # a masked set's full name is a set the config makes
+
+
+def test_snakemake_dry_run_stops_on_an_unknown_name_in_eval_limit(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("eval: {limit: {convnet: {methods: [dmm]}}}\n")
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SCHEMA.parents[2] / "Snakefile"), "--directory", str(tmp_path)]
+    proc = subprocess.run([*cmd, "-n", "--cores", "1", "--configfile", str(bad)], capture_output=True, text=True, timeout=300)
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("error: ")]
+    assert proc.returncode == 2 and len(lines) == 1 and "eval.limit.convnet.methods.0 = 'dmm'" in lines[0], proc.stderr[-2000:]
+
+
+def test_a_profile_that_cuts_the_grid_keeps_the_evaluation_kinds_it_inherits(paper_config):
+    """An overlay such as `ipcs: [1]` and `coreset: {methods: []}` keeps the kinds of the config it extends: a kind
+    judging none of its sets, or only some of the listed ones, is no error (only a misspelt name or an IPC is)."""
+    paper_config["evaluations"] = {"continual": {"methods": ["random", "herding", "dm"], "ipcs": [10]}}
+    paper_config["coreset"]["methods"] = []
+    assert check_config(copy.deepcopy(paper_config), SCHEMA)  # dm at IPC 10 only
+    paper_config["ipcs"] = [1]
+    assert check_config(paper_config, SCHEMA)  # nothing at IPC 10: the kind judges nothing here
