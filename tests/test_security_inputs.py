@@ -348,3 +348,24 @@ def test_a_profile_that_cuts_the_grid_keeps_the_evaluation_kinds_it_inherits(pap
     assert check_config(copy.deepcopy(paper_config), SCHEMA)  # dm at IPC 10 only
     paper_config["ipcs"] = [1]
     assert check_config(paper_config, SCHEMA)  # nothing at IPC 10: the kind judges nothing here
+
+
+def test_an_export_that_cannot_take_the_earlier_ones_place_puts_it_back(data_file, tmp_path, capsys, monkeypatch):
+    from condense.stages import export
+
+    path = _tensor_file(tmp_path, *_images())
+    out = tmp_path / "export"
+    assert main(["export", "--data", str(data_file), "--set", str(path), "--out", str(out), "--quiet"]) == 0
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    real_replace = os.replace
+
+    def staging_cannot_move(src, dst):
+        if Path(dst) == out and ".export-old-" not in str(src):  # the new export into place: a full disk, say
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(export.os, "replace", staging_cannot_move)
+    assert main(["export", "--data", str(data_file), "--set", str(path), "--out", str(out), "--quiet"]) == 2
+    assert len(_error_lines(capsys)) == 1
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.pt", "export", "pair.pt"]
