@@ -39,6 +39,8 @@ def schema_enums() -> dict[str, list[str]]:
 def check_config(config: dict, schema_path) -> dict:
     """The workflow's config check: the schema (defaults filled in) with the registries' names, then what a
     schema cannot say: datasets are registered or derived, and each method's settings are its own."""
+    from .baselines.coreset import SELECTORS
+    from .config_grid import Registered, check_filters
     from .core.config import validate_config
     from .core.errors import CondenseError
     from .core.settings import build_settings
@@ -47,6 +49,8 @@ def check_config(config: dict, schema_path) -> dict:
     from .masks.saliency import SOURCES
     from .methods import ARTIFACTS, METHODS
     from .methods.config import check_method_config
+    from .models.classifiers import MODELS
+    from .models.pools import EVAL_POOLS
 
     validate_config(config, schema_path, schema_enums(), source="config")
     known = ", ".join(DATASETS.names())
@@ -81,6 +85,8 @@ def check_config(config: dict, schema_path) -> dict:
             ARTIFACTS.get(name).resolve({k: v for k, v in entry.items() if k != "seed"})
         except CondenseError as exc:
             raise CondenseError(f"config: artifacts.{name}: {exc}; fix it in the config file") from None
+    pools = {name: tuple(pool) for name, pool in EVAL_POOLS.items()}
+    check_filters(config, Registered(methods=(*METHODS.names(), *SELECTORS.names()), models=tuple(MODELS.names()), pools=pools))
     for name, entry in config["attention"]["saliency"].items():
         source = SOURCES.get(name)
         try:

@@ -31,6 +31,7 @@ LAYERS = {
     "evaluations": 4,
     "stages": 5,
     "registries": 6,
+    "config_grid": 6,
     "cli": 6,
     "__main__": 6,
 }

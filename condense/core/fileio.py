@@ -61,11 +61,45 @@ def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 150) -> tuple[Path
     return png, pdf
 
 
+class _KeptWriteError:
+    """A binary file handle that keeps the OSError of a failed write: torch.save reports a full disk or a
+    file-size limit as a RuntimeError ("unexpected pos ...", "PytorchStreamWriter failed writing file ...")
+    that names neither the file nor the cause, and that ``except OSError`` does not catch."""
+
+    def __init__(self, handle: Any):
+        self.handle = handle
+        self.error: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.handle.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+
+def write_torch(obj: Any, path: str | os.PathLike) -> None:
+    """torch.save ``obj`` into the file at ``path`` (not atomically: see :func:`save_torch`); a failed write
+    raises its OSError (ENOSPC, EFBIG, ...), as any other file write does."""
+    # Through a file handle: torch.save(obj, path) names the zip entries after the file name (a random
+    # temporary one here), so equal objects would give different bytes.
+    with open(path, "wb") as handle:
+        kept = _KeptWriteError(handle)
+        try:
+            torch.save(obj, kept)
+        except RuntimeError:
+            if kept.error is None:
+                raise
+            raise kept.error from None
+
+
 def save_torch(obj: Any, path: str | os.PathLike) -> None:
-    # Through a file handle: torch.save(obj, path) names the zip entries after the (random)
-    # temporary file name, so equal objects would give different bytes.
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        torch.save(obj, handle)
+    """torch.save ``obj`` to ``path`` atomically: a full disk leaves the previous file whole and one line."""
+    with atomic_path(path) as tmp:
+        write_torch(obj, tmp)
 
 
 def load_torch(path: str | os.PathLike, what: str = "artifact", map_location: Any = "cpu") -> Any:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from math import ceil
+from math import ceil, isfinite
 
 import torch
 import torch.nn.functional as F
@@ -72,6 +72,11 @@ def _check_multiformation(params: dict, where: str) -> None:
     factor = params.get("factor")
     if not isinstance(factor, int) or isinstance(factor, bool) or factor < 1:
         raise CondenseError(f"{where}: decoder multiformation needs an integer factor ≥ 1, got {factor!r}; rerun the stage that made it")
+    pad = params.get("pad", 0.0)
+    values = pad if isinstance(pad, (list, tuple)) else [pad]
+    # the pad fills the decoded images' borders: a NaN there trains every network on NaN pixels
+    if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and isfinite(v) for v in values):
+        raise CondenseError(f"{where}: decoder multiformation needs finite pad values, got {pad!r}; rerun the stage that made it")
 
 
 register_decoder(Decoder(

@@ -174,8 +174,29 @@ class SyntheticSet:
         images, labels = stored["images"], stored["labels"]
         if images.dim() != 4 or labels.shape != (images.shape[0],):
             raise CondenseError(f"{where} has images {tuple(images.shape)} and labels {tuple(labels.shape)}; expected N×C×H×W and N")
-        return cls(images, labels, Provenance.from_meta(stored["meta"], where), stored.get("soft_labels"),
-                   stored.get("learned_lr"), stored.get("decoder"))  # fmt: skip
+        synthetic = cls(images, labels, Provenance.from_meta(stored["meta"], where), stored.get("soft_labels"),
+                        stored.get("learned_lr"), stored.get("decoder"))  # fmt: skip
+        synthetic.check_finite(where)
+        return synthetic
+
+    def check_finite(self, where: str) -> None:
+        """No NaN or infinity in what a network trains on: the images (codes), the soft labels, the learned
+        learning rate. Training on such a set ends in a "diverged" record at chance, and an export of it is noise,
+        both with exit status 0; every reader of a set file calls this, so the file is refused before any work."""
+        for name, tensor in (("images", self.images), ("soft_labels", self.soft_labels)):
+            if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                bad = int((~torch.isfinite(tensor)).sum())
+                raise CondenseError(
+                    f"{where} holds {bad} non-finite value(s) (NaN or infinity) in its {name}; "
+                    "a diverged or damaged set cannot be trained on: remake it"
+                )
+        if self.learned_lr is not None:
+            try:
+                lr = float(self.learned_lr)
+            except (TypeError, ValueError, RuntimeError):
+                lr = math.nan
+            if not (math.isfinite(lr) and lr > 0):
+                raise CondenseError(f"{where} holds learned_lr {self.learned_lr!r}, not a finite positive learning rate; remake the set")
 
 
 @dataclass(frozen=True)

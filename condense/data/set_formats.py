@@ -21,6 +21,7 @@ is stated here and in ``docs/user-guide.md``):
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -178,8 +179,8 @@ def _learned_lr(directory: Path) -> float | None:
             value = float(stored)
         except (TypeError, ValueError, RuntimeError):
             raise CondenseError(f"{str(lr_file)!r} holds {type(stored).__name__}, not one number (MTT's learned learning rate)") from None
-    if not value > 0:
-        raise CondenseError(f"{str(lr_file)!r} holds {value}; a learning rate must be positive")
+    if not (math.isfinite(value) and value > 0):  # float("inf") parses: refused here, naming the file
+        raise CondenseError(f"{str(lr_file)!r} holds {value}; a learning rate must be a finite positive number")
     return value
 
 
@@ -259,9 +260,12 @@ def read_set(path: str | Path, options: ReadOptions, fmt: str = "auto") -> Synth
         chosen = SET_FORMATS.get(fmt)
         if not chosen.detect(path, content):
             raise CondenseError(f"{str(path)!r} is not {chosen.summary}; check the file or use --set-format auto")
-        return chosen.read(path, content, options)
-    for _, candidate in SET_FORMATS.items():
-        if candidate.detect(path, content):
-            return candidate.read(path, content, options)
-    readable = "; ".join(f"{name}: {f.summary}" for name, f in SET_FORMATS.items())
-    raise CondenseError(f"{str(path)!r} is no image set this package reads ({readable})")
+    else:
+        chosen = next((candidate for _, candidate in SET_FORMATS.items() if candidate.detect(path, content)), None)
+        if chosen is None:
+            readable = "; ".join(f"{name}: {f.summary}" for name, f in SET_FORMATS.items())
+            raise CondenseError(f"{str(path)!r} is no image set this package reads ({readable})")
+    synthetic = chosen.read(path, content, options)
+    # here, not in each reader: every format (a plugin's too) is refused alike before any stage trains on or exports it
+    synthetic.check_finite(f"image set {str(path)!r}")
+    return synthetic

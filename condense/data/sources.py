@@ -90,6 +90,13 @@ def _subclass(base: type, attrs: dict[str, Any]) -> type:
     return type(base.__name__, (base,), {**attrs, "__module__": __name__, "__doc__": base.__doc__})
 
 
+def _reraise_write_error(exc: Exception) -> None:
+    """Raise ``exc`` again if it is a failed write (a full disk, a file-size limit: an OSError with an errno, which
+    ``prepare`` reports as such), not a damaged archive (gzip's BadGzipFile is an OSError without one)."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        raise exc
+
+
 def _replace_file(src: Path, dest: Path) -> None:
     if dest.is_dir() and not dest.is_symlink():
         shutil.rmtree(dest)
@@ -154,6 +161,7 @@ class CifarFormat(StorageFormat):
 
                 extract_archive(str(archive), tmp)
             except Exception as exc:  # tarfile/gzip raise many types for damaged archives
+                _reraise_write_error(exc)
                 raise CondenseError(f"cannot extract {archive} ({_short(exc)}); replace it with an intact copy") from None
             src = Path(tmp) / cls.base_folder
             problems = []
@@ -218,6 +226,7 @@ class MnistFormat(StorageFormat):
 
                         out = Path(extract_archive(str(src), tmp))
                     except Exception as exc:
+                        _reraise_write_error(exc)
                         raise CondenseError(f"cannot decompress {src} ({_short(exc)}); replace it with an intact copy") from None
                 else:
                     out = Path(tmp) / plain
@@ -499,7 +508,13 @@ def prepare(
             )
         for req in required:
             _verify(req, found[req.name])
-        spec.storage.place(cls, found, root)
+        try:
+            spec.storage.place(cls, found, root)
+        except OSError as exc:  # copying or extracting the mirror's files under --root: a full disk or a size limit
+            where = exc.filename or root
+            raise CondenseError(
+                f"cannot write {str(where)!r} ({exc.strerror or exc}); free space under --root {str(root)!r} or choose another, then rerun"
+            ) from None
         source = f"mirror {mirror}"
         download = False
 

@@ -85,15 +85,24 @@ class RealData:
         return self.train_images[idx]
 
 
-def subset_per_class(labels: torch.Tensor, per_class: int, num_classes: int, generator: torch.Generator) -> torch.Tensor:
-    """Indices of ``per_class`` random images of every class (all images when per_class is 0)."""
+def subset_per_class(
+    labels: torch.Tensor,
+    per_class: int,
+    num_classes: int,
+    generator: torch.Generator,
+    flag: str = "--per-class",
+    zero_for_all: bool = True,
+) -> torch.Tensor:
+    """Indices of ``per_class`` random images of every class (all images when per_class is 0). ``flag``: the
+    option that gave ``per_class`` and ``zero_for_all`` whether it takes 0, for the message when a class has fewer."""
     if per_class <= 0:
         return torch.arange(labels.shape[0], device=labels.device)
     picks = []
     for c in range(num_classes):
         idx = torch.nonzero(labels == c).flatten()
         if per_class > idx.numel():
-            raise CondenseError(f"--per-class {per_class} exceeds the {idx.numel()} images of class {c}; lower it or use 0 for all")
+            fix = "lower it or use 0 for all" if zero_for_all else "lower it"
+            raise CondenseError(f"{flag} {per_class} exceeds the {idx.numel()} images of class {c}; {fix}")
         perm = torch.randperm(idx.numel(), generator=generator, device=generator.device).to(idx.device, non_blocking=True)
         picks.append(idx[perm[:per_class]])
     return torch.cat(picks)

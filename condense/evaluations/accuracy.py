@@ -77,7 +77,7 @@ def train_settings_of(settings, traits) -> TrainSettings:
 
 def test_subset(data, settings: AccuracySettings):
     """The same test images for every set and network (their own fixed seed), so rows stay comparable."""
-    return subset_per_class(data.test_labels, settings.test_per_class, data.num_classes, make_generator(0))
+    return subset_per_class(data.test_labels, settings.test_per_class, data.num_classes, make_generator(0), flag="--test-per-class")
 
 
 def run(synthetic, data, settings: AccuracySettings, context):

@@ -35,6 +35,7 @@ from .. import __version__
 from ..core.checks import NON_NEGATIVE
 from ..core.digests import file_digest
 from ..core.errors import CondenseError
+from ..core.fileio import write_torch
 from ..core.paths import INPUT, OUTPUT_DIR
 from ..data.decoders import decode_set
 from ..data.records import EvalRecord, SyntheticSet
@@ -209,8 +210,9 @@ def write_export(synthetic: SyntheticSet, data, card: dict, out: Path) -> None:
             files.append(str(png.relative_to(staging)))
             counts[label] += 1
         card = {**card, "files": sorted(files)}
-        torch.save({"images": synthetic.images.float().contiguous(), "labels": synthetic.labels.long(), "classes": list(data.classes),
-                    "mean": list(data.mean), "std": list(data.std), "card": card}, staging / "set.pt")  # fmt: skip
+        # write_torch: a full disk is an OSError (one line below), not torch's RuntimeError and a traceback
+        write_torch({"images": synthetic.images.float().contiguous(), "labels": synthetic.labels.long(), "classes": list(data.classes),
+                     "mean": list(data.mean), "std": list(data.std), "card": card}, staging / "set.pt")  # fmt: skip
         (staging / "card.json").write_text(json.dumps(card, indent=2) + "\n")
         (staging / "README.md").write_text(_readme(card))
         os.chmod(staging, 0o755)

@@ -188,14 +188,15 @@ def run(args: argparse.Namespace) -> None:
         settings = spec.resolve(ipc=args.ipc, model=args.condense_model, traits=data.traits, overrides=overrides)
     train = TrainSettings(epochs=args.train_epochs, lr=args.train_lr, batch_size=args.train_batch_size,
                           augment=resolve_strategy(args.train_augment, data.traits))  # fmt: skip
-    pool = subset_per_class(data.train_labels, args.pool_per_class, data.num_classes, make_generator(derive_seed(args.seed, 1)))
+    pool = subset_per_class(data.train_labels, args.pool_per_class, data.num_classes, make_generator(derive_seed(args.seed, 1)),
+                            flag="--pool-per-class", zero_for_all=False)  # fmt: skip
     pool_images, pool_labels = data.train_images[pool], data.train_labels[pool]
     keep = keep_matrix(pool_labels.cpu(), args.shadows, make_generator(derive_seed(args.seed, 2)))
     fewest = min(int((keep[k] & (pool_labels.cpu() == c)).sum()) for k in range(args.shadows) for c in range(data.num_classes))
     if args.source != "half" and fewest < args.ipc:
         raise CondenseError(f"a shadow's half holds only {fewest} images of some class, fewer than --ipc {args.ipc}; "
                             "raise --pool-per-class or lower --ipc")  # fmt: skip
-    test = subset_per_class(data.test_labels, args.test_per_class, data.num_classes, make_generator(0))
+    test = subset_per_class(data.test_labels, args.test_per_class, data.num_classes, make_generator(0), flag="--test-per-class")
     mirror = data.traits.flip_safe if args.query_mirror == "auto" else args.query_mirror == "yes"
     if args.query_shift * 2 >= min(data.im_size):
         raise CondenseError(

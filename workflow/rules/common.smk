@@ -33,7 +33,7 @@ BENCH = R + "/{dataset}/benchmarks"
 
 # A condensation method, plain, condensed on another network than distill.model, or masked (`dsa`, `dm-on-resnet18`,
 # `dsa-mask-fcn-r1.0-mean-soft-fixed`), from the registries.
-ON = "-on-"  # <method>-on-<network>: a set condensed on a network of distill.<method>.models
+ON = config_grid.ON  # <method>-on-<network>: a set condensed on a network of distill.<method>.models
 ON_PATTERN = f"({ON}[a-z0-9_]+)?"
 METHOD_PATTERN = f"({'|'.join(METHODS.names())}){ON_PATTERN}(-mask-{VARIANT_PATTERN})?"
 
@@ -65,7 +65,7 @@ def rule_resources(rule_name):
 def base_method(method):
     """'dsa-mask-fcn-r0.5-mean-soft-fixed' -> 'dsa', 'dm-on-resnet18' -> 'dm': a masked variant, or a set condensed on
     another network, is configured and evaluated like its method."""
-    return split_method(method)[0].partition(ON)[0]
+    return config_grid.base_method(method)
 
 
 def condensation_model(method):
@@ -75,7 +75,7 @@ def condensation_model(method):
 
 def further_models(method):
     """The networks besides distill.model that distill.<method>.models asks the method to condense on too."""
-    return [m for m in config["distill"].get(method, {}).get("models", []) if m != config["distill"]["model"]]
+    return config_grid.further_models(config, method)
 
 
 # the rows of the tables with a column per evaluation network; the condensation network too where sets differ in it
@@ -84,7 +84,7 @@ PIVOT_ROWS = "method," + ("set_model," if any(further_models(m) for m in config[
 
 def on_network(method, model):
     """The set name of ``method`` condensed on ``model`` (the plain name on distill.model)."""
-    return method if model == config["distill"]["model"] else f"{method}{ON}{model}"
+    return config_grid.on_network(config, method, model)
 
 
 def mask_variant(method):
@@ -108,54 +108,21 @@ def eval_epochs(method, model):
     return config["eval"]["epochs_augmented" if augmented else "epochs"]
 
 
-def _shape(text):
-    return ("soft", None) if text == "soft" else ("hard", float(text[len("hard"):]))
-
-
 def method_ipcs(method):
     """IPCs of a plain method or coreset: its own `ipcs` in config['distill'][method] if given, else the top-level list."""
-    return config["distill"].get(method, {}).get("ipcs", config["ipcs"])
-
-
-def grid_runs(grid):
-    """(set name, IPC, seed) of one entry of config['attention']['masks']: the product of its lists
-    (ratio 0 is the method's plain run, at the entry's IPCs and seeds)."""
-    for method in grid["methods"]:
-        for ipc in grid.get("ipcs") or method_ipcs(method):
-            for seed in grid.get("seeds") or config["seeds"]:
-                for ratio in grid["ratios"]:
-                    if float(ratio) == 0:
-                        yield method, int(ipc), int(seed)
-                        continue
-                    for source in grid["sources"]:
-                        for fill in grid["fills"]:
-                            for shape_text in grid["shapes"]:
-                                shape, q = _shape(shape_text)
-                                for scheme in grid["schemes"]:
-                                    variant = MaskVariant(source, float(ratio), fill, shape, q, scheme).validate()
-                                    yield method_name(method, variant), int(ipc), int(seed)
+    return config_grid.method_ipcs(config, method)
 
 
 def workflow_datasets():
     """The datasets the workflow builds: `datasets` (every plain run), then those only a mask grid names
     (only that grid's runs, with the dataset's whole-dataset network, tables and figures)."""
-    named = [d for grid in config["attention"]["masks"] for d in grid.get("datasets") or []]
-    return list(dict.fromkeys([*config["datasets"], *named]))
+    return config_grid.workflow_datasets(config)
 
 
 def set_runs(dataset):
-    """Every (set name, IPC, seed) the config asks for on ``dataset``, once: coresets and methods at their
-    IPCs and the top-level seeds (datasets in `datasets`), then the runs of every mask grid that applies
-    to it (all of `datasets`, or those in its own `datasets`); in a stable order."""
-    plain = list(config["coreset"]["methods"]) + list(config["distill"]["methods"]) if dataset in config["datasets"] else []
-    runs = [(m, int(ipc), int(seed)) for m in plain for ipc in method_ipcs(m) for seed in config["seeds"]]
-    # a condensation method also on the other networks its distill.<method>.models names (unmasked, its IPCs and seeds)
-    runs += [(on_network(m, model), ipc, seed) for m, ipc, seed in list(runs) if m in config["distill"]["methods"]
-             for model in further_models(m)]
-    for grid in config["attention"]["masks"]:
-        if dataset in (grid.get("datasets") or config["datasets"]):
-            runs.extend(grid_runs(grid))
-    return list(dict.fromkeys(runs))
+    """Every (set name, IPC, seed) the config asks for on ``dataset`` (condense/config_grid.py, which the config
+    check also reads, so a filter is checked against exactly these runs)."""
+    return config_grid.set_runs(config, dataset)
 
 
 def masked_methods(dataset):
@@ -191,8 +158,7 @@ def evaluated(model, method, ipc):
 
 def eval_models():
     """The evaluation networks: eval.models, then those of the official pool eval.pool names (once each)."""
-    pool = EVAL_POOLS.get(config["eval"]["pool"]) if config["eval"]["pool"] else ()
-    return list(dict.fromkeys([*config["eval"]["models"], *pool]))
+    return config_grid.eval_models(config, dict(EVAL_POOLS.items()))
 
 
 def evaluations(dataset):

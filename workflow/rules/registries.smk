@@ -21,6 +21,7 @@ except CondenseError as exc:
     _stop(exc)
 os.environ[PLUGINS_ENV] = ",".join(config.get("plugins") or [])
 
+from condense import config_grid
 from condense.baselines.coreset import SELECTORS
 from condense.data.derived import DERIVATIONS
 from condense.data.sources import DATASETS

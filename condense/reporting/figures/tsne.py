@@ -35,7 +35,7 @@ def embed(net, images: torch.Tensor, batch: int = 500) -> np.ndarray:
 def draw_tsne(paths: list[Path], context: FigureContext):
     from sklearn.manifold import TSNE
 
-    networks = [p for p in paths if isinstance(load_torch(p, what="file"), dict) and "kind" in load_torch(p, what="file")]
+    networks = [p for p in paths if isinstance(load_torch(p, what="t-SNE input"), dict) and "kind" in load_torch(p, what="t-SNE input")]
     sets = [p for p in paths if p not in networks]
     if len(networks) != 1 or not sets:
         raise CondenseError("tsne needs the whole-dataset network (condense full-baseline) and at least one set file")
