@@ -9,6 +9,7 @@ at import, as the workflow imports it.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -159,5 +160,14 @@ def check_filters(config: dict, registered: Registered) -> None:
         made = sorted({ipc for name, ipc in runs if name in entry["methods"]})
         if any(not entry["ipcs"] or ipc in entry["ipcs"] for ipc in made):  # it judges sets here: each IPC must select some
             _check_names(f"{key}.ipcs", entry["ipcs"], made, "an IPC the config makes these sets at")
+        elif entry["methods"]:  # allowed (a profile that cuts the grid inherits it), but never silently
+            print(f"warning: config: {key} judges no set of this config (methods {', '.join(entry['methods'])} at IPCs "
+                  f"{', '.join(map(str, entry['ipcs'])) or 'any'}; sets made: {', '.join(f'{n} IPC {i}' for n, i in runs) or 'none'}); "
+                  "it runs nothing", file=sys.stderr)  # fmt: skip
     _check_names("membership.datasets", config["membership"]["datasets"], workflow_datasets(config), "a dataset the workflow builds")
+    for i, pipeline in enumerate(config["membership"]["pipelines"]):
+        if pipeline.get("source", "set") == "set":
+            _check_names(
+                f"membership.pipelines.{i}.method", [pipeline.get("method")], registered.methods, "a registered method", index=False
+            )
     _check_names("eval.augment", list(config["eval"]["augment"]), registered.methods, "a registered method or coreset", index=False)

@@ -347,7 +347,20 @@ def test_a_profile_that_cuts_the_grid_keeps_the_evaluation_kinds_it_inherits(pap
     paper_config["coreset"]["methods"] = []
     assert check_config(copy.deepcopy(paper_config), SCHEMA)  # dm at IPC 10 only
     paper_config["ipcs"] = [1]
-    assert check_config(paper_config, SCHEMA)  # nothing at IPC 10: the kind judges nothing here
+    assert check_config(paper_config, SCHEMA)  # nothing at IPC 10: the kind judges nothing here ...
+
+
+def test_a_kind_that_judges_nothing_is_allowed_but_said(paper_config, capsys):
+    paper_config["evaluations"] = {"continual": {"methods": ["dm"], "ipcs": [7]}}  # DM never runs at IPC 7
+    assert check_config(paper_config, SCHEMA)
+    err = capsys.readouterr().err
+    assert "warning: config: evaluations.continual judges no set of this config" in err and "it runs nothing" in err
+
+
+def test_a_membership_pipeline_of_an_unregistered_or_missing_method_stops_the_config(paper_config):
+    paper_config["membership"] = {"datasets": [], "pipelines": [{"source": "set", "ipc": 10}]}
+    with pytest.raises(CondenseError, match="membership.pipelines.0.method"):
+        check_config(paper_config, SCHEMA)
 
 
 def test_an_export_that_cannot_take_the_earlier_ones_place_puts_it_back(data_file, tmp_path, capsys, monkeypatch):
