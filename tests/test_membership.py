@@ -196,10 +196,24 @@ def test_the_images_that_initialised_a_set_leak_and_the_other_members_do_not(noi
     assert record.method == "dm" and record.ipc == 2 and record.settings["condensation"]["iterations"] == 0
 
 
+def test_dp_sgd_targets_leak_less_than_the_same_half_trained_plainly_and_spend_their_epsilon(noise_data, tmp_path):
+    plain = membership(noise_data, tmp_path / "half.json", "--source", "half")
+    private = membership(noise_data, tmp_path / "dp.json", "--source", "dpsgd", "--epsilon", "1", "--train-lr", "0.1")
+    assert private.label == "DP-SGD ε 1 (half)" and private.ipc is None
+    dp = private.settings["dp"]
+    assert dp["epsilon"] == 1 and dp["delta"] == 1e-5 and 0.9 < dp["epsilon_spent"] <= 1.0 + 1e-6
+    assert plain.auc > 0.95 and private.auc < 0.65  # noise data: only memorising leaks, and DP-SGD at ε 1 cannot memorise
+    again = membership(noise_data, tmp_path / "dp2.json", "--source", "dpsgd", "--epsilon", "1", "--train-lr", "0.1")
+    assert again.auc == private.auc  # deterministic per seed
+
+
 @pytest.mark.parametrize(
     "extra, needle",
     [
         (["--shadows", "7"], "--shadows 7: give an even number of at least 6"),
+        (["--source", "dpsgd"], "--epsilon goes with --source dpsgd"),
+        (["--source", "half", "--epsilon", "2"], "--epsilon goes with --source dpsgd"),
+        (["--source", "half", "--query-shift", "8"], "--query-shift 8 is not below half the image size"),
         (["--source", "random", "--ipc", "9"], "fewer than --ipc 9; raise --pool-per-class or lower --ipc"),
     ],
 )

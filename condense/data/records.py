@@ -365,9 +365,11 @@ class MembershipRecord:
 
     @property
     def label(self) -> str:
-        """'dm IPC 10', 'random IPC 10' or 'half of the pool'."""
+        """'dm IPC 10', 'random IPC 10', 'half of the pool' or 'DP-SGD ε 4 (half)'."""
         if self.source == "half":
             return "half of the pool"
+        if self.source == "dpsgd":
+            return f"DP-SGD ε {self.settings['dp']['epsilon']:g} (half)"
         return f"{self.method if self.source == 'set' else 'random'} IPC {self.ipc}"
 
     def save(self, path: str | Path) -> None:

@@ -7,7 +7,8 @@ network trained on a condensed set reveals which real images were in the data it
    pool image in exactly K/2 of them, drawn independently per image (:func:`condense.evaluations.lira.keep_matrix`);
 2. each shadow's half is turned into what its network trains on: ``set`` condenses it with ``--method`` at
    ``--ipc`` (the method's settings flags as in ``condense distill``), ``random`` draws ``--ipc`` real images
-   per class from it, ``half`` keeps all of it; a fresh ``--model`` network trains on that with the reference
+   per class from it, ``half`` keeps all of it, ``dpsgd`` keeps all of it and trains with DP-SGD at ``--epsilon``
+   (Opacus; :mod:`condense.training.dp_sgd`), the privacy baseline; a fresh ``--model`` network trains on that with the reference
    protocol (``--train-*``) and gives every pool image's logit confidence;
 3. every pool image is queried as it is and, as the paper, as augmented views (``--query-mirror``: its mirror
    image where the dataset's classes survive a flip; ``--query-shift S``: shifts by ±S pixels);
@@ -36,7 +37,7 @@ from pathlib import Path
 import torch
 
 from ..core.accel import EAGER
-from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE
+from ..core.checks import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Bounds
 from ..core.errors import CondenseError
 from ..core.fileio import save_torch
 from ..core.paths import INPUT, OUTPUT
@@ -51,13 +52,14 @@ from ..methods.loop import FiniteGuard, LoopState, Run, condense
 from ..methods.problem import Problem
 from ..methods.spec import RUN_FIELDS
 from ..models.classifiers import build_model
+from ..training.dp_sgd import DPSettings, private_model, train_dp
 from ..training.evaluation import train_network
 from ..training.loop import accuracy
 from ..training.protocol import TrainSettings
 from ._args import add_common_arguments, add_number, add_path, add_settings_arguments, given_settings
 
 log = logging.getLogger("condense.membership")
-SOURCES = ("set", "random", "half")
+SOURCES = ("set", "random", "half", "dpsgd")
 FPRS = (0.01, 0.001)
 ROC_POINTS = 400  # the stored curve, thinned log-uniformly in FPR
 SCORES_SUFFIX = ".scores.pt"
@@ -72,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_path(parser, "--data", INPUT, required=True, help="dataset file from `condense download`")
     parser.add_argument("--source", choices=SOURCES, default="set",
                         help="what each target network trains on: a set condensed from its half (set), a random real subset of "
-                        "the same IPC (random) or the whole half (half)")  # fmt: skip
+                        "the same IPC (random), the whole half (half), or the whole half with DP-SGD at --epsilon (dpsgd)")  # fmt: skip
     parser.add_argument("--method", default="dm", help=f"condensation method for --source set: {', '.join(METHODS.names())}")
     add_number(parser, "--ipc", int, AT_LEAST_ONE, default=10, help="images per class of the set or random subset (default 10)")
     parser.add_argument("--condense-model", default="convnet", help="network the method matches with (default convnet)")
@@ -88,6 +90,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_number(parser, "--train-batch-size", int, AT_LEAST_ONE, default=256, help="target training batch (default 256)")
     add_number(parser, "--test-per-class", int, NON_NEGATIVE, default=200,
                help="test images per class for the targets' accuracy (0 = all; default 200)")  # fmt: skip
+    add_number(parser, "--epsilon", float, POSITIVE, default=None, help="--source dpsgd: the target ε of each network's training")
+    add_number(parser, "--delta", float, Bounds(low=0, high=1, open_low=True), default=1e-5, help="--source dpsgd: δ (default 1e-5)")
+    add_number(parser, "--max-grad-norm", float, POSITIVE, default=1.0, help="--source dpsgd: per-example clipping bound (default 1.0)")
     parser.add_argument("--query-mirror", choices=["auto", "yes", "no"], default="auto",
                         help="also query each image's mirror image (auto: where the dataset's classes survive a flip)")  # fmt: skip
     add_number(parser, "--query-shift", int, NON_NEGATIVE, default=0,
@@ -178,9 +183,17 @@ def attack_summary(scores: torch.Tensor, members: torch.Tensor, resamples: int =
 def run(args: argparse.Namespace) -> None:
     if args.shadows % 2 or args.shadows < 6:
         raise CondenseError(f"--shadows {args.shadows}: give an even number of at least 6 (each image IN for half of them)")
+    if (args.source == "dpsgd") != (args.epsilon is not None):
+        raise CondenseError("--epsilon goes with --source dpsgd and only with it; give both or neither")
     fixed = args.shadows < 64 if args.fixed_variance == "auto" else args.fixed_variance == "yes"
     device = resolve_device(args.device)
     data = load_data(args.data, device)
+    mirror = data.traits.flip_safe if args.query_mirror == "auto" else args.query_mirror == "yes"
+    if args.query_shift * 2 >= min(data.im_size):
+        raise CondenseError(
+            f"--query-shift {args.query_shift} is not below half the image size {tuple(data.im_size)}; give a smaller shift"
+        )
+    views = query_views(mirror, args.query_shift)
     spec = settings = None
     if args.source == "set":
         spec = METHODS.get(args.method)
@@ -193,20 +206,17 @@ def run(args: argparse.Namespace) -> None:
     pool_images, pool_labels = data.train_images[pool], data.train_labels[pool]
     keep = keep_matrix(pool_labels.cpu(), args.shadows, make_generator(derive_seed(args.seed, 2)))
     fewest = min(int((keep[k] & (pool_labels.cpu() == c)).sum()) for k in range(args.shadows) for c in range(data.num_classes))
-    if args.source != "half" and fewest < args.ipc:
+    if args.source in ("set", "random") and fewest < args.ipc:
         raise CondenseError(f"a shadow's half holds only {fewest} images of some class, fewer than --ipc {args.ipc}; "
                             "raise --pool-per-class or lower --ipc")  # fmt: skip
     test = subset_per_class(data.test_labels, args.test_per_class, data.num_classes, make_generator(0), flag="--test-per-class")
-    mirror = data.traits.flip_safe if args.query_mirror == "auto" else args.query_mirror == "yes"
-    if args.query_shift * 2 >= min(data.im_size):
-        raise CondenseError(
-            f"--query-shift {args.query_shift} is not below half the image size {tuple(data.im_size)}; give a smaller shift"
-        )
-    views = query_views(mirror, args.query_shift)
+    dp = DPSettings(args.epsilon, args.delta, args.max_grad_norm) if args.source == "dpsgd" else None
+    if dp is not None:
+        private_model(build_model(args.model, data.channel, data.num_classes, data.im_size))  # Opacus missing: fail before any work
     started = time.perf_counter()
     conf = torch.zeros((*keep.shape, len(views)), dtype=torch.float64)
     init = torch.zeros(keep.shape, dtype=torch.bool)
-    accs = []
+    accs, spent = [], []  # spent: the ε each DP-SGD network's accountant reached
     for k in range(args.shadows):
         shadow_seed = derive_seed(args.seed, 3, k)
         members = pool[keep[k].to(pool.device)]
@@ -222,7 +232,11 @@ def run(args: argparse.Namespace) -> None:
         net_seed = derive_seed(shadow_seed, 0)
         torch.manual_seed(net_seed)
         net = build_model(args.model, data.channel, data.num_classes, data.im_size).to(device)
-        train_network(net, images, labels, train, make_generator(net_seed), desc=f"shadow {k + 1}/{args.shadows}")
+        if dp is None:
+            train_network(net, images, labels, train, make_generator(net_seed), desc=f"shadow {k + 1}/{args.shadows}")
+        else:
+            net = private_model(net).to(device)
+            spent.append(train_dp(net, images, labels, train, dp, make_generator(net_seed))["epsilon"])
         conf[k] = confidences(net, pool_images, pool_labels, views)
         if not torch.isfinite(conf[k]).all():
             raise CondenseError(f"shadow {k + 1}'s network gives non-finite confidences (it diverged); lower --train-lr and rerun")
@@ -243,9 +257,10 @@ def run(args: argparse.Namespace) -> None:
         }
     record = MembershipRecord(
         dataset=data.name, source=args.source, method=args.method if args.source == "set" else None,
-        ipc=None if args.source == "half" else args.ipc, model=args.model, shadows=args.shadows,
+        ipc=args.ipc if args.source in ("set", "random") else None, model=args.model, shadows=args.shadows,
         pool_per_class=args.pool_per_class, fixed_variance=fixed, seed=args.seed,
-        settings={"condensation": settings.to_dict() if settings else None, "training": train.to_dict()},
+        settings={"condensation": settings.to_dict() if settings else None, "training": train.to_dict(),
+                  "dp": None if dp is None else {**dp.to_dict(), "epsilon_spent": max(spent)}},
         auc=attack["auc"], tpr=attack["tpr"], roc=attack["roc"], intervals=attack["intervals"],
         offline={key: offline[key] for key in ("auc", "tpr", "intervals")},
         queries=[{"mirror": m, "dy": dy, "dx": dx} for m, dy, dx in views], bootstrap=args.bootstrap,
