@@ -7,9 +7,15 @@ on a marker path, so the payload running would leave the marker behind.
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import pathlib
+import pickle
+import re
+import tarfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import make_stored_dataset
@@ -18,6 +24,8 @@ import condense.models.fcn as fcn
 from condense.cli import main
 from condense.core.errors import CondenseError
 from condense.core.fileio import save_torch
+from condense.data.cifar_pickles import RestrictedUnpickler, restricted_load
+from condense.data.fixtures import MD5_FILE, tar_gz, write_fixture
 from condense.models.fcn import build_fcn
 from condense.models.hub_weights import load_published_state, published_sha256_prefix, verify_sha256_prefix
 
@@ -155,3 +163,54 @@ def test_the_expected_hash_comes_from_the_published_file_name(tmp_path):
         verify_sha256_prefix(blob, "00000000", "fix")
     with pytest.raises(CondenseError, match="carries no sha256 prefix"):
         load_published_state("https://example.org/models/resnet18.pth", what="weights")
+
+
+# --------------------------------------------------------------------------- 2. CIFAR batches
+
+
+def tampered_cifar_mirror(tmp_path: Path, marker: Path) -> Path:
+    """A CIFAR-10 fixture whose data_batch_1 also carries a payload, with an md5.json that approves it."""
+    mirror = tmp_path / "mirror"
+    write_fixture("cifar10", mirror, per_class=1, test_per_class=1, seed=0)
+    archive = mirror / "cifar-10-python.tar.gz"
+    with tarfile.open(archive) as tar:
+        inner = {m.name.split("/", 1)[1]: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+    rows = np.zeros((2, 3072), dtype=np.uint8)
+    inner["data_batch_1"] = pickle.dumps({"data": rows, "labels": [0, 1], "filenames": [], "x": Payload(marker)}, protocol=2)
+    archive.write_bytes(tar_gz("cifar-10-batches-py", inner))
+    md5s = json.loads((mirror / MD5_FILE).read_text())
+    md5s["data_batch_1"] = hashlib.md5(inner["data_batch_1"]).hexdigest()
+    md5s[archive.name] = hashlib.md5(archive.read_bytes()).hexdigest()
+    (mirror / MD5_FILE).write_text(json.dumps(md5s))
+    return mirror
+
+
+def test_a_cifar_archive_approved_by_md5_file_cannot_run_code(tmp_path, capsys):
+    marker = tmp_path / "ran"
+    mirror = tampered_cifar_mirror(tmp_path, marker)
+    out = tmp_path / "data.pt"
+    argv = ["download", "--dataset", "cifar10", "--out", str(out), "--root", str(tmp_path / "root")]
+    assert main([*argv, "--mirror", str(mirror), "--md5-file", str(mirror / MD5_FILE), "--quiet"]) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and "data_batch_1 asks to import" in lines[0], lines
+    assert not marker.exists() and not out.exists()
+
+
+@pytest.mark.parametrize(
+    "module, name",
+    [("os", "system"), ("posix", "system"), ("builtins", "eval"), ("__builtin__", "getattr"), ("pathlib", "Path"), ("numpy", "load")],
+)
+def test_the_restricted_unpickler_imports_only_numpy_array_rebuilders(module, name):
+    blob = b"\x80\x02c" + f"{module}\n{name}\n".encode() + b"."
+    with pytest.raises(CondenseError, match=rf"^batch asks to import {re.escape(module)}\.{re.escape(name)}, which"):
+        restricted_load(io.BytesIO(blob), "batch")
+
+
+def test_the_restricted_unpickler_reads_arrays_pickled_by_this_numpy():
+    """numpy 2 names numpy._core.multiarray._reconstruct (the original files: numpy.core); protocol 4, as Python 3's
+    protocol 2 would store the bytes through _codecs.encode, which no CIFAR batch needs."""
+    rows = np.arange(2 * 3072, dtype=np.uint8).reshape(2, 3072) % 251
+    blob = pickle.dumps({"data": rows, "labels": [3, 4]}, protocol=4)
+    assert b"numpy._core.multiarray" in blob
+    loaded = RestrictedUnpickler(io.BytesIO(blob), "batch").load()
+    assert np.array_equal(loaded["data"], rows) and loaded["data"].dtype == np.uint8 and loaded["labels"] == [3, 4]
