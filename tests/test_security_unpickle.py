@@ -7,11 +7,13 @@ on a marker path, so the payload running would leave the marker behind.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import json
 import pathlib
 import pickle
 import re
+import sys
 import tarfile
 from pathlib import Path
 
@@ -214,3 +216,29 @@ def test_the_restricted_unpickler_reads_arrays_pickled_by_this_numpy():
     assert b"numpy._core.multiarray" in blob
     loaded = RestrictedUnpickler(io.BytesIO(blob), "batch").load()
     assert np.array_equal(loaded["data"], rows) and loaded["data"].dtype == np.uint8 and loaded["labels"] == [3, 4]
+
+
+# --------------------------------------------------------------------------- 3. compare_results.py
+
+
+def compare_results(argv: list[str], monkeypatch) -> int:
+    spec = importlib.util.spec_from_file_location("compare_results", REPO / "workflow" / "scripts" / "compare_results.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(sys, "argv", ["compare_results.py", *argv])
+    return module.main()
+
+
+def test_compare_results_refuses_a_crafted_pt_and_compares_real_ones(tmp_path, monkeypatch, capsys):
+    marker = tmp_path / "ran"
+    old, new = tmp_path / "old", tmp_path / "new"
+    for root in (old, new):
+        save_torch({"images": torch.ones(2, 3), "meta": {"seed": 0}}, root / "sets" / "good.pt")
+    assert compare_results([str(old), str(new)], monkeypatch) == 0
+    assert "no tensor, number or table differs" in capsys.readouterr().out
+    for root in (old, new):
+        torch.save({"images": Payload(marker)}, root / "sets" / "crafted.pt")
+    assert compare_results([str(old), str(new)], monkeypatch) == 1
+    out = capsys.readouterr().out
+    assert "not loadable (a .pt must load with weights_only=True" in out and "sets/crafted.pt" in out
+    assert not marker.exists()
