@@ -6,6 +6,7 @@ on a marker path, so the payload running would leave the marker behind.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import io
@@ -15,6 +16,7 @@ import pickle
 import re
 import sys
 import tarfile
+import tokenize
 from pathlib import Path
 
 import numpy as np
@@ -242,3 +244,152 @@ def test_compare_results_refuses_a_crafted_pt_and_compares_real_ones(tmp_path, m
     out = capsys.readouterr().out
     assert "not loadable (a .pt must load with weights_only=True" in out and "sets/crafted.pt" in out
     assert not marker.exists()
+
+
+# --------------------------------------------------------------------------- 4. the scan
+
+SCANNED = ("condense", "workflow", "benchmarks", "tests", "Snakefile")
+SCANNED_SUFFIXES = {".py", ".smk", ".sh"}
+RESTRICTED_UNPICKLER = "condense/data/cifar_pickles.py"  # the one module that may unpickle
+THIS_FILE = "tests/test_security_unpickle.py"  # holds the patterns below as code
+
+ANYWHERE = {
+    r"weights_only\s*=\s*False": "a full unpickle (weights_only=False)",
+    r"\bload_state_dict_from_url\b": "torch.hub's loader (unpickles a cached file with weights_only=False, unchecked)",
+    r"\btorch\s*\.\s*hub\s*\.\s*load\s*\(": "torch.hub.load (runs a repository's hubconf.py)",
+    r"\.\s*get_state_dict\s*\(": "torchvision's weights API (load_state_dict_from_url underneath)",
+    r"\b\w+_Weights\s*\.\s*[A-Z0-9_]+\b(?!\s*\.\s*url\b)": "a torchvision weights enum (only its .url may be read)",
+    r"\bweights\s*=\s*['\"]": "torchvision weights by name (downloads and unpickles them)",
+    r"\bpretrained\s*=\s*True\b": "torchvision's pretrained=True (the weights API)",
+    r"allow_pickle\s*=\s*True": "numpy.load(allow_pickle=True)",
+    r"\bjoblib\b": "joblib (pickle underneath)",
+    r"\bdill\b": "dill (pickle underneath)",
+    r"\bread_pickle\b": "pandas.read_pickle",
+    r"\btorch\s*\.\s*jit\s*\.\s*load\b": "torch.jit.load (runs TorchScript code)",
+    r"\b(add_)?safe_globals\b": "widening what weights_only=True may import",
+    r"\bfrom\s+torch(\s*\.\s*serialization)?\s+import\b.*\bload\b": "torch.load imported by name (its calls escape the check)",
+}
+# Reviewed exceptions, by file and kind: official result files store accuracies as numpy floats, so reading them
+# lets weights_only=True also build numpy scalars and dtypes (constructors of plain values, no callable from data).
+REVIEWED = {("condense/data/set_formats.py", "widening what weights_only=True may import")}
+OUTSIDE_RESTRICTED_UNPICKLER = {
+    r"\b(c?[Pp]ickle|_pickle)\s*\.\s*(load|loads|Unpickler)\b": "pickle.load/loads/Unpickler",
+    r"\bfrom\s+(c?[Pp]ickle|_pickle)\s+import\b.*\b(load|loads|Unpickler)\b": "pickle.load/loads/Unpickler",
+    r"(?<![\w.])Unpickler\b": "an Unpickler",
+    r"\b(shelve|marshal)\b": "shelve/marshal",
+}
+
+
+def code_lines(path: Path) -> dict[int, str]:
+    """{line number: its code} for a Python file without comments or docstrings (prose may name what code may not
+    call); other files (shell) as they are."""
+    text = path.read_text(errors="replace")
+    if path.suffix == ".sh":
+        return dict(enumerate(text.splitlines(), start=1))
+    lines: dict[int, list[str]] = {}
+    starts_statement = True  # a string that starts a statement is a docstring (or a no-op): prose, not code
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        if tok.type in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
+            starts_statement = True
+            continue
+        if tok.type in (tokenize.COMMENT, tokenize.NL) or (tok.type == tokenize.STRING and starts_statement):
+            continue
+        starts_statement = False
+        lines.setdefault(tok.start[0], []).append(tok.string)
+    return {n: " ".join(parts) for n, parts in lines.items()}
+
+
+def unsafe_torch_loads(path: Path) -> list[int]:
+    """Lines of ``torch.load`` (or ``torch.serialization.load``) not called with the literal ``weights_only=True``."""
+    tree = ast.parse(path.read_text())
+    safe = {
+        id(node.func)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and any(k.arg == "weights_only" and isinstance(k.value, ast.Constant) and k.value.value is True for k in node.keywords)
+    }
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and node.attr == "load"
+        and ast.unparse(node.value) in ("torch", "torch.serialization")
+        and id(node) not in safe
+    ]
+
+
+def offenders(root: Path, files: list[Path]) -> list[str]:
+    found = []
+    for path in files:
+        rel = path.relative_to(root).as_posix()
+        patterns = dict(ANYWHERE)
+        if rel != RESTRICTED_UNPICKLER:
+            patterns.update(OUTSIDE_RESTRICTED_UNPICKLER)
+        for number, code in sorted(code_lines(path).items()):
+            for pattern, what in patterns.items():
+                if re.search(pattern, code) and (rel, what) not in REVIEWED:
+                    found.append(f"{rel}:{number}: {what}")
+        if path.suffix == ".py":
+            found += [f"{rel}:{number}: torch.load without weights_only=True" for number in unsafe_torch_loads(path)]
+        elif path.suffix == ".sh":
+            found += [
+                f"{rel}:{n}: torch.load without weights_only=True"
+                for n, code in code_lines(path).items()
+                if re.search(r"torch\s*\.\s*load\s*\(", code) and "weights_only=True" not in code
+            ]
+    return found
+
+
+def scanned_files(root: Path) -> list[Path]:
+    files = []
+    for top in SCANNED:
+        base = root / top
+        candidates = [base] if base.is_file() else base.rglob("*")
+        for path in candidates:
+            rel = path.relative_to(root)
+            if not path.is_file() or any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
+                continue  # .venv, benchmarks/.official (third-party checkouts, not run as ours), caches
+            if (path.suffix in SCANNED_SUFFIXES or path.name == "Snakefile") and rel.as_posix() != THIS_FILE:
+                files.append(path)
+    return sorted(files)
+
+
+def test_no_code_in_the_tree_unpickles_outside_the_restricted_unpickler():
+    files = scanned_files(REPO)
+    assert len(files) > 50 and REPO / "condense" / "models" / "fcn.py" in files and REPO / "Snakefile" in files
+    assert offenders(REPO, files) == []
+
+
+def test_the_scan_reports_each_offender_by_file_and_line(tmp_path):
+    bad = tmp_path / "workflow" / "scripts" / "bad.py"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(
+        '"""Docstrings may say torch.load(p, weights_only=False) and pickle.load."""\n'
+        "import pickle\n"
+        "import torch\n"
+        "a = torch.load(\n    'x.pt',\n)  # comments may say weights_only=False\n"
+        "b = torch.load('x.pt', weights_only=True)\n"
+        "c = pickle.loads(b'')\n"
+        "d = torch.hub.load_state_dict_from_url('u')\n"
+        "e = torch.load('x.pt', map_location='cpu', weights_only=False)\n"
+        "f = ResNet18_Weights.IMAGENET1K_V1.get_state_dict()\n"
+        "g = ResNet18_Weights.IMAGENET1K_V1.url\n"
+        "from torch import load\n"
+    )
+    shell = tmp_path / "benchmarks" / "run.sh"
+    shell.parent.mkdir(parents=True)
+    shell.write_text("python -c 'import torch; torch.load(\"x.pt\")'\n")
+    found = offenders(tmp_path, scanned_files(tmp_path))
+    assert sorted(found) == sorted(
+        [
+            "workflow/scripts/bad.py:4: torch.load without weights_only=True",
+            "workflow/scripts/bad.py:8: pickle.load/loads/Unpickler",
+            "workflow/scripts/bad.py:9: torch.hub's loader (unpickles a cached file with weights_only=False, unchecked)",
+            "workflow/scripts/bad.py:10: a full unpickle (weights_only=False)",
+            "workflow/scripts/bad.py:10: torch.load without weights_only=True",
+            "workflow/scripts/bad.py:11: torchvision's weights API (load_state_dict_from_url underneath)",
+            "workflow/scripts/bad.py:11: a torchvision weights enum (only its .url may be read)",
+            "workflow/scripts/bad.py:13: torch.load imported by name (its calls escape the check)",
+            "benchmarks/run.sh:1: torch.load without weights_only=True",
+        ]
+    ), found
