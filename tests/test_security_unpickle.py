@@ -172,6 +172,12 @@ def test_the_expected_hash_comes_from_the_published_file_name(tmp_path):
 # --------------------------------------------------------------------------- 2. CIFAR batches
 
 
+def approve(mirror: Path, archive: Path) -> None:
+    md5s = json.loads((mirror / MD5_FILE).read_text())
+    md5s[archive.name] = hashlib.md5(archive.read_bytes()).hexdigest()
+    (mirror / MD5_FILE).write_text(json.dumps(md5s))
+
+
 def tampered_cifar_mirror(tmp_path: Path, marker: Path) -> Path:
     """A CIFAR-10 fixture whose data_batch_1 also carries a payload, with an md5.json that approves it."""
     mirror = tmp_path / "mirror"
@@ -184,8 +190,8 @@ def tampered_cifar_mirror(tmp_path: Path, marker: Path) -> Path:
     archive.write_bytes(tar_gz("cifar-10-batches-py", inner))
     md5s = json.loads((mirror / MD5_FILE).read_text())
     md5s["data_batch_1"] = hashlib.md5(inner["data_batch_1"]).hexdigest()
-    md5s[archive.name] = hashlib.md5(archive.read_bytes()).hexdigest()
     (mirror / MD5_FILE).write_text(json.dumps(md5s))
+    approve(mirror, archive)
     return mirror
 
 
@@ -198,6 +204,41 @@ def test_a_cifar_archive_approved_by_md5_file_cannot_run_code(tmp_path, capsys):
     lines = error_lines(capsys)
     assert len(lines) == 1 and "data_batch_1 asks to import" in lines[0], lines
     assert not marker.exists() and not out.exists()
+
+
+@pytest.mark.parametrize("kind", ["dotdot", "symlink"])
+def test_a_cifar_archive_approved_by_md5_file_cannot_write_outside_its_folder(tmp_path, capsys, kind):
+    """A member ``../../x`` (or a symlink pointing out, then a file through it) must not be extracted: a file
+    planted outside (a .pth in site-packages) would run code at the next interpreter start."""
+    mirror = tmp_path / "mirror"
+    write_fixture("cifar10", mirror, per_class=1, test_per_class=1, seed=0)
+    archive = mirror / "cifar-10-python.tar.gz"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    with tarfile.open(archive) as tar:
+        members = [(m, tar.extractfile(m).read() if m.isfile() else None) for m in tar.getmembers()]
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for member, data in members:
+            tar.addfile(member, io.BytesIO(data) if data is not None else None)
+        if kind == "dotdot":
+            evil = tarfile.TarInfo("cifar-10-batches-py/../../../outside/planted.pth")
+        else:
+            link = tarfile.TarInfo("cifar-10-batches-py/out")
+            link.type, link.linkname = tarfile.SYMTYPE, str(outside)
+            tar.addfile(link)
+            evil = tarfile.TarInfo("cifar-10-batches-py/out/planted.pth")
+        evil.size = 5
+        tar.addfile(evil, io.BytesIO(b"x = 1"))
+    archive.write_bytes(buf.getvalue())
+    approve(mirror, archive)
+    out, root = tmp_path / "data.pt", tmp_path / "root"
+    argv = ["download", "--dataset", "cifar10", "--out", str(out), "--root", str(root), "--mirror", str(mirror)]
+    assert main([*argv, "--md5-file", str(mirror / MD5_FILE), "--quiet"]) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and "nothing was extracted" in lines[0], lines
+    assert list(outside.iterdir()) == [] and not out.exists()
+    assert [p.name for p in root.iterdir()] == []  # the extraction folder is gone too
 
 
 @pytest.mark.parametrize(

@@ -51,6 +51,7 @@ from ..core.errors import CondenseError
 from ..core.fileio import read_json
 from ..core.registry import Registry
 from ..core.runtime import log
+from .archives import extract_tar
 from .augment import strategy_for
 from .cifar_pickles import read_cifar_split
 from .traits import DatasetTraits
@@ -157,12 +158,7 @@ class CifarFormat(StorageFormat):
     def place(self, cls, found, root):
         archive = found[cls.filename]
         with tempfile.TemporaryDirectory(dir=root, prefix=".extract-") as tmp:
-            try:
-                from torchvision.datasets.utils import extract_archive
-
-                extract_archive(str(archive), tmp)
-            except Exception as exc:  # tarfile/gzip raise many types for damaged archives
-                raise CondenseError(f"cannot extract {archive} ({_short(exc)}); replace it with an intact copy") from None
+            extract_tar(archive, Path(tmp))  # not torchvision's extract_archive: members may not leave the folder
             src = Path(tmp) / cls.base_folder
             problems = self._problems(cls, Path(tmp))
             if problems:
@@ -173,12 +169,13 @@ class CifarFormat(StorageFormat):
             _replace_file(src, root / cls.base_folder)
 
     def read_split(self, cls, root, train, download):
-        # torchvision's CIFAR10.__init__ step by step (download, digests, batches), with the pickle step restricted
+        # torchvision's CIFAR10.__init__ step by step (download, digests, batches), with extraction and unpickling restricted
         problems = self._problems(cls, root)
         if download and problems:
-            from torchvision.datasets.utils import download_and_extract_archive
+            from torchvision.datasets.utils import download_url
 
-            download_and_extract_archive(cls.url, str(root), filename=cls.filename, md5=cls.tgz_md5)  # checks tgz_md5
+            download_url(cls.url, str(root), filename=cls.filename, md5=cls.tgz_md5)  # raises unless the md5 matches
+            extract_tar(root / cls.filename, root)
             problems = self._problems(cls, root)
         if problems:
             raise CondenseError(
