@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import pickle
 import shutil
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import torchvision
 from condense.cli import main
 from condense.core.errors import CondenseError
 from condense.core.fileio import load_torch
+from condense.data.cifar_pickles import RestrictedUnpickler
 from condense.data.fixtures import MD5_FILE, write_fixture
 from condense.data.sources import DATASETS, get_spec, prepare
 
@@ -89,8 +89,8 @@ def test_cifar_pickles_have_original_python2_keys(fixtures):
     """Like the real files: keys load as b'data' with encoding='bytes' (the CIFAR website's recipe)."""
     mirror, written = fixtures["cifar100"]
     with tarfile.open(mirror / "cifar-100-python.tar.gz") as tar:
-        train = pickle.loads(tar.extractfile("cifar-100-python/train").read(), encoding="bytes")
-        meta = pickle.loads(tar.extractfile("cifar-100-python/meta").read(), encoding="bytes")
+        train = RestrictedUnpickler(tar.extractfile("cifar-100-python/train"), "train", encoding="bytes").load()
+        meta = RestrictedUnpickler(tar.extractfile("cifar-100-python/meta"), "meta", encoding="bytes").load()
     assert {b"data", b"fine_labels", b"coarse_labels", b"filenames", b"batch_label"} <= set(train)
     assert train[b"data"].dtype.name == "uint8" and train[b"data"].shape == (100 * PER_CLASS, 3072)
     assert [n.decode() for n in meta[b"fine_label_names"]] == written["classes"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -436,15 +435,24 @@ def test_maps_of_another_dataset_are_a_one_line_error(mask_inputs, tmp_path, cap
 
 
 def test_imagenet_weights_come_from_the_torch_cache_without_a_download(tmp_path, monkeypatch):
-    from torchvision.models import ResNet18_Weights, resnet18
+    import hashlib
 
+    from torchvision.models import resnet18
+
+    import condense.models.fcn as fcn
     from condense.models.fcn import build_fcn
 
     torch.manual_seed(3)
     reference = resnet18(weights=None)
     cache = tmp_path / "hub" / "checkpoints"
     cache.mkdir(parents=True)
-    torch.save(reference.state_dict(), cache / Path(ResNet18_Weights.IMAGENET1K_V1.url).name)
+    # The cached file must carry the sha256 prefix its published name states (a random net cannot have
+    # f37072fd's), so publish it under a name that carries its own prefix.
+    staged = tmp_path / "staged.pth"
+    torch.save(reference.state_dict(), staged)
+    name = f"resnet18-{hashlib.sha256(staged.read_bytes()).hexdigest()[:8]}.pth"
+    staged.rename(cache / name)
+    monkeypatch.setattr(fcn, "resnet18_imagenet_url", lambda: f"https://download.pytorch.org/models/{name}")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setattr(torch.hub, "_hub_dir", None, raising=False)
 
@@ -454,9 +462,9 @@ def test_imagenet_weights_come_from_the_torch_cache_without_a_download(tmp_path,
     monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
     net = build_fcn("resnet18_fcn", 3, 10, (32, 32), pretrained="imagenet")
     assert torch.equal(net.body.layer2[0].conv1.weight, reference.layer2[0].conv1.weight)
-    (cache / Path(ResNet18_Weights.IMAGENET1K_V1.url).name).unlink()
+    (cache / name).unlink()
     monkeypatch.setattr(torch.hub, "download_url_to_file", lambda *a, **k: (_ for _ in ()).throw(OSError("no network")))
-    with pytest.raises(CondenseError, match="copy resnet18-f37072fd.pth"):
+    with pytest.raises(CondenseError, match=f"copy the official file .*{name}"):
         build_fcn("resnet18_fcn", 3, 10, (32, 32), pretrained="imagenet")
 
 

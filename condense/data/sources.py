@@ -51,7 +51,9 @@ from ..core.errors import CondenseError
 from ..core.fileio import read_json
 from ..core.registry import Registry
 from ..core.runtime import log
+from .archives import extract_tar
 from .augment import strategy_for
+from .cifar_pickles import read_cifar_split
 from .traits import DatasetTraits
 
 FORMAT = 1
@@ -122,6 +124,11 @@ class StorageFormat:
         """Put the verified mirror files where ``cls(root, download=False)`` reads them."""
         raise NotImplementedError
 
+    def read_split(self, cls: type, root: Path, train: bool, download: bool) -> Any:
+        """One split as torchvision's dataset object (or an object with the attributes that
+        :meth:`to_tensors` and :meth:`class_names` read), downloading first when asked."""
+        return cls(str(root), download=download, **self.split_kwargs(train))
+
     def to_tensors(self, ds: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """(uint8 N×C×H×W images, int64 labels) from a loaded torchvision dataset."""
         raise NotImplementedError
@@ -132,7 +139,9 @@ class StorageFormat:
 
 
 class CifarFormat(StorageFormat):
-    """CIFAR-10/100: one ``.tar.gz`` of python pickles; torchvision re-checks every extracted file's MD5."""
+    """CIFAR-10/100: one ``.tar.gz`` of python pickles. Every extracted file's MD5 is checked, and the batches are
+    read by :mod:`condense.data.cifar_pickles` (a restricted unpickler), never by torchvision's ``pickle.load``:
+    an archive approved by ``--md5-file`` is trusted for its bytes, not to run code."""
 
     def override(self, cls: type, md5s: Mapping[str, str]) -> type:
         attrs: dict[str, Any] = {}
@@ -156,29 +165,42 @@ class CifarFormat(StorageFormat):
     def place(self, cls, found, root):
         archive = found[cls.filename]
         with tempfile.TemporaryDirectory(dir=root, prefix=".extract-") as tmp:
-            try:
-                from torchvision.datasets.utils import extract_archive
-
-                extract_archive(str(archive), tmp)
-            except Exception as exc:  # tarfile/gzip raise many types for damaged archives
-                _reraise_write_error(exc)
-                raise CondenseError(f"cannot extract {archive} ({_short(exc)}); replace it with an intact copy") from None
+            extract_tar(archive, Path(tmp))  # not torchvision's extract_archive: members may not leave the folder
             src = Path(tmp) / cls.base_folder
-            problems = []
-            for name, md5 in self.inner_files(cls):
-                path = src / name
-                if not path.is_file():
-                    problems.append(f"{cls.base_folder}/{name} is missing")
-                else:
-                    actual = _md5(path)
-                    if actual != md5:
-                        problems.append(f"{cls.base_folder}/{name} has md5 {actual}, expected {md5}")
+            problems = self._problems(cls, Path(tmp))
             if problems:
                 raise CondenseError(
                     f"archive {archive} passed its checksum but its contents do not match torchvision's per-file digests "
                     f"({'; '.join(problems)}); use an intact archive, or for a private copy list those files' md5s in --md5-file"
                 )
             _replace_file(src, root / cls.base_folder)
+
+    def read_split(self, cls, root, train, download):
+        # torchvision's CIFAR10.__init__ step by step (download, digests, batches), with extraction and unpickling restricted
+        problems = self._problems(cls, root)
+        if download and problems:
+            from torchvision.datasets.utils import download_url
+
+            download_url(cls.url, str(root), filename=cls.filename, md5=cls.tgz_md5)  # raises unless the md5 matches
+            extract_tar(root / cls.filename, root)
+            problems = self._problems(cls, root)
+        if problems:
+            raise CondenseError(
+                f"{root} does not hold {cls.__name__}'s files with their digests ({'; '.join(problems)}); "
+                f"delete {root / cls.base_folder} and rerun (--mirror DIR for a local copy, --md5-file for a private one)"
+            )
+        return read_cifar_split(cls, root, train)
+
+    def _problems(self, cls: type, root: Path) -> list[str]:
+        """What is wrong with the extracted files under ``root`` (missing, or another md5 than ``cls`` expects)."""
+        problems = []
+        for name, md5 in self.inner_files(cls):
+            path = root / cls.base_folder / name
+            if not path.is_file():
+                problems.append(f"{cls.base_folder}/{name} is missing")
+            elif (actual := _md5(path)) != md5:
+                problems.append(f"{cls.base_folder}/{name} has md5 {actual}, expected {md5}")
+        return problems
 
     def to_tensors(self, ds):
         images = torch.from_numpy(np.ascontiguousarray(np.asarray(ds.data, dtype=np.uint8).transpose(0, 3, 1, 2)))
@@ -436,7 +458,7 @@ def _no_network_hint(spec: DatasetSpec, md5s: Mapping[str, str]) -> str:
 def _instantiate(spec: DatasetSpec, cls: type, root: Path, train: bool, download: bool, md5s: Mapping[str, str]):
     split = "train" if train else "test"
     try:
-        return cls(str(root), download=download, **spec.storage.split_kwargs(train))
+        return spec.storage.read_split(cls, root, train, download)
     except CondenseError:
         raise
     except Exception as exc:  # URLError/OSError without network; torchvision's RuntimeError for bad downloads or files

@@ -56,7 +56,7 @@ class FCNTrainingSettings:
     crop_fill: str = setting("black", "what the crop's padding holds: black (the authors', PIL padding) or mean (zero in "
                              "normalised space)", choices=("mean", "black"))  # fmt: skip
     eta_min: float = setting(0.001, "floor of the cosine schedule (the authors: 0.001)", bounds=NON_NEGATIVE)
-    pretrained: str = setting(None, "resnet18_fcn: imagenet (torchvision's weights API, cached or downloaded once) or a LOCAL "
+    pretrained: str = setting(None, "resnet18_fcn: imagenet (torchvision's published file, cached or downloaded once, sha256-checked) or a LOCAL "
                               "resnet18 state dict; none = from scratch (ours: the authors start from ImageNet)")  # fmt: skip
 
     def check(self) -> None:

@@ -11,8 +11,8 @@ factory ``f(channel, num_classes, im_size, pretrained=None) -> nn.Module``:
 * ``resnet18_fcn``: the paper authors' network: torchvision's ResNet-18 body with
   a 3×3 stride-1 stem conv, the stem max-pool replaced by ×2 bilinear upsampling,
   layers 1–4 (the maps reach H/4 × W/4), a 1×1 conv to the classes and bilinear
-  upsampling back to H × W. ``pretrained``: ``imagenet`` (torchvision's weights API: the torch
-  cache, else one download with its hash check) or a local state-dict file.
+  upsampling back to H × W. ``pretrained``: ``imagenet`` (torchvision's published file: the torch
+  cache, else one download; sha256-checked before it is read) or a local state-dict file.
 * ``small_fcn``: a ~0.2 M-parameter FCN (two 2×2 max-pools, maps at H/4 × W/4 upsampled
   bilinearly) that trains on a 2-core CPU in minutes (for the quick profile and the tests).
 
@@ -33,6 +33,7 @@ from torch import nn
 from ..core.errors import CondenseError
 from ..core.fileio import load_torch
 from ..core.registry import Registry
+from .hub_weights import load_published_state
 from .spec import NetworkSpec
 
 __all__ = [
@@ -192,26 +193,23 @@ _SKIPPED = ("conv1.weight", "fc.weight", "fc.bias")
 IMAGENET = "imagenet"  # `pretrained: imagenet`: torchvision's ResNet18_Weights.IMAGENET1K_V1
 
 
-def imagenet_resnet18_state() -> dict:
-    """torchvision's ImageNet ResNet-18 weights through its weights API: read from the torch cache
-    (``$TORCH_HOME/hub/checkpoints/resnet18-f37072fd.pth``) when there, else downloaded once into it with
-    torchvision's hash check. Offline and not cached: a one-line error saying where to put the file."""
+def resnet18_imagenet_url() -> str:
+    """Where torchvision publishes ``ResNet18_Weights.IMAGENET1K_V1`` (its file name carries the sha256 prefix)."""
     from torchvision.models import ResNet18_Weights
 
-    weights = ResNet18_Weights.IMAGENET1K_V1
-    try:
-        return weights.get_state_dict(progress=False, check_hash=True)
-    except Exception as exc:  # URLError/OSError offline, RuntimeError on a bad hash
-        cache = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CondenseError(
-            f"ImageNet ResNet-18 weights are not in the torch cache and could not be downloaded ({first}); copy "
-            f"{Path(weights.url).name} (from {weights.url}) to {cache}, or set pretrained to a local state-dict file"
-        ) from None
+    return ResNet18_Weights.IMAGENET1K_V1.url
+
+
+def imagenet_resnet18_state() -> dict:
+    """torchvision's ImageNet ResNet-18 weights: read from the torch cache
+    (``$TORCH_HOME/hub/checkpoints/resnet18-f37072fd.pth``) when there, else downloaded once into it; either way
+    the file's sha256 must start with the prefix its published name carries before it is loaded (weights only),
+    see :mod:`condense.models.hub_weights`. Not torchvision's weights API: that unpickles a cached file unchecked."""
+    return load_published_state(resnet18_imagenet_url(), what="ImageNet ResNet-18 weights")
 
 
 def load_resnet18_weights(net: ResNet18FCN, source: str | Path) -> None:
-    """Load torchvision ``resnet18`` weights into ``net.body``: ``imagenet`` (the weights API, see
+    """Load torchvision ``resnet18`` weights into ``net.body``: ``imagenet`` (torchvision's published file, verified, see
     :func:`imagenet_resnet18_state`) or a LOCAL state-dict file (e.g. ``resnet18-f37072fd.pth``).
 
     The stem conv and ``fc`` are skipped; every other tensor must be present with its
@@ -269,7 +267,7 @@ def build_fcn(
         if not pretrained.is_file():
             raise CondenseError(
                 f"pretrained weights file {str(pretrained)!r} does not exist; give a local torchvision resnet18 "
-                "state dict, `imagenet` (torchvision's weights API), or drop --pretrained"
+                "state dict, `imagenet` (torchvision's published weights, sha256-checked), or drop --pretrained"
             )
     net = factory(int(channel), int(num_classes), size, pretrained=pretrained)
     net.network_spec = NetworkSpec("fcn", name, int(channel), int(num_classes), size)

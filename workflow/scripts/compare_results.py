@@ -8,7 +8,8 @@ exactly), tables and PNGs byte for byte. What cannot be equal between two runs i
 never as a difference: wall-clock fields (``seconds``, ``train_seconds``, ``set_seconds``) and what a run
 measured about itself (``cost``: throughput, peak memory, energy) with the cost table and the accuracy-over-time
 figure drawn from them, PDFs (they embed their creation time), logs and benchmark files. Keys present on one side only and strings that differ
-(e.g. a path that moved) are listed as such. Exit status 1 when any tensor, number or table differs.
+(e.g. a path that moved) are listed as such. Exit status 1 when any tensor, number or table differs, or when a
+file cannot be loaded: torch files are read with ``weights_only=True``, so a crafted ``.pt`` is refused, never run.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ SKIPPED_DIRS = {"logs", "benchmarks", "checkpoints", "mirror", "raw"}
 
 def load(path: Path):
     if path.suffix == ".pt":
-        return torch.load(path, map_location="cpu", weights_only=False)
+        # weights_only: the trees compared may come from elsewhere (another machine, a colleague's run), and a full
+        # unpickle would run whatever a crafted .pt asks for. Every artifact condense writes loads this way (its
+        # stages read them back with condense.core.fileio.load_torch, which is weights-only too).
+        return torch.load(path, map_location="cpu", weights_only=True)
     if path.suffix == ".json":
         return json.loads(path.read_text())
     return path.read_bytes()
@@ -113,7 +117,14 @@ def main() -> int:
             report_lines.append(f"not compared (drawn from the run's own timings and memory): {rel}")
             continue
         report = {"removed": [], "added": [], "different": [], "strings": [], "versions": [], "tensors": 0, "numbers": 0, "timing": 0}
-        compare(load(a_path), load(b_path), rel, report)
+        try:
+            pair = load(a_path), load(b_path)
+        except Exception as exc:  # weights_only refuses a pickle that imports more than tensors and containers; broken files
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            report_lines.append(f"not loadable (a .pt must load with weights_only=True, JSON must parse): {rel}: {first}")
+            failed = True
+            continue
+        compare(*pair, rel, report)
         for key in ("tensors", "numbers", "timing"):
             totals[key] += report[key]
         for kind in ("different", "versions", "removed", "added", "strings"):
