@@ -166,6 +166,14 @@ def check_filters(config: dict, registered: Registered) -> None:
                   "it runs nothing", file=sys.stderr)  # fmt: skip
     _check_names("membership.datasets", config["membership"]["datasets"], workflow_datasets(config), "a dataset the workflow builds")
     for i, pipeline in enumerate(config["membership"]["pipelines"]):
+        if (pipeline.get("source") == "dpsgd") != ("epsilon" in pipeline):
+            raise CondenseError(
+                f"config: key membership.pipelines.{i}: epsilon goes with source dpsgd and only with it; fix it in the config file"
+            )
+        if pipeline.get("source") in ("set", "random") and "ipc" not in pipeline:
+            raise CondenseError(
+                f"config: key membership.pipelines.{i}: source {pipeline['source']} needs an ipc; fix it in the config file"
+            )
         if pipeline.get("source", "set") == "set":
             _check_names(
                 f"membership.pipelines.{i}.method", [pipeline.get("method")], registered.methods, "a registered method", index=False

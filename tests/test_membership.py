@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 import torch
@@ -259,3 +260,49 @@ def test_the_default_audit_marks_the_exact_copies_a_real_initialisation_takes_an
         assert found.sum() == expected
         if expected:  # each marked training image is one of the set's, and each of the set's is marked
             assert torch.equal(data.train_images[found].flatten(1).sort(0).values, images.flatten(1).sort(0).values)
+
+
+def test_the_privacy_utility_figure_places_each_pipeline_by_accuracy_and_tpr(noise_data, tmp_path):
+    from condense.reporting.figures import FIGURES, FigureContext
+
+    records = [tmp_path / "half.json", tmp_path / "random.json", tmp_path / "dp.json"]
+    membership(noise_data, records[0], "--source", "half")
+    membership(noise_data, records[1], "--source", "random", "--ipc", "2")
+    membership(noise_data, records[2], "--source", "dpsgd", "--epsilon", "2", "--train-lr", "0.1")
+    loaded = [MembershipRecord.load(p) for p in records]
+    ax = FIGURES.get("privacy_utility").draw(records, FigureContext()).axes[0]
+    # one errorbar container per family: the real subsets joined (random IPC 2, then the half by accuracy), DP-SGD alone
+    lines = {container.get_label(): container.lines[0] for container in ax.containers}
+    real = lines["random real subsets"]
+    expected = sorted(loaded[:2], key=lambda r: r.utility["mean"])
+    assert list(real.get_xdata()) == [r.utility["mean"] for r in expected]
+    assert list(real.get_ydata()) == [max(r.tpr["0.001"], 1e-4) for r in expected]
+    assert list(lines["DP-SGD (whole half)"].get_xdata()) == [loaded[2].utility["mean"]]
+    assert {t.get_text() for t in ax.texts} == {"IPC 2", "half", "ε 2"}
+
+
+def test_the_workflow_trains_each_pipeline_with_its_sets_protocol_and_names_dp_sgd_by_epsilon(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    repo = Path(__file__).resolve().parent.parent
+    extra = tmp_path / "extra.yaml"
+    extra.write_text(yaml.safe_dump({"membership": {"datasets": ["cifar10"], "train": {}, "pipelines": [
+        {"source": "set", "method": "dm", "ipc": 1}, {"source": "random", "ipc": 1}, {"source": "dpsgd", "epsilon": 4}]},
+        "eval": {"augment": {"dm": "dsa", "random": "none"}, "epochs": 3, "epochs_augmented": 5}}))  # fmt: skip
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile"), "--directory", str(tmp_path), "-n", "-p",
+           "--cores", "1", "--configfile", str(repo / "config" / "smoke.yaml"), str(extra), "--", "results/smoke/cifar10/tables/membership.md"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    commands = [line for line in proc.stdout.splitlines() if "condense membership" in line]
+    by_source = {re.search(r"--source (\w+)", c).group(1): c for c in commands}
+    assert set(by_source) == {"set", "random", "dpsgd"}
+    flags = {source: dict(re.findall(r"--(train-\w+) (\S+)", c)) for source, c in by_source.items()}
+    assert flags["set"] == {"train-augment": "dsa", "train-epochs": "5"}  # DM sets: DSA, the augmented length
+    assert flags["random"] == {"train-augment": "none", "train-epochs": "3"}  # random subsets: as in eval.augment
+    assert flags["dpsgd"] == {"train-augment": "none", "train-epochs": "3"}
+    assert "--epsilon 4" in by_source["dpsgd"] and "--train-augment none" in by_source["dpsgd"] and "--ipc" not in by_source["dpsgd"]
+    assert "membership/dpsgd-eps4.json" in by_source["dpsgd"]

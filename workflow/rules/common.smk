@@ -179,13 +179,28 @@ def kind_eval_targets(dataset, kind):
 
 
 def membership_pipelines():
-    """config membership.pipelines by name: set-<method>-ipc<n>, random-ipc<n>, half."""
+    """config membership.pipelines by name: set-<method>-ipc<n>, random-ipc<n>, half, dpsgd-eps<ε>."""
     named = {}
     for entry in config["membership"]["pipelines"]:
         source = entry["source"]
-        name = {"set": f"set-{entry.get('method')}-ipc{entry.get('ipc')}", "random": f"random-ipc{entry.get('ipc')}"}.get(source, source)
+        name = {"set": f"set-{entry.get('method')}-ipc{entry.get('ipc')}", "random": f"random-ipc{entry.get('ipc')}",
+                "dpsgd": f"dpsgd-eps{entry.get('epsilon'):g}" if entry.get("epsilon") else "dpsgd"}.get(source, source)  # fmt: skip
         named[name] = entry
     return named
+
+
+def membership_training(entry):
+    """The targets' training flags: membership.train where it says, else the protocol the pipeline's sets are
+    evaluated with (eval.augment of its method, of random for real data; its epochs); DP-SGD without augmentation."""
+    train = dict(config["membership"]["train"])
+    if "augment" not in train:
+        key = entry["method"] if entry["source"] == "set" else "random"
+        augment = "none" if entry["source"] == "dpsgd" else config["eval"]["augment"].get(key, "none")
+        # IDC's CutMix protocol is not a membership training: its sets train with the reference protocol and DSA
+        train["augment"] = "dsa" if augment == "idc" else augment
+    if "epochs" not in train:
+        train["epochs"] = config["eval"]["epochs_augmented"] if train["augment"] != "none" else config["eval"]["epochs"]
+    return " ".join(f"--train-{k.replace('_', '-')} {v}" for k, v in train.items())
 
 
 def membership_targets(dataset):
@@ -253,6 +268,7 @@ FIGURE_INPUTS = {
     "tsne": tsne_inputs,
     "continual": lambda dataset: kind_eval_targets(dataset, "continual"),
     "membership": membership_targets,
+    "privacy_utility": membership_targets,
 }
 
 

@@ -10,8 +10,10 @@ def distill_flags(wildcards):
 def membership_flags(entry):
     """A membership pipeline's source flags; a condensed one takes its method's settings from config['distill']."""
     flags = f"--source {entry['source']}"
-    if entry["source"] != "half":
+    if entry["source"] in ("set", "random"):
         flags += f" --ipc {entry['ipc']}"
+    if entry["source"] == "dpsgd":
+        flags += f" --epsilon {entry['epsilon']}"
     if entry["source"] == "set":
         settings = config["distill"].get(entry["method"], {})
         flags += f" --method {entry['method']} --condense-model {config['distill']['model']} " + " ".join(

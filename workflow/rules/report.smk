@@ -195,7 +195,7 @@ rule membership:
     params:
         flags=lambda wildcards: membership_flags(membership_pipelines()[wildcards.pipeline]),
         m={key: config["membership"][key] for key in ("shadows", "pool_per_class", "model", "seed")},
-        train=lambda wildcards: " ".join(f"--train-{k.replace('_', '-')} {v}" for k, v in config["membership"]["train"].items()),
+        train=lambda wildcards: membership_training(membership_pipelines()[wildcards.pipeline]),
         test_per_class=config["eval"]["test_per_class"],  # the targets' accuracy on the evaluations' test images
     shell:
         "{CONDENSE} membership --data {input} {params.flags} --shadows {params.m[shadows]}"

@@ -88,4 +88,5 @@ from . import accuracy_vs_time  # noqa: E402, F401  (registers the figure)
 from . import tsne  # noqa: E402, F401  (registers the figure)
 from . import continual  # noqa: E402, F401  (registers the figure)
 from . import membership  # noqa: E402, F401  (registers the figure)
+from . import privacy_utility  # noqa: E402, F401  (registers the figure)
 # isort: on
