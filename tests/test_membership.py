@@ -306,3 +306,20 @@ def test_the_workflow_trains_each_pipeline_with_its_sets_protocol_and_names_dp_s
     assert flags["dpsgd"] == {"train-augment": "none", "train-epochs": "3"}
     assert "--epsilon 4" in by_source["dpsgd"] and "--train-augment none" in by_source["dpsgd"] and "--ipc" not in by_source["dpsgd"]
     assert "membership/dpsgd-eps4.json" in by_source["dpsgd"]
+
+
+def test_an_independent_rescoring_of_the_raw_scores_gives_the_recorded_auc(noise_data, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "workflow" / "scripts" / "rescore_membership.py"
+    out = tmp_path / "random.json"
+    membership(noise_data, out, "--source", "random", "--ipc", "2")
+    proc = subprocess.run([sys.executable, str(script), str(out), "--tolerance", "1e-9"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "random.json: AUC" in proc.stdout
+    raw = torch.load(tmp_path / "random.scores.pt", weights_only=True)
+    raw["confidence"] = raw["confidence"].flip(0)  # scores of other targets: the check must notice
+    torch.save(raw, tmp_path / "random.scores.pt")
+    assert subprocess.run([sys.executable, str(script), str(out), "--tolerance", "1e-9"], capture_output=True).returncode == 1
