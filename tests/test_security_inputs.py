@@ -382,3 +382,12 @@ def test_an_export_that_cannot_take_the_earlier_ones_place_puts_it_back(data_fil
     assert len(_error_lines(capsys)) == 1
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.pt", "export", "pair.pt"]
+
+
+def test_a_random_coreset_larger_than_a_class_names_the_ipc_flag(data_file):
+    from condense.baselines import coreset
+    from condense.data.store import load_data
+
+    # the stage refuses such an IPC first; a library caller gets the same flag named, without "use 0 for all"
+    with pytest.raises(CondenseError, match=r"^--ipc 1000 exceeds the \d+ images of class 0; lower it$"):
+        coreset._random(load_data(data_file), 1000, torch.Generator(), None)

@@ -111,7 +111,7 @@ def read_herding_order(path: str | Path, data: RealData) -> tuple[torch.Tensor, 
 
 
 def _random(data: RealData, ipc: int, generator: torch.Generator, inputs: CoresetInputs) -> list[torch.Tensor]:
-    return list(subset_per_class(data.train_labels, ipc, data.num_classes, generator).split(ipc))
+    return list(subset_per_class(data.train_labels, ipc, data.num_classes, generator, flag="--ipc", zero_for_all=False).split(ipc))
 
 
 def _herding(data: RealData, ipc: int, generator: torch.Generator, inputs: CoresetInputs) -> list[torch.Tensor]:
