@@ -337,3 +337,11 @@ def test_a_new_mask_grid_reruns_only_its_own_jobs(smoke_run, tmp_path):
     counts = job_counts(proc.stdout + proc.stderr)
     assert counts.get("distill") == 1 and counts.get("evaluate") == 1  # the new DM + FCN black-fill set only
     assert "train_attention" not in counts and "saliency" not in counts
+
+
+def test_the_privacy_profile_runs_ten_membership_pipelines_and_nothing_else_heavy(tmp_path):
+    proc = snakemake("-n", "--cores", "2", "all", "--configfile", str(REPO / "config" / "privacy.yaml"), cwd=tmp_path)
+    counts = job_counts(proc.stdout + proc.stderr)
+    assert counts["membership"] == 10 and counts["figures"] == 2  # the ROCs and the privacy-utility figure
+    assert not {"distill", "coreset", "full_baseline", "evaluate"} & set(counts)
+    assert "--source dpsgd --epsilon 1 " in proc.stdout or "dpsgd-eps1" in proc.stdout + proc.stderr
