@@ -143,12 +143,17 @@ register_set_format(SetFormat(
 # ---------------------------------------------------------------------------------------------------- MTT
 
 
+def _labels_beside(images: Path) -> Path:
+    """MTT's labels file of one ``images_<it>.pt`` (or ``images_zca_<it>.pt``): ``labels_<it>.pt`` beside it."""
+    return images.with_name("labels_" + images.name.removeprefix("images_").removeprefix("zca_"))
+
+
 def _mtt_files(path: Path) -> tuple[Path, Path] | None:
     if path.is_dir():
         images = path / "images_best.pt"
         return (images, path / "labels_best.pt") if images.is_file() else None
     if path.name.startswith("images_"):
-        labels = path.with_name("labels_" + path.name.removeprefix("images_").removeprefix("zca_"))
+        labels = _labels_beside(path)
         return (path, labels) if labels.is_file() else None
     return None
 
@@ -164,7 +169,7 @@ def files_beside(path: Path) -> list[Path]:
     path = Path(path)
     if path.is_dir() or not path.name.startswith("images_"):
         return []
-    return [path.with_name("labels_" + path.name.removeprefix("images_").removeprefix("zca_")), *_lr_files(path.parent)]
+    return [_labels_beside(path), *_lr_files(path.parent)]
 
 
 def _learned_lr(directory: Path) -> float | None:

@@ -18,12 +18,13 @@ it is a stage of its own; what it computes from the shadows' confidences lives h
   (``fixed_variance``, the default below 64 shadows in :mod:`condense.stages.membership`);
 - :func:`roc` and :func:`tpr_at`: the ROC over every (target, image) pair, its AUC (Mann–Whitney, ties half)
   and the TPR at a false-positive rate (the largest FPR strictly below it, as the paper's code reads it);
-- :func:`bootstrap_interval`: a percentile interval of AUC or TPR, resampling images or targets.
+- :func:`bootstrap_intervals`: percentile intervals of AUC and TPRs, resampling images or targets.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -140,29 +141,43 @@ def tpr_at(fpr: Tensor, tpr: Tensor, at: float) -> float:
     return float(tpr[fpr < at].max())
 
 
-def bootstrap_interval(scores: Tensor, members: Tensor, statistic, over: str, resamples: int, generator: torch.Generator,
-                       level: float = 0.95) -> tuple[float, float]:  # fmt: skip
-    """Percentile interval of ``statistic(scores, members)`` (K×N each) under resampling with replacement of the
-    images (columns; the attack's sampling unit) or of the targets (rows)."""
+def bootstrap_intervals(scores: Tensor, members: Tensor, statistics, over: str, resamples: int, generator: torch.Generator,
+                        level: float = 0.95) -> dict[str, tuple[float, float]]:  # fmt: skip
+    """Percentile intervals of ``statistics(scores, members)`` (a mapping name -> number, all computed from one
+    resample, so that several numbers of one ROC cost one ROC) under resampling with replacement of the images
+    (columns; the attack's sampling unit) or of the targets (rows)."""
     axis = {"images": 1, "targets": 0}[over]
     size = scores.shape[axis]
-    values = []
+    values: dict[str, list[float]] = {}
     for _ in range(resamples):
         pick = torch.randint(0, size, (size,), generator=generator)
-        values.append(statistic(scores.index_select(axis, pick), members.index_select(axis, pick)))
-    low, high = torch.tensor(values, dtype=torch.float64).quantile(torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64))
-    return float(low), float(high)
+        for name, value in statistics(scores.index_select(axis, pick), members.index_select(axis, pick)).items():
+            values.setdefault(name, []).append(value)
+    quantiles = torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64)
+    out = {}
+    for name, drawn in values.items():
+        low, high = torch.tensor(drawn, dtype=torch.float64).quantile(quantiles)
+        out[name] = (float(low), float(high))
+    return out
+
+
+def bootstrap_interval(scores: Tensor, members: Tensor, statistic, over: str, resamples: int, generator: torch.Generator,
+                       level: float = 0.95) -> tuple[float, float]:  # fmt: skip
+    """:func:`bootstrap_intervals` of one number ``statistic(scores, members)``."""
+    one = bootstrap_intervals(scores, members, lambda s, m: {"value": statistic(s, m)}, over, resamples, generator, level)
+    return one["value"]
 
 
 def auc_of(scores: Tensor, members: Tensor) -> float:
     return roc(scores, members)[2]
 
 
-def tpr_of(at: float):
-    """``statistic`` for :func:`bootstrap_interval`: the TPR at FPR ``at``."""
+def roc_statistics(fprs) -> Callable[[Tensor, Tensor], dict[str, float]]:
+    """``statistics`` for :func:`bootstrap_intervals`: the AUC and the TPR at each FPR of ``fprs`` (``tpr@<fpr>``),
+    from one ROC."""
 
-    def statistic(scores: Tensor, members: Tensor) -> float:
-        fpr, tpr, _ = roc(scores, members)
-        return tpr_at(fpr, tpr, at)
+    def statistics(scores: Tensor, members: Tensor) -> dict[str, float]:
+        fpr, tpr, auc = roc(scores, members)
+        return {"auc": auc, **{f"tpr@{at}": tpr_at(fpr, tpr, at) for at in fprs}}
 
-    return statistic
+    return statistics

@@ -46,7 +46,7 @@ from ..data.augment import resolve_strategy
 from ..data.decoders import decode
 from ..data.records import MembershipRecord
 from ..data.store import load_data, subset_per_class
-from ..evaluations.lira import auc_of, bootstrap_interval, keep_matrix, lira_scores, logit_confidence, roc, tpr_at, tpr_of
+from ..evaluations.lira import bootstrap_intervals, keep_matrix, lira_scores, logit_confidence, roc, roc_statistics, tpr_at
 from ..methods import METHODS, method_settings_classes
 from ..methods.loop import FiniteGuard, LoopState, Run, condense
 from ..methods.problem import Problem
@@ -166,12 +166,10 @@ def intervals(scores: torch.Tensor, members: torch.Tensor, resamples: int, seed:
     """95 % bootstrap intervals of AUC and each TPR, over images and over targets (None without resamples)."""
     if not resamples:
         return None
-    out = {}
-    for over in ("images", "targets"):
-        statistics_ = {"auc": auc_of, **{f"tpr@{at}": tpr_of(at) for at in FPRS}}
-        out[over] = {name: list(bootstrap_interval(scores, members, fn, over, resamples, make_generator(seed)))
-                     for name, fn in statistics_.items()}  # fmt: skip
-    return out
+    statistics_ = roc_statistics(FPRS)
+    return {over: {name: list(interval) for name, interval in
+                   bootstrap_intervals(scores, members, statistics_, over, resamples, make_generator(seed)).items()}
+            for over in ("images", "targets")}  # fmt: skip
 
 
 def attack_summary(scores: torch.Tensor, members: torch.Tensor, resamples: int = 0, seed: int = 0, curve: bool = True) -> dict:
